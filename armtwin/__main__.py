@@ -1,0 +1,5 @@
+import sys
+
+from armtwin.cli import main
+
+sys.exit(main())

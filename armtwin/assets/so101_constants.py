@@ -1,0 +1,127 @@
+"""The one source of truth for the SO-101 arm.
+
+Joint names and order, limits, servo identification, motor ids, tick
+conversions, site and camera names all live here. IK, the environments, the
+recorder, the LeRobot features, the unit conversions, the virtual Feetech bus
+and the ROS 2 JointState names import them from this module and nowhere else.
+
+Frames: the world frame has z up, the arm base at the origin, +x pointing away
+from the arm towards the workspace in front of it. Angles are radians unless a
+name says otherwise. Joint zero is the "new calibration" pose of the official
+SO-101 model: every joint at the middle of its range, which is where LeRobot's
+calibration puts tick 2047.
+
+Where every number comes from is written up in ``armtwin/assets/README.md``.
+"""
+
+from __future__ import annotations
+
+import math
+
+# --- joints ---------------------------------------------------------------
+
+#: Joint (and motor, and actuator) names in the order used everywhere:
+#: action vectors, observation vectors, HDF5 columns, JointState.name.
+JOINT_NAMES: tuple[str, ...] = (
+    "shoulder_pan",
+    "shoulder_lift",
+    "elbow_flex",
+    "wrist_flex",
+    "wrist_roll",
+    "gripper",
+)
+ARM_JOINT_NAMES: tuple[str, ...] = JOINT_NAMES[:5]
+GRIPPER_JOINT: str = "gripper"
+NUM_JOINTS: int = len(JOINT_NAMES)
+
+#: Joint limits, radians, (lower, upper), from the official SO-101 "new
+#: calibration" MJCF/URDF (so101_new_calib). elbow_flex carries the 5 degree
+#: calibration offset that the official model applies.
+JOINT_LIMITS: dict[str, tuple[float, float]] = {
+    "shoulder_pan": (-1.9198621771937616, 1.9198621771937634),
+    "shoulder_lift": (-1.7453292519943224, 1.7453292519943366),
+    "elbow_flex": (-1.69, 1.69),
+    "wrist_flex": (-1.6580628494556928, 1.6580627293335335),
+    "wrist_roll": (-2.7438472969992493, 2.841206309382605),
+    "gripper": (-0.17453297762778586, 1.7453291995659765),
+}
+
+#: Gripper joint angles, radians: closed on nothing / fully open used by experts.
+GRIPPER_CLOSED: float = -0.17
+GRIPPER_OPEN: float = 1.2
+
+# --- servos (Feetech STS3215) ----------------------------------------------
+
+MOTOR_MODEL: str = "sts3215"
+#: Feetech bus ids as LeRobot's SO101Follower / SO101Leader assign them.
+MOTOR_IDS: dict[str, int] = {name: i + 1 for i, name in enumerate(JOINT_NAMES)}
+STS3215_MODEL_NUMBER: int = 777
+TICKS_PER_REV: int = 4096
+#: Tick at joint zero after LeRobot's calibration (half turn homing).
+TICK_AT_ZERO: int = 2047
+RAD_PER_TICK: float = 2.0 * math.pi / TICKS_PER_REV
+BAUDRATE: int = 1_000_000
+
+#: Direction of each sim joint relative to its servo's tick count (+1: ticks
+#: increase with the MuJoCo joint angle). The official model is built so that
+#: all are +1 with LeRobot's drive_mode 0.
+JOINT_SIGN: dict[str, int] = {name: 1 for name in JOINT_NAMES}
+
+#: Position-servo model from MuJoCo Menagerie's system identification of the
+#: STS3215 at LeRobot's P=16: kp N*m/rad, kv N*m*s/rad, force range N*m.
+SERVO_KP: float = 998.22
+SERVO_KV: float = 2.731
+SERVO_FORCE_RANGE: tuple[float, float] = (-2.94, 2.94)
+SERVO_DAMPING: float = 0.60
+SERVO_FRICTIONLOSS: float = 0.052
+SERVO_ARMATURE: float = 0.028
+
+# --- timing ----------------------------------------------------------------
+
+#: Default control period, seconds: LeRobot records at 30 fps.
+CTRL_DT: float = 1.0 / 30.0
+#: Default physics step, seconds. Divides CTRL_DT exactly.
+SIM_DT: float = 1.0 / 180.0
+
+# --- LeRobot naming ----------------------------------------------------------
+
+#: LeRobot's per-motor feature names ("shoulder_pan.pos", ...), in JOINT_NAMES order.
+LEROBOT_MOTOR_KEYS: tuple[str, ...] = tuple(f"{n}.pos" for n in JOINT_NAMES)
+LEROBOT_ROBOT_TYPE: str = "so101_follower"
+
+# --- sites, bodies, cameras ---------------------------------------------------
+
+#: Site between the jaws, the end-effector frame for IK and recorded eef poses.
+GRIPPER_SITE: str = "gripperframe"
+BASE_SITE: str = "baseframe"
+#: Camera names as seen by users (observation keys, LeRobot image features).
+CAMERA_NAMES: tuple[str, ...] = ("wrist", "front")
+#: MJCF camera name for each user-facing camera name.
+MJCF_CAMERAS: dict[str, str] = {"wrist": "wrist_cam", "front": "front_cam"}
+
+# --- ROS 2 -----------------------------------------------------------------------
+
+ROS_JOINT_STATES_TOPIC: str = "/joint_states"
+ROS_FRAME_ID: str = "base_link"
+
+
+def joint_index(name: str) -> int:
+    """Index of joint ``name`` in JOINT_NAMES; raises KeyError listing the valid names."""
+    try:
+        return JOINT_NAMES.index(name)
+    except ValueError:
+        raise KeyError(f"unknown SO-101 joint {name!r}; valid joints: {', '.join(JOINT_NAMES)}") from None
+
+
+def lower_limits():
+    """(6,) float, radians, JOINT_NAMES order."""
+    import numpy as np
+
+    return np.array([JOINT_LIMITS[n][0] for n in JOINT_NAMES])
+
+
+def upper_limits():
+    """(6,) float, radians, JOINT_NAMES order."""
+    import numpy as np
+
+    return np.array([JOINT_LIMITS[n][1] for n in JOINT_NAMES])

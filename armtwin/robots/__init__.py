@@ -1,0 +1,1 @@
+"""Followers and leaders behind one device contract (LeRobot's Robot/Teleoperator method names)."""

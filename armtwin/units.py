@@ -1,0 +1,236 @@
+"""Conversions between LeRobot's SO-101 units, servo ticks and sim radians.
+
+LeRobot 0.4.4's Feetech bus reports every motor in one of three norm modes:
+degrees (body joints when ``use_degrees=True``), -100..100 (body joints when
+``use_degrees=False``) and 0..100 (the gripper). Those numbers are derived from
+the raw servo tick (``Present_Position``, after the homing offset) and the
+calibrated ``range_min``/``range_max``. Sim radians are derived from the same
+raw tick: tick ``TICK_AT_ZERO`` is joint zero of the "new calibration" model.
+So a leader pose means the same physical angle on the sim follower as on the
+real one, as long as both use the same calibration.
+
+Everything here is NumPy only (no LeRobot import): the formulas mirror
+``lerobot.motors.motors_bus.MotorsBusBase._normalize/_unnormalize`` but keep
+floats instead of truncating to integer ticks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from armtwin.assets import so101_constants as C
+
+#: LeRobot's resolution-1 divisor for degrees mode (STS3215: 4096 - 1).
+_MAX_RES = C.TICKS_PER_REV - 1
+
+
+@dataclass(frozen=True)
+class MotorCalibration:
+    """One motor's LeRobot calibration, same fields as ``lerobot.motors.MotorCalibration``.
+
+    Ticks are integers in [0, 4095]; ``homing_offset`` is what the servo holds
+    in its Homing_Offset register (Present_Position = actual - homing_offset).
+    """
+
+    id: int
+    drive_mode: int
+    homing_offset: int
+    range_min: int
+    range_max: int
+
+    def __post_init__(self):
+        if not 0 <= self.range_min < self.range_max <= C.TICKS_PER_REV - 1:
+            raise ValueError(
+                f"motor id {self.id}: calibration range must satisfy 0 <= range_min < range_max <= 4095, "
+                f"got range_min={self.range_min}, range_max={self.range_max}"
+            )
+        if self.drive_mode not in (0, 1):
+            raise ValueError(f"motor id {self.id}: drive_mode must be 0 or 1, got {self.drive_mode}")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A whole arm's calibration: one :class:`MotorCalibration` per SO-101 joint.
+
+    Reads and writes LeRobot's calibration JSON
+    (``$HF_LEROBOT_CALIBRATION/robots/so_follower/<id>.json``) unchanged.
+    """
+
+    motors: Mapping[str, MotorCalibration]
+
+    def __post_init__(self):
+        missing = [n for n in C.JOINT_NAMES if n not in self.motors]
+        extra = [n for n in self.motors if n not in C.JOINT_NAMES]
+        if missing or extra:
+            raise ValueError(
+                "calibration does not match the SO-101 motors: "
+                + (f"missing {missing} " if missing else "")
+                + (f"unknown {extra} " if extra else "")
+                + f"(expected exactly: {', '.join(C.JOINT_NAMES)})"
+            )
+        for name in C.JOINT_NAMES:
+            if self.motors[name].id != C.MOTOR_IDS[name]:
+                raise ValueError(
+                    f"calibration for {name!r} has id {self.motors[name].id}, SO-101 uses id {C.MOTOR_IDS[name]}"
+                )
+
+    @classmethod
+    def default(cls) -> "Calibration":
+        """The calibration of an ideal arm: ranges equal to the model's joint limits, zero homing offset."""
+        motors = {}
+        for name in C.JOINT_NAMES:
+            lo, hi = C.JOINT_LIMITS[name]
+            motors[name] = MotorCalibration(
+                id=C.MOTOR_IDS[name],
+                drive_mode=0,
+                homing_offset=0,
+                range_min=int(math.ceil(C.TICK_AT_ZERO + lo / C.RAD_PER_TICK)),
+                range_max=int(math.floor(C.TICK_AT_ZERO + hi / C.RAD_PER_TICK)),
+            )
+        return cls(motors)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Mapping[str, int]]) -> "Calibration":
+        try:
+            motors = {name: MotorCalibration(**{k: int(v) for k, v in m.items()}) for name, m in data.items()}
+        except TypeError as e:
+            raise ValueError(
+                f"bad calibration entry ({e}); each motor needs id, drive_mode, homing_offset, range_min, range_max"
+            ) from None
+        return cls(motors)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Calibration":
+        """Read LeRobot's calibration JSON; errors name the file and what is wrong."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"calibration file not found: {path}") from None
+        except json.JSONDecodeError as e:
+            raise ValueError(f"calibration file {path} is not valid JSON: {e}") from None
+        try:
+            return cls.from_dict(data)
+        except ValueError as e:
+            raise ValueError(f"calibration file {path}: {e}") from None
+
+    def to_dict(self) -> dict[str, dict[str, int]]:
+        return {
+            n: {
+                "id": m.id,
+                "drive_mode": m.drive_mode,
+                "homing_offset": m.homing_offset,
+                "range_min": m.range_min,
+                "range_max": m.range_max,
+            }
+            for n, m in self.motors.items()
+        }
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=4))
+        tmp.replace(path)
+
+
+def ticks_to_radians(ticks, names=C.JOINT_NAMES) -> np.ndarray:
+    """Raw Present_Position ticks -> joint angles, radians. ``ticks``: (..., len(names))."""
+    t = np.asarray(ticks, dtype=np.float64)
+    sign = np.array([C.JOINT_SIGN[n] for n in names], dtype=np.float64)
+    return sign * (t - C.TICK_AT_ZERO) * C.RAD_PER_TICK
+
+
+def radians_to_ticks(q, names=C.JOINT_NAMES) -> np.ndarray:
+    """Joint angles, radians -> raw ticks (float; round at the bus). ``q``: (..., len(names))."""
+    q = np.asarray(q, dtype=np.float64)
+    sign = np.array([C.JOINT_SIGN[n] for n in names], dtype=np.float64)
+    return sign * q / C.RAD_PER_TICK + C.TICK_AT_ZERO
+
+
+@dataclass(frozen=True)
+class UnitConverter:
+    """LeRobot motor values <-> sim radians for one calibrated arm.
+
+    LeRobot values are dicts keyed ``"<joint>.pos"`` (``C.LEROBOT_MOTOR_KEYS``)
+    or (6,) arrays in JOINT_NAMES order; radians are (6,) float arrays (or
+    (T, 6) for trajectories). Body joints are degrees when ``use_degrees`` (the
+    SO101Follower default in LeRobot 0.4.4), else -100..100; the gripper is
+    always 0..100.
+    """
+
+    calibration: Calibration = field(default_factory=Calibration.default)
+    use_degrees: bool = True
+
+    def _ranges(self):
+        mins = np.array([self.calibration.motors[n].range_min for n in C.JOINT_NAMES], dtype=np.float64)
+        maxs = np.array([self.calibration.motors[n].range_max for n in C.JOINT_NAMES], dtype=np.float64)
+        drive = np.array([self.calibration.motors[n].drive_mode for n in C.JOINT_NAMES], dtype=bool)
+        return mins, maxs, drive
+
+    def lerobot_to_ticks(self, values) -> np.ndarray:
+        """LeRobot values (dict or (..., 6)) -> raw ticks (float), like ``_unnormalize`` without int()."""
+        v = self._as_array(values)
+        mins, maxs, drive = self._ranges()
+        out = np.empty_like(v)
+        body = slice(0, 5)
+        if self.use_degrees:
+            mid = (mins + maxs) / 2
+            out[..., body] = v[..., body] * _MAX_RES / 360.0 + mid[body]
+        else:
+            b = np.where(drive[body], -v[..., body], v[..., body])
+            b = np.clip(b, -100.0, 100.0)
+            out[..., body] = (b + 100.0) / 200.0 * (maxs[body] - mins[body]) + mins[body]
+        g = np.where(drive[5], 100.0 - v[..., 5], v[..., 5])
+        g = np.clip(g, 0.0, 100.0)
+        out[..., 5] = g / 100.0 * (maxs[5] - mins[5]) + mins[5]
+        return out
+
+    def ticks_to_lerobot(self, ticks) -> np.ndarray:
+        """Raw ticks (..., 6) -> LeRobot values (..., 6), like ``_normalize``."""
+        t = np.asarray(ticks, dtype=np.float64)
+        mins, maxs, drive = self._ranges()
+        out = np.empty_like(t)
+        body = slice(0, 5)
+        if self.use_degrees:
+            mid = (mins + maxs) / 2
+            out[..., body] = (t[..., body] - mid[body]) * 360.0 / _MAX_RES
+        else:
+            b = np.clip(t[..., body], mins[body], maxs[body])
+            n = (b - mins[body]) / (maxs[body] - mins[body]) * 200.0 - 100.0
+            out[..., body] = np.where(drive[body], -n, n)
+        g = np.clip(t[..., 5], mins[5], maxs[5])
+        n = (g - mins[5]) / (maxs[5] - mins[5]) * 100.0
+        out[..., 5] = np.where(drive[5], 100.0 - n, n)
+        return out
+
+    def to_radians(self, values) -> np.ndarray:
+        """LeRobot values (dict keyed "<joint>.pos", or (..., 6)) -> (..., 6) radians."""
+        return ticks_to_radians(self.lerobot_to_ticks(values))
+
+    def from_radians(self, q) -> np.ndarray:
+        """(..., 6) radians -> (..., 6) LeRobot values."""
+        return self.ticks_to_lerobot(radians_to_ticks(q))
+
+    def to_lerobot_dict(self, q) -> dict[str, float]:
+        """(6,) radians -> {"shoulder_pan.pos": value, ...} in LeRobot units."""
+        v = self.from_radians(np.asarray(q, dtype=np.float64).reshape(C.NUM_JOINTS))
+        return {k: float(x) for k, x in zip(C.LEROBOT_MOTOR_KEYS, v)}
+
+    @staticmethod
+    def _as_array(values) -> np.ndarray:
+        if isinstance(values, Mapping):
+            missing = [k for k in C.LEROBOT_MOTOR_KEYS if k not in values]
+            if missing:
+                raise KeyError(f"missing motor values {missing}; expected keys: {', '.join(C.LEROBOT_MOTOR_KEYS)}")
+            return np.array([float(values[k]) for k in C.LEROBOT_MOTOR_KEYS], dtype=np.float64)
+        v = np.asarray(values, dtype=np.float64)
+        if v.shape[-1:] != (C.NUM_JOINTS,):
+            raise ValueError(f"expected motor values with last dimension {C.NUM_JOINTS}, got shape {v.shape}")
+        return v
