@@ -18,7 +18,7 @@ COMMANDS: dict[str, str] = {
     "envs": "armtwin.envs.cli:add_envs",
     "rollout": "armtwin.envs.cli:add_rollout",
     "teleop": "armtwin.teleop.cli:add_teleop",
-    "virtual-arm": "armtwin.teleop.cli:add_virtual_arm",
+    "virtual-arm": "armtwin.hardware.cli:add_virtual_arm",
     "inspect": "armtwin.teleop.cli:add_inspect",
     "convert": "armtwin.convert.cli:add_convert",
     "mimic": "armtwin.mimic.cli:add_mimic",

@@ -49,6 +49,13 @@ JOINT_LIMITS: dict[str, tuple[float, float]] = {
 #: Gripper joint angles, radians: closed on nothing / fully open used by experts.
 GRIPPER_CLOSED: float = -0.17
 GRIPPER_OPEN: float = 1.2
+#: Gripper opening the experts use next to obstacles (radians): ~5 cm between the pads.
+GRIPPER_HALF_OPEN: float = 0.55
+
+#: Joint positions (radians, JOINT_NAMES order) every env resets the arm to: the gripper
+#: about 9 cm above the table, 17 cm in front of the base, pointing down (an IK solution
+#: on the twin, see README.md), jaws neutral.
+HOME_QPOS: tuple[float, ...] = (0.0, -0.45, 0.35, 1.55, 0.0, 0.0)
 
 # --- servos (Feetech STS3215) ----------------------------------------------
 

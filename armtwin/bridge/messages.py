@@ -1,0 +1,389 @@
+"""ROS 2 message types on the DDS wire, and validation of what arrives.
+
+The types are the ROS 2 ones as ``rmw_cyclonedds`` puts them on the wire:
+DDS type names ``<pkg>::msg::dds_::<Msg>_``, XCDR1 (plain CDR) little-endian
+with the 4-byte encapsulation header. They are declared here with
+``cyclonedds.idl.IdlStruct`` (the wheel's ``idlc`` crashes), and the codec is
+pure Python, so both transports (Cyclone and rclpy) move CDR bytes and this
+module encodes and decodes them. ``rosbags``' ``serialize_cdr`` is the
+reference for the bytes (see ``tests/golden/regen_joint_state.py``).
+
+Units: positions radians, velocities rad/s, efforts N*m; stamps are
+nanoseconds since the Unix epoch (``time.time_ns()`` clock, which is what ROS 2
+uses for ``header.stamp``).
+"""
+
+# No "from __future__ import annotations": Cyclone resolves member annotations at run time.
+
+import math
+import typing
+from dataclasses import dataclass, field, fields
+from typing import Sequence
+
+import numpy as np
+from cyclonedds.idl import IdlStruct, make_idl_struct
+from cyclonedds.idl.types import float64, int32, sequence, uint32
+
+from armtwin.assets import so101_constants as C
+
+# --- names on the wire ----------------------------------------------------------
+
+JOINT_STATE_ROS_TYPE = "sensor_msgs/msg/JointState"
+JOINT_TRAJECTORY_ROS_TYPE = "trajectory_msgs/msg/JointTrajectory"
+
+#: RIHS01 type hashes (ROS 2 Iron and later put them in endpoint USER_DATA as
+#: ``typehash=<hash>;``). ``tests/test_bridge_messages.py`` recomputes them
+#: with rosbags' ``hash_rihs01`` so a drift is caught.
+TYPE_HASHES: dict[str, str] = {
+    JOINT_STATE_ROS_TYPE: "RIHS01_a13ee3a330e346c9d87b5aa18d24e11690752bd33a0350f11c5882bc9179260e",
+    JOINT_TRAJECTORY_ROS_TYPE: "RIHS01_179b33eba59d676f6d967ac71fe35e7ca2f64b2f3928f4a018cec115e213796e",
+}
+
+#: Default topic for joint commands sent to ``armtwin bridge command``.
+DEFAULT_COMMAND_TOPIC = "/joint_command"
+
+
+def dds_type_name(ros_type: str) -> str:
+    """``"sensor_msgs/msg/JointState"`` -> ``"sensor_msgs::msg::dds_::JointState_"`` (rmw_cyclonedds' mangling)."""
+    parts = ros_type.split("/")
+    if len(parts) != 3 or parts[1] != "msg" or not all(parts):
+        raise ValueError(f"not a ROS 2 message type name: {ros_type!r} (expected '<package>/msg/<Name>')")
+    return f"{parts[0]}::msg::dds_::{parts[2]}_"
+
+
+def dds_topic_name(ros_topic: str) -> str:
+    """``"/joint_states"`` -> ``"rt/joint_states"``: ROS 2 topics live under the ``rt`` prefix in DDS."""
+    if not ros_topic.startswith("/") or ros_topic.endswith("/") or "//" in ros_topic or " " in ros_topic:
+        raise ValueError(f"not a fully qualified ROS 2 topic name: {ros_topic!r} (expected e.g. '/joint_states')")
+    return "rt" + ros_topic
+
+
+def user_data(ros_type: str) -> bytes:
+    """Endpoint USER_DATA as rmw_cyclonedds (Iron+) writes it."""
+    return f"typehash={TYPE_HASHES[ros_type]};".encode()
+
+
+# --- IDL types ---------------------------------------------------------------------
+
+
+@dataclass
+class Time(IdlStruct, typename="builtin_interfaces::msg::dds_::Time_"):
+    sec: int32
+    nanosec: uint32
+
+
+@dataclass
+class Duration(IdlStruct, typename="builtin_interfaces::msg::dds_::Duration_"):
+    sec: int32
+    nanosec: uint32
+
+
+@dataclass
+class Header(IdlStruct, typename="std_msgs::msg::dds_::Header_"):
+    stamp: Time
+    frame_id: str
+
+
+@dataclass
+class JointState(IdlStruct, typename="sensor_msgs::msg::dds_::JointState_"):
+    """``sensor_msgs/msg/JointState``: names, positions (rad), velocities (rad/s), efforts (N*m)."""
+
+    header: Header
+    name: sequence[str]
+    position: sequence[float64]
+    velocity: sequence[float64]
+    effort: sequence[float64]
+
+
+@dataclass
+class JointTrajectoryPoint(IdlStruct, typename="trajectory_msgs::msg::dds_::JointTrajectoryPoint_"):
+    positions: sequence[float64]
+    velocities: sequence[float64]
+    accelerations: sequence[float64]
+    effort: sequence[float64]
+    time_from_start: Duration
+
+
+@dataclass
+class JointTrajectory(IdlStruct, typename="trajectory_msgs::msg::dds_::JointTrajectory_"):
+    """``trajectory_msgs/msg/JointTrajectory``: points in ``joint_names`` order, times from ``header.stamp``."""
+
+    header: Header
+    joint_names: sequence[str]
+    points: sequence[JointTrajectoryPoint]
+
+
+#: ROS type name -> IDL class.
+IDL_TYPES: dict[str, type] = {JOINT_STATE_ROS_TYPE: JointState, JOINT_TRAJECTORY_ROS_TYPE: JointTrajectory}
+
+
+class RawBytes(bytes):
+    """CDR bytes as a raw reader returns them; Cyclone attaches ``sample_info`` (source timestamp...)."""
+
+    sample_info = None
+
+
+def _raw_type(cls: type) -> type:
+    """A twin of ``cls`` (same DDS type name and members, so the same type on the wire) whose
+    ``deserialize`` returns the CDR bytes untouched and whose instances serialize to given bytes.
+
+    Readers of this type hand the application the exact bytes that were on the wire (the
+    recorder stores them, the validator decodes them, and garbage is counted instead of
+    raising inside Cyclone's reader); a writer of this type can put arbitrary bytes on the
+    wire, which is how tests inject malformed messages.
+    """
+    hints = typing.get_type_hints(cls, include_extras=True)
+    raw = make_idl_struct(
+        "Raw" + cls.__name__,
+        cls.__idl_typename__,
+        {f.name: hints[f.name] for f in fields(cls)},
+    )
+
+    def deserialize(_cls, data, has_header=True, use_version_2=None):
+        return RawBytes(data)
+
+    def serialize(self, buffer=None, endianness=None, use_version_2=None):
+        return self._raw_bytes
+
+    raw.deserialize = classmethod(deserialize)
+    raw.serialize = serialize
+    return raw
+
+
+RAW_TYPES: dict[str, type] = {name: _raw_type(cls) for name, cls in IDL_TYPES.items()}
+
+
+def raw_sample(ros_type: str, data: bytes):
+    """An instance of the raw twin of ``ros_type`` that a Cyclone writer sends as exactly ``data``."""
+    cls = RAW_TYPES[ros_type]
+    obj = cls.__new__(cls)
+    obj._raw_bytes = bytes(data)
+    return obj
+
+
+# --- encode ------------------------------------------------------------------------
+
+
+def stamp_from_ns(t_ns: int) -> Time:
+    return Time(sec=int(t_ns // 1_000_000_000), nanosec=int(t_ns % 1_000_000_000))
+
+
+def stamp_to_ns(t: Time) -> int:
+    return int(t.sec) * 1_000_000_000 + int(t.nanosec)
+
+
+def make_joint_state(
+    stamp_ns: int,
+    position,
+    *,
+    velocity=None,
+    effort=None,
+    names: Sequence[str] = C.JOINT_NAMES,
+    frame_id: str = C.ROS_FRAME_ID,
+) -> JointState:
+    """A JointState for ``names`` (default the six SO-101 joints, JOINT_NAMES order).
+
+    position: (n,) radians; velocity: (n,) rad/s or None (sent empty); effort: (n,) N*m or None.
+    """
+
+    def seq(v):
+        return [] if v is None else [float(x) for x in np.asarray(v, dtype=np.float64).reshape(-1)]
+
+    return JointState(
+        header=Header(stamp=stamp_from_ns(stamp_ns), frame_id=frame_id),
+        name=list(names),
+        position=seq(position),
+        velocity=seq(velocity),
+        effort=seq(effort),
+    )
+
+
+def encode(msg) -> bytes:
+    """CDR bytes (with the 4-byte XCDR1 little-endian header) of an IDL message."""
+    return msg.serialize(use_version_2=False)
+
+
+# --- decode and validate --------------------------------------------------------------
+
+
+class MalformedMessage(ValueError):
+    """A message the bridge refuses; ``reason`` is a short counter key."""
+
+    REASONS = (
+        "undecodable",
+        "wrong_type",
+        "length_mismatch",
+        "unknown_joint",
+        "duplicate_joint",
+        "non_finite",
+        "empty",
+    )
+
+    def __init__(self, reason: str, detail: str):
+        assert reason in self.REASONS, reason
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class JointTarget:
+    """A validated joint message, reduced to the SO-101 joints it names.
+
+    ``mask``: (6,) bool, which of JOINT_NAMES the message set; ``position``: (6,) float radians
+    (NaN where not set); ``velocity``/``effort``: (6,) or None when the message left them empty;
+    ``stamp_ns``: header stamp, ns since the epoch; ``frame_id``: header frame.
+    """
+
+    stamp_ns: int
+    frame_id: str
+    mask: np.ndarray
+    position: np.ndarray
+    velocity: np.ndarray | None = None
+    effort: np.ndarray | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def decode(ros_type: str, data: bytes):
+    """CDR bytes -> IDL message; anything that does not parse raises MalformedMessage("undecodable")."""
+    cls = IDL_TYPES[ros_type]
+    try:
+        data = bytes(data)
+        if len(data) < 4 or data[0] != 0 or data[1] not in (0, 1):
+            # Only plain CDR (XCDR1) BE/LE is what ROS 2 sends; anything else is not ours.
+            raise ValueError(f"encapsulation header {data[:4].hex()!r} is not CDR")
+        return cls.deserialize(data)
+    except MalformedMessage:
+        raise
+    except Exception as e:  # the CDR machine raises several types on truncated or garbled input
+        raise MalformedMessage("undecodable", f"{ros_type} does not parse ({type(e).__name__}: {e})") from None
+
+
+def _float_array(values, what: str) -> np.ndarray:
+    try:
+        arr = np.asarray(list(values), dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise MalformedMessage("wrong_type", f"{what} must be numbers ({e})") from None
+    if arr.ndim != 1:
+        raise MalformedMessage("wrong_type", f"{what} must be a flat sequence of numbers")
+    return arr
+
+
+def _joint_indices(names) -> list[int]:
+    if isinstance(names, (str, bytes)) or not all(isinstance(n, str) for n in names):
+        raise MalformedMessage("wrong_type", "joint names must be a sequence of strings")
+    if len(names) == 0:
+        raise MalformedMessage("empty", "message names no joints")
+    unknown = [n for n in names if n not in C.JOINT_NAMES]
+    if unknown:
+        raise MalformedMessage(
+            "unknown_joint", f"unknown joint names {unknown}; SO-101 joints are {', '.join(C.JOINT_NAMES)}"
+        )
+    if len(set(names)) != len(names):
+        raise MalformedMessage("duplicate_joint", f"joint names repeat: {list(names)}")
+    return [C.JOINT_NAMES.index(n) for n in names]
+
+
+def _scatter(idx: list[int], values: np.ndarray) -> np.ndarray:
+    out = np.full(C.NUM_JOINTS, np.nan)
+    out[idx] = values
+    return out
+
+
+def validate_joint_state(msg) -> JointTarget:
+    """Check a JointState (an IDL ``JointState`` or anything with the same fields, e.g. an rclpy
+    message) and reduce it to a :class:`JointTarget`. Raises :class:`MalformedMessage`.
+
+    Rules (ROS 2's own): ``position`` has one entry per name; ``velocity`` and ``effort`` are
+    empty or have one entry per name. Here also: names are SO-101 joints, no repeats, all
+    values finite.
+    """
+    try:
+        names = list(msg.name)
+        pos = _float_array(msg.position, "position")
+        vel = _float_array(msg.velocity, "velocity")
+        eff = _float_array(msg.effort, "effort")
+        stamp_ns = stamp_to_ns(msg.header.stamp)
+        frame_id = str(msg.header.frame_id)
+    except AttributeError as e:
+        raise MalformedMessage("wrong_type", f"not a JointState ({e})") from None
+    idx = _joint_indices(names)
+    n = len(names)
+    if len(pos) != n:
+        raise MalformedMessage("length_mismatch", f"{n} names but {len(pos)} positions")
+    for arr, what in ((vel, "velocities"), (eff, "efforts")):
+        if len(arr) not in (0, n):
+            raise MalformedMessage("length_mismatch", f"{n} names but {len(arr)} {what} (must be 0 or {n})")
+    for arr, what in ((pos, "position"), (vel, "velocity"), (eff, "effort")):
+        if not np.all(np.isfinite(arr)):
+            raise MalformedMessage("non_finite", f"{what} holds NaN or inf: {arr.tolist()}")
+    mask = np.zeros(C.NUM_JOINTS, dtype=bool)
+    mask[idx] = True
+    return JointTarget(
+        stamp_ns=stamp_ns,
+        frame_id=frame_id,
+        mask=mask,
+        position=_scatter(idx, pos),
+        velocity=_scatter(idx, vel) if len(vel) else None,
+        effort=_scatter(idx, eff) if len(eff) else None,
+    )
+
+
+@dataclass(frozen=True)
+class TrajectoryPlan:
+    """A validated JointTrajectory: ``times`` (K,) seconds from ``stamp_ns`` (increasing),
+    ``positions`` (K, 6) radians with NaN for joints the trajectory does not name, ``mask`` (6,)."""
+
+    stamp_ns: int
+    mask: np.ndarray
+    times: np.ndarray
+    positions: np.ndarray
+
+    def sample(self, t_ns: int) -> np.ndarray:
+        """(6,) radians at wall time ``t_ns``: linear interpolation between points, held at the ends."""
+        t = (t_ns - self.stamp_ns) * 1e-9
+        out = np.full(C.NUM_JOINTS, np.nan)
+        for j in np.flatnonzero(self.mask):
+            out[j] = np.interp(t, self.times, self.positions[:, j])
+        return out
+
+
+def validate_joint_trajectory(msg) -> TrajectoryPlan:
+    """Check a JointTrajectory: SO-101 joint names, every point with one finite position per
+    name, ``time_from_start`` strictly increasing. Raises :class:`MalformedMessage`."""
+    try:
+        names = list(msg.joint_names)
+        points = list(msg.points)
+        stamp_ns = stamp_to_ns(msg.header.stamp)
+    except AttributeError as e:
+        raise MalformedMessage("wrong_type", f"not a JointTrajectory ({e})") from None
+    idx = _joint_indices(names)
+    if not points:
+        raise MalformedMessage("empty", "trajectory has no points")
+    times, rows = [], []
+    for k, p in enumerate(points):
+        pos = _float_array(p.positions, f"points[{k}].positions")
+        if len(pos) != len(names):
+            raise MalformedMessage("length_mismatch", f"{len(names)} joint names but points[{k}] has {len(pos)}")
+        if not np.all(np.isfinite(pos)):
+            raise MalformedMessage("non_finite", f"points[{k}].positions holds NaN or inf")
+        times.append(p.time_from_start.sec + p.time_from_start.nanosec * 1e-9)
+        rows.append(_scatter(idx, pos))
+    times_a = np.asarray(times)
+    if np.any(np.diff(times_a) <= 0):
+        raise MalformedMessage("wrong_type", f"time_from_start must increase strictly, got {times}")
+    mask = np.zeros(C.NUM_JOINTS, dtype=bool)
+    mask[idx] = True
+    return TrajectoryPlan(stamp_ns=stamp_ns, mask=mask, times=times_a, positions=np.stack(rows))
+
+
+def make_joint_trajectory(stamp_ns: int, times_s, positions, *, names: Sequence[str] = C.JOINT_NAMES,
+                          frame_id: str = C.ROS_FRAME_ID) -> JointTrajectory:
+    """times_s: (K,) seconds from the stamp; positions: (K, len(names)) radians."""
+    pts = []
+    for t, q in zip(times_s, np.asarray(positions, dtype=np.float64)):
+        sec = math.floor(t)
+        pts.append(JointTrajectoryPoint(positions=[float(x) for x in q], velocities=[], accelerations=[],
+                                        effort=[], time_from_start=Duration(sec=int(sec),
+                                                                             nanosec=int(round((t - sec) * 1e9)))))
+    return JointTrajectory(header=Header(stamp=stamp_from_ns(stamp_ns), frame_id=frame_id),
+                           joint_names=list(names), points=pts)

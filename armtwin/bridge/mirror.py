@@ -1,0 +1,199 @@
+"""``armtwin bridge mirror``: the digital-twin mirror. A JointState topic (a real SO-101 driven
+from anywhere in a ROS 2 graph) drives the simulated follower, which tracks it.
+
+Each control tick (``rate_hz``, also the sim follower's control rate) takes what arrived,
+drops malformed / out-of-order / stale messages (counted), and sends the latest target
+(radians -> LeRobot units) to the sim follower; then reads the follower back and records
+the tracking error per joint (sim position - latest target, radians) and the message ages
+(receive time - header stamp). Joints never named by any message are held where the sim
+started.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from armtwin.assets import so101_constants as C
+from armtwin.bridge import messages as M
+from armtwin.bridge.publisher import FollowerReader, JointStatePublisher, write_report
+from armtwin.bridge.stream import JointStreamReceiver, RateLimitedLog, StopFlag, Ticker
+from armtwin.bridge.transport import BACKENDS, QosProfile, choose_backend
+
+
+@dataclass
+class MirrorConfig:
+    """What ``armtwin bridge mirror`` does. Seconds, Hz, radians."""
+
+    env_id: str = "armtwin/SO101-Lift-v0"
+    topic: str = C.ROS_JOINT_STATES_TOPIC
+    rate_hz: float = 100.0
+    max_age_s: float = 0.25
+    duration_s: float | None = None
+    twin_topic: str | None = None
+    backend: str = "auto"
+    domain_id: int | None = None
+    reliable: bool = True
+    depth: int = 10
+    record: str | None = None
+    report: str | None = None
+    trace_every: int = 5
+    print_every_s: float = 2.0
+
+    def __post_init__(self):
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown backend {self.backend!r}; valid: {', '.join(BACKENDS)}")
+        if not 0 < self.rate_hz <= 1000:
+            raise ValueError(f"rate_hz must be in (0, 1000], got {self.rate_hz}")
+        if not self.max_age_s > 0:
+            raise ValueError(f"max_age_s must be > 0, got {self.max_age_s}")
+        if self.duration_s is not None and not self.duration_s > 0:
+            raise ValueError(f"duration_s must be > 0 (or None to run until stopped), got {self.duration_s}")
+        if self.trace_every < 0:
+            raise ValueError(f"trace_every must be >= 0 (0: no trace), got {self.trace_every}")
+        M.dds_topic_name(self.topic)
+        if self.twin_topic is not None:
+            M.dds_topic_name(self.twin_topic)
+            if self.twin_topic == self.topic:
+                raise ValueError("twin_topic must differ from topic, or the mirror would follow itself")
+
+
+class TrackingStats:
+    """Per-joint tracking error (rad) over the ticks that had a target."""
+
+    def __init__(self):
+        self.errors: list[np.ndarray] = []
+
+    def add(self, err: np.ndarray) -> None:
+        self.errors.append(err)
+
+    def summary(self) -> dict:
+        if not self.errors:
+            return {"ticks": 0}
+        e = np.abs(np.stack(self.errors))
+        ok = ~np.isnan(e)
+        e0 = np.where(ok, e, 0.0)
+        n = ok.sum(axis=0).clip(min=1)
+        return {
+            "ticks": len(self.errors),
+            "joints": list(C.JOINT_NAMES),
+            "rms_rad": np.sqrt((e0**2).sum(axis=0) / n).tolist(),
+            "p99_rad": [float(np.percentile(e[ok[:, j], j], 99)) if ok[:, j].any() else None
+                        for j in range(C.NUM_JOINTS)],
+            "max_rad": e0.max(axis=0).tolist(),
+        }
+
+
+def run_mirror(cfg: MirrorConfig, *, out=sys.stdout, follower=None, converter=None) -> dict:
+    """Run the mirror until ``duration_s`` or SIGINT/SIGTERM; returns (and writes) the report.
+
+    ``follower``/``converter`` default to the sim follower over ``cfg.env_id``.
+    """
+    from armtwin.bridge.recorder import BagRecorder
+
+    stop = StopFlag().install()
+    log = RateLimitedLog()
+    backend = choose_backend(cfg.backend, domain_id=cfg.domain_id)
+    print(f"armtwin bridge mirror: {backend.describe()}", file=out, flush=True)
+    topics = {cfg.topic: M.JOINT_STATE_ROS_TYPE}
+    if cfg.twin_topic:
+        topics[cfg.twin_topic] = M.JOINT_STATE_ROS_TYPE
+    recorder = BagRecorder(cfg.record, topics) if cfg.record else None
+    own_follower = follower is None
+    try:
+        if own_follower:
+            from armtwin.bridge.followers import make_follower
+
+            follower, converter = make_follower("sim", env_id=cfg.env_id, rate_hz=cfg.rate_hz)
+        reader = FollowerReader(follower, converter)
+        qos = QosProfile(reliable=cfg.reliable, depth=cfg.depth)
+        sub = backend.create_subscription(cfg.topic, M.JOINT_STATE_ROS_TYPE, qos=qos)
+        twin = (JointStatePublisher(backend, cfg.twin_topic, qos=qos, recorder=recorder)
+                if cfg.twin_topic else None)
+        rx = JointStreamReceiver(M.JOINT_STATE_ROS_TYPE, max_age_s=cfg.max_age_s, log=log, recorder=recorder,
+                                 topic=cfg.topic)
+        q0, _ = reader.read()
+        rx.target = q0.copy()
+        have_target = False
+        tracking = TrackingStats()
+        trace = []
+        print(f"armtwin bridge mirror: {cfg.topic} -> sim follower on {cfg.env_id} at {cfg.rate_hz:g} Hz",
+              file=out, flush=True)
+        ticker = Ticker(cfg.rate_hz)
+        t0 = time.monotonic()
+        next_print = t0 + cfg.print_every_s
+        while not stop.stopped:
+            if cfg.duration_s is not None and time.monotonic() - t0 >= cfg.duration_s:
+                break
+            # Receive until the tick is due (the wait returns early when data arrives).
+            while True:
+                remaining = ticker.remaining()
+                got = backend.wait(max(0.0, remaining))
+                if got:
+                    have_target |= rx.feed(sub.take()) > 0
+                if ticker.remaining() <= 0:
+                    break
+            have_target |= rx.feed(sub.take()) > 0
+            target = rx.current_target()
+            follower.send_action(converter.to_lerobot_dict(target))
+            q, dq = reader.read()
+            if twin is not None:
+                twin.publish(q, dq)
+            if have_target:
+                tracking.add(q - target)
+                if cfg.trace_every and ticker.ticks % cfg.trace_every == 0:
+                    trace.append([time.time_ns(), *q.tolist(), *target.tolist()])
+            ticker.advance()
+            if time.monotonic() >= next_print:
+                next_print += cfg.print_every_s
+                s = tracking.summary()
+                rms = max(s["rms_rad"]) if s.get("ticks") else float("nan")
+                st = rx.stats
+                print(f"armtwin bridge mirror: {st.accepted} accepted, {st.out_of_order} out-of-order, {st.stale} "
+                      f"stale, {sum(st.malformed.values())} malformed; worst joint RMS error {rms:.4f} rad",
+                      file=out, flush=True)
+        elapsed = time.monotonic() - t0
+        report = {
+            "command": "mirror",
+            "config": asdict(cfg),
+            "transport": backend.name,
+            "elapsed_s": elapsed,
+            "ticks": ticker.ticks,
+            "overruns": ticker.overruns,
+            "receive": rx.stats.summary(),
+            "tracking": tracking.summary(),
+            "trace_columns": ["t_ns", *(f"q.{n}" for n in C.JOINT_NAMES), *(f"target.{n}" for n in C.JOINT_NAMES)],
+            "trace": trace,
+        }
+    except BaseException:
+        if recorder is not None:
+            recorder.abort()
+        raise
+    finally:
+        if own_follower and follower is not None:
+            follower.disconnect()
+        backend.close()
+        stop.restore()
+    if recorder is not None:
+        report["bag"] = str(recorder.close())
+    print_summary("mirror", report, out)
+    write_report(cfg.report, report)
+    return report
+
+
+def print_summary(name: str, report: dict, out) -> None:
+    r = report["receive"]
+    line = (f"armtwin bridge {name}: {r['received']} received, {r['accepted']} accepted, "
+            f"{r['dropped_out_of_order']} out-of-order, {r['dropped_stale']} stale, "
+            f"{r['malformed_total']} malformed {r['malformed'] or ''}")
+    age = r["age_s"]
+    if age["n"]:
+        line += f"; message age p50 {age['p50'] * 1e3:.2f} ms p99 {age['p99'] * 1e3:.2f} ms"
+    print(line, file=out, flush=True)
+    tr = report.get("tracking")
+    if tr and tr.get("ticks"):
+        per = ", ".join(f"{n} {e:.4f}" for n, e in zip(tr["joints"], tr["rms_rad"]))
+        print(f"armtwin bridge {name}: tracking RMS error (rad): {per}", file=out, flush=True)

@@ -1,0 +1,233 @@
+"""``armtwin bridge publish``: a follower's joint states on ``/joint_states`` at a fixed rate.
+
+Each tick reads the follower (``get_observation``, LeRobot units), converts to radians with
+``armtwin.units.UnitConverter`` and publishes a ``sensor_msgs/msg/JointState``: names
+``C.JOINT_NAMES``, positions rad, velocities rad/s (finite differences of the positions,
+which is what the contract gives), efforts empty (the contract does not report them),
+``header.stamp`` = wall clock at the read, ``header.frame_id`` = ``C.ROS_FRAME_ID``.
+
+Optionally the publisher also moves the follower along a scripted trajectory (``motion=
+"sine"``), which is how tests and benchmarks get a known motion; ``source="script"``
+publishes the scripted trajectory itself with no follower at all.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from armtwin.assets import so101_constants as C
+from armtwin.bridge import messages as M
+from armtwin.bridge.stream import StopFlag, Ticker, percentiles
+from armtwin.bridge.transport import BACKENDS, QosProfile, choose_backend, wait_for_match
+
+SOURCES = ("sim", "real", "virtual", "script")
+MOTIONS = ("none", "sine")
+
+
+def scripted_trajectory(t: float, *, amplitude: float = 0.3, period_s: float = 4.0) -> np.ndarray:
+    """The test/benchmark motion: (6,) radians at ``t`` seconds.
+
+    Joint j swings ``amplitude`` x half its range around the middle of ``C.JOINT_LIMITS``
+    with phase ``j * pi / 3``; always inside the limits for amplitude <= 1.
+    """
+    lo, hi = C.lower_limits(), C.upper_limits()
+    mid, half = (lo + hi) / 2, (hi - lo) / 2
+    phase = np.arange(C.NUM_JOINTS) * math.pi / 3
+    return mid + amplitude * half * np.sin(2 * math.pi * t / period_s + phase)
+
+
+def scripted_velocity(t: float, *, amplitude: float = 0.3, period_s: float = 4.0) -> np.ndarray:
+    """d/dt of :func:`scripted_trajectory`, (6,) rad/s."""
+    lo, hi = C.lower_limits(), C.upper_limits()
+    half = (hi - lo) / 2
+    phase = np.arange(C.NUM_JOINTS) * math.pi / 3
+    w = 2 * math.pi / period_s
+    return amplitude * half * w * np.cos(w * t + phase)
+
+
+@dataclass
+class PublishConfig:
+    """What ``armtwin bridge publish`` does. Times in seconds, rates in Hz, angles radians."""
+
+    source: str = "sim"
+    rate_hz: float = 100.0
+    topic: str = C.ROS_JOINT_STATES_TOPIC
+    frame_id: str = C.ROS_FRAME_ID
+    duration_s: float | None = None
+    motion: str = "none"
+    amplitude: float = 0.3
+    period_s: float = 4.0
+    env_id: str = "armtwin/SO101-Lift-v0"
+    port: str | None = None
+    calibration: str | None = None
+    robot_id: str = "armtwin_follower"
+    backend: str = "auto"
+    domain_id: int | None = None
+    reliable: bool = True
+    depth: int = 10
+    wait_for_subscribers: int = 0
+    wait_timeout_s: float = 10.0
+    record: str | None = None
+    report: str | None = None
+
+    def __post_init__(self):
+        if self.source not in SOURCES:
+            raise ValueError(f"unknown source {self.source!r}; valid sources: {', '.join(SOURCES)}")
+        if self.motion not in MOTIONS:
+            raise ValueError(f"unknown motion {self.motion!r}; valid motions: {', '.join(MOTIONS)}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown backend {self.backend!r}; valid: {', '.join(BACKENDS)}")
+        if not 0 < self.rate_hz <= 2000:
+            raise ValueError(f"rate_hz must be in (0, 2000], got {self.rate_hz}")
+        if self.duration_s is not None and not self.duration_s > 0:
+            raise ValueError(f"duration_s must be > 0 (or None to run until stopped), got {self.duration_s}")
+        if not 0 <= self.amplitude <= 1:
+            raise ValueError(f"amplitude is a fraction of each joint's half range, in [0, 1]; got {self.amplitude}")
+        if not self.period_s > 0:
+            raise ValueError(f"period_s must be > 0, got {self.period_s}")
+        if self.source == "real" and not self.port:
+            raise ValueError("source 'real' needs the follower's serial port (--port /dev/ttyACM0)")
+        if self.source == "script" and self.motion == "none":
+            self.motion = "sine"
+        M.dds_topic_name(self.topic)
+
+
+class JointStatePublisher:
+    """Publishes (6,) joint states; ``publish(q, dq, stamp_ns)`` encodes, sends and records."""
+
+    def __init__(self, backend, topic: str, *, frame_id: str = C.ROS_FRAME_ID, qos: QosProfile = QosProfile(),
+                 recorder=None):
+        self.topic = topic
+        self.frame_id = frame_id
+        self.recorder = recorder
+        self.pub = backend.create_publisher(topic, M.JOINT_STATE_ROS_TYPE, qos=qos)
+        self.sent = 0
+
+    def publish(self, position, velocity=None, effort=None, *, stamp_ns: int | None = None) -> bytes:
+        stamp_ns = time.time_ns() if stamp_ns is None else stamp_ns
+        data = M.encode(M.make_joint_state(stamp_ns, position, velocity=velocity, effort=effort,
+                                           frame_id=self.frame_id))
+        self.pub.publish(data)
+        self.sent += 1
+        if self.recorder is not None:
+            self.recorder.write(self.topic, stamp_ns, data)
+        return data
+
+
+class FollowerReader:
+    """Reads a follower's joints in radians; velocities from successive reads (rad/s)."""
+
+    def __init__(self, follower, converter):
+        self.follower = follower
+        self.converter = converter
+        self._last: tuple[float, np.ndarray] | None = None
+
+    def read(self) -> tuple[np.ndarray, np.ndarray]:
+        obs = self.follower.get_observation()
+        q = self.converter.to_radians({k: obs[k] for k in C.LEROBOT_MOTOR_KEYS})
+        now = time.monotonic()
+        dq = np.zeros(C.NUM_JOINTS)
+        if self._last is not None and now > self._last[0]:
+            dq = (q - self._last[1]) / (now - self._last[0])
+        self._last = (now, q)
+        return q, dq
+
+
+def run_publish(cfg: PublishConfig, *, out=sys.stdout) -> dict:
+    """Run until ``duration_s`` passes or SIGINT/SIGTERM; returns (and optionally writes) a report."""
+    from armtwin.bridge.followers import make_follower
+    from armtwin.bridge.recorder import BagRecorder
+
+    stop = StopFlag().install()
+    backend = choose_backend(cfg.backend, domain_id=cfg.domain_id)
+    print(f"armtwin bridge publish: {backend.describe()}", file=out, flush=True)
+    follower = converter = None
+    recorder = BagRecorder(cfg.record, {cfg.topic: M.JOINT_STATE_ROS_TYPE}) if cfg.record else None
+    try:
+        pub = JointStatePublisher(backend, cfg.topic, frame_id=cfg.frame_id,
+                                  qos=QosProfile(reliable=cfg.reliable, depth=cfg.depth), recorder=recorder)
+        if cfg.source != "script":
+            follower, converter = make_follower(cfg.source, env_id=cfg.env_id, rate_hz=cfg.rate_hz, port=cfg.port,
+                                                calibration=cfg.calibration, robot_id=cfg.robot_id)
+            reader = FollowerReader(follower, converter)
+        if cfg.wait_for_subscribers:
+            ok = wait_for_match(pub.pub, backend, timeout_s=cfg.wait_timeout_s, count=cfg.wait_for_subscribers)
+            if not ok:
+                print(f"armtwin bridge publish: no subscriber matched within {cfg.wait_timeout_s} s, publishing anyway",
+                      file=out, flush=True)
+        print(f"armtwin bridge publish: {cfg.source} -> {cfg.topic} at {cfg.rate_hz:g} Hz", file=out, flush=True)
+        ticker = Ticker(cfg.rate_hz)
+        t0 = time.monotonic()
+        read_s = []
+        while not stop.stopped:
+            t = time.monotonic() - t0
+            if cfg.duration_s is not None and t >= cfg.duration_s:
+                break
+            if cfg.source == "script":
+                q = scripted_trajectory(t, amplitude=cfg.amplitude, period_s=cfg.period_s)
+                dq = scripted_velocity(t, amplitude=cfg.amplitude, period_s=cfg.period_s)
+            else:
+                r0 = time.perf_counter()
+                if cfg.motion == "sine":
+                    target = scripted_trajectory(t, amplitude=cfg.amplitude, period_s=cfg.period_s)
+                    follower.send_action(converter.to_lerobot_dict(target))
+                q, dq = reader.read()
+                read_s.append(time.perf_counter() - r0)
+            pub.publish(q, dq)
+            ticker.advance()
+            delay = ticker.remaining()
+            if delay > 0:
+                time.sleep(delay)
+        elapsed = time.monotonic() - t0
+        report = {
+            "command": "publish",
+            "config": asdict(cfg),
+            "transport": backend.name,
+            "sent": pub.sent,
+            "elapsed_s": elapsed,
+            "achieved_rate_hz": pub.sent / elapsed if elapsed > 0 else 0.0,
+            "overruns": ticker.overruns,
+            "follower_io_s": percentiles(read_s),
+            "matched_subscribers": pub.pub.matched(),
+        }
+    except BaseException:
+        if recorder is not None:
+            recorder.abort()
+        raise
+    finally:
+        if follower is not None:
+            follower.disconnect()
+        backend.close()
+        stop.restore()
+    if recorder is not None:
+        report["bag"] = str(recorder.close())
+    print(f"armtwin bridge publish: sent {report['sent']} messages in {elapsed:.1f} s "
+          f"({report['achieved_rate_hz']:.1f} Hz, {ticker.overruns} overruns)", file=out, flush=True)
+    write_report(cfg.report, report)
+    return report
+
+
+def write_report(path: str | None, report: dict) -> None:
+    """JSON report, written to a temp file and renamed so a reader never sees half of it."""
+    if not path:
+        return
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(json.dumps(report, indent=2, default=_json_default))
+    tmp.replace(p)
+
+
+def _json_default(o):
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    return str(o)

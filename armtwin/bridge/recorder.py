@@ -1,0 +1,192 @@
+"""rosbag2 (MCAP) recording of what the bridge publishes or receives, written with ``rosbags``.
+
+A bag is a directory: ``--out run.mcap`` makes ``run/`` holding ``run.mcap`` and
+``metadata.yaml``, which ``ros2 bag play run/`` (Iron and later: bag format version 8)
+replays. Messages are stored as the exact CDR bytes that went over the wire, stamped
+with the time they were sent or received (ns since the epoch).
+
+The bag is written under a temporary directory next to the target and moved into place
+on ``close()``, so an interrupted run leaves no half-written bag at the target path.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from armtwin.assets import so101_constants as C
+from armtwin.bridge import messages as M
+
+
+def bag_paths(out: str | Path) -> tuple[Path, Path]:
+    """``out`` -> (bag directory, MCAP file inside it). ``run.mcap`` and ``run`` both give ``run/run.mcap``."""
+    out = Path(out)
+    bag_dir = out.with_suffix("") if out.suffix == ".mcap" else out
+    if not bag_dir.name:
+        raise ValueError(f"bad bag path {str(out)!r}")
+    return bag_dir, bag_dir / f"{bag_dir.name}.mcap"
+
+
+class BagRecorder:
+    """Write CDR messages of the bridge's topics to a rosbag2 MCAP bag.
+
+    ``topics``: ROS topic -> ROS type (``"sensor_msgs/msg/JointState"``...). Use as a context
+    manager or call ``close()``; ``abort()`` drops everything written.
+    """
+
+    def __init__(self, out: str | Path, topics: dict[str, str]):
+        from rosbags.rosbag2 import StoragePlugin, Writer
+        from rosbags.typesys import Stores, get_typestore
+
+        self.bag_dir, self.mcap_path = bag_paths(out)
+        if self.bag_dir.exists():
+            raise FileExistsError(f"bag directory {self.bag_dir} exists already; choose another --out")
+        self.bag_dir.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp_parent = Path(tempfile.mkdtemp(prefix=f".{self.bag_dir.name}.partial-", dir=self.bag_dir.parent))
+        typestore = get_typestore(Stores.LATEST)
+        self._writer = Writer(self._tmp_parent / self.bag_dir.name, version=8, storage_plugin=StoragePlugin.MCAP)
+        self._writer.open()
+        self._connections = {}
+        for topic, ros_type in topics.items():
+            M.dds_topic_name(topic)
+            if ros_type not in M.IDL_TYPES:
+                raise ValueError(f"cannot record {ros_type!r}; supported types: {', '.join(M.IDL_TYPES)}")
+            self._connections[topic] = self._writer.add_connection(topic, ros_type, typestore=typestore)
+        self.count = 0
+        self._closed = False
+
+    def write(self, topic: str, t_ns: int, data: bytes) -> None:
+        try:
+            conn = self._connections[topic]
+        except KeyError:
+            raise KeyError(f"topic {topic!r} not set up for recording; recording: {', '.join(self._connections)}")
+        self._writer.write(conn, int(t_ns), bytes(data))
+        self.count += 1
+
+    def close(self) -> Path:
+        """Finish the bag and move it to its target; returns the bag directory."""
+        if self._closed:
+            return self.bag_dir
+        self._closed = True
+        self._writer.close()
+        os.rename(self._tmp_parent / self.bag_dir.name, self.bag_dir)
+        shutil.rmtree(self._tmp_parent, ignore_errors=True)
+        return self.bag_dir
+
+    def abort(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._writer.close()
+        finally:
+            shutil.rmtree(self._tmp_parent, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None or exc_type is KeyboardInterrupt:
+            self.close()
+        else:
+            self.abort()
+
+
+def read_bag(bag_dir: str | Path) -> list[tuple[str, int, object]]:
+    """All messages of a bag as (topic, timestamp ns, rosbags message), in time order."""
+    from rosbags.rosbag2 import Reader
+    from rosbags.typesys import Stores, get_typestore
+
+    typestore = get_typestore(Stores.LATEST)
+    out = []
+    with Reader(Path(bag_dir)) as reader:
+        for conn, t, raw in reader.messages():
+            out.append((conn.topic, t, typestore.deserialize_cdr(raw, conn.msgtype)))
+    return out
+
+
+# --- armtwin bridge record --------------------------------------------------------------
+
+
+@dataclass
+class RecordConfig:
+    """What ``armtwin bridge record`` does: subscribe to ``topics`` (``"topic"`` or
+    ``"topic:joint_state|joint_trajectory"``) and write every message to a rosbag2 MCAP bag."""
+
+    out: str = "run.mcap"
+    topics: tuple[str, ...] = (C.ROS_JOINT_STATES_TOPIC,)
+    duration_s: float | None = None
+    max_messages: int | None = None
+    backend: str = "auto"
+    domain_id: int | None = None
+    reliable: bool = True
+    depth: int = 100
+
+    def __post_init__(self):
+        from armtwin.bridge.transport import BACKENDS
+
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown backend {self.backend!r}; valid: {', '.join(BACKENDS)}")
+        if self.duration_s is not None and not self.duration_s > 0:
+            raise ValueError(f"duration_s must be > 0 (or None to run until stopped), got {self.duration_s}")
+        if self.max_messages is not None and self.max_messages < 1:
+            raise ValueError(f"max_messages must be >= 1, got {self.max_messages}")
+        if not self.topics:
+            raise ValueError("record needs at least one topic")
+        self.topics = tuple(self.topics)
+        self.topic_types()  # validates
+        bag_dir, _ = bag_paths(self.out)
+        if bag_dir.exists():
+            raise FileExistsError(f"bag directory {bag_dir} exists already; choose another --out")
+
+    def topic_types(self) -> dict[str, str]:
+        kinds = {"joint_state": M.JOINT_STATE_ROS_TYPE, "joint_trajectory": M.JOINT_TRAJECTORY_ROS_TYPE}
+        out = {}
+        for spec in self.topics:
+            topic, _, kind = spec.partition(":")
+            kind = kind or "joint_state"
+            if kind not in kinds:
+                raise ValueError(f"unknown message kind {kind!r} in {spec!r}; valid: {', '.join(kinds)}")
+            M.dds_topic_name(topic)
+            out[topic] = kinds[kind]
+        return out
+
+
+def run_record(cfg: RecordConfig, *, out=sys.stdout) -> dict:
+    """Record until ``duration_s``, ``max_messages`` or SIGINT/SIGTERM; returns a summary."""
+    from armtwin.bridge.stream import StopFlag
+    from armtwin.bridge.transport import QosProfile, choose_backend
+
+    stop = StopFlag().install()
+    backend = choose_backend(cfg.backend, domain_id=cfg.domain_id)
+    print(f"armtwin bridge record: {backend.describe()}", file=out, flush=True)
+    types = cfg.topic_types()
+    counts = {t: 0 for t in types}
+    try:
+        with BagRecorder(cfg.out, types) as rec:
+            subs = {t: backend.create_subscription(t, ty, qos=QosProfile(reliable=cfg.reliable, depth=cfg.depth))
+                    for t, ty in types.items()}
+            print(f"armtwin bridge record: {', '.join(types)} -> {rec.mcap_path}", file=out, flush=True)
+            t0 = time.monotonic()
+            while not stop.stopped:
+                left = None if cfg.duration_s is None else cfg.duration_s - (time.monotonic() - t0)
+                if left is not None and left <= 0:
+                    break
+                if cfg.max_messages is not None and rec.count >= cfg.max_messages:
+                    break
+                backend.wait(0.1 if left is None else min(0.1, left))
+                for topic, sub in subs.items():
+                    for r in sub.take():
+                        rec.write(topic, r.recv_ns, r.data)
+                        counts[topic] += 1
+    finally:
+        backend.close()
+        stop.restore()
+    summary = {"bag": str(rec.bag_dir), "mcap": str(rec.mcap_path), "messages": counts}
+    print(f"armtwin bridge record: wrote {sum(counts.values())} messages to {rec.bag_dir}", file=out, flush=True)
+    return summary

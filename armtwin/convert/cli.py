@@ -1,0 +1,138 @@
+"""``armtwin convert {lerobot,hdf5,actions,groot}``: thin parsers over the convert library."""
+
+from __future__ import annotations
+
+import sys
+
+
+def _units_args(p) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--use-degrees", dest="use_degrees", action="store_true", default=True,
+                   help="body joints in degrees, gripper 0..100 (LeRobot's SO101Follower default)")
+    g.add_argument("--range-m100-100", dest="use_degrees", action="store_false",
+                   help="body joints in -100..100, gripper 0..100")
+    p.add_argument("--calibration", default=None, help="LeRobot calibration JSON of the arm (default: the ideal arm)")
+
+
+def _fail(cmd: str, e: Exception) -> int:
+    print(f"armtwin convert {cmd}: error: {e}", file=sys.stderr)
+    return 1
+
+
+def _cmd_lerobot(args) -> int:
+    from armtwin.convert.h5io import ConvertError
+    from armtwin.convert.lerobot_v3 import LeRobotExportConfig, export_lerobot
+    from armtwin.convert.report import format_export
+
+    try:
+        cfg = LeRobotExportConfig(
+            inputs=tuple(args.inputs), repo_id=args.repo_id, root=args.root, fps=args.fps, vcodec=args.vcodec,
+            image_size=args.image_size, episodes=args.episodes, task=args.task, use_degrees=args.use_degrees,
+            calibration=args.calibration, crf=args.crf, preset=args.preset, overwrite=args.overwrite,
+            progress=not args.quiet,
+        )
+        result = export_lerobot(cfg)
+    except (ConvertError, FileNotFoundError) as e:
+        return _fail("lerobot", e)
+    print(format_export(result))
+    if args.push:
+        from armtwin.convert.hub import push_dataset
+
+        try:
+            url = push_dataset(result.root, args.repo_id, private=args.private)
+        except Exception as e:  # noqa: BLE001 - report the hub's reason, keep the local dataset
+            return _fail("lerobot", RuntimeError(f"upload failed (the dataset stays at {result.root}): {e}"))
+        print(f"pushed to {url}")
+    return 0
+
+
+def _cmd_hdf5(args) -> int:
+    from armtwin.convert.h5io import ConvertError
+    from armtwin.convert.to_hdf5 import HDF5ExportConfig, export_hdf5
+
+    try:
+        res = export_hdf5(
+            HDF5ExportConfig(
+                dataset_root=args.dataset_root, output=args.output, repo_id=args.repo_id,
+                use_degrees=args.use_degrees, calibration=args.calibration, images=not args.no_images,
+                source=args.source, overwrite=args.overwrite,
+            )
+        )
+    except (ConvertError, FileNotFoundError) as e:
+        return _fail("hdf5", e)
+    print(f"wrote {res['episodes']} episodes, {res['frames']} frames to {res['output']}")
+    return 0
+
+
+def _cmd_actions(args) -> int:
+    from armtwin.convert.eef import ActionsConfig, convert_actions
+    from armtwin.convert.h5io import ConvertError
+    from armtwin.convert.report import format_error_table
+
+    try:
+        res = convert_actions(ActionsConfig(input=args.input, output=args.output, to=args.to, overwrite=args.overwrite))
+    except (ConvertError, FileNotFoundError) as e:
+        return _fail("actions", e)
+    print(format_error_table(res["episodes"]))
+    print(f"wrote {res['output']} ({args.to} actions)")
+    return 0
+
+
+def _cmd_groot(args) -> int:
+    from armtwin.convert.groot import GrootExportConfig, export_groot
+    from armtwin.convert.h5io import ConvertError
+
+    try:
+        res = export_groot(GrootExportConfig(dataset_root=args.dataset_root, output=args.output,
+                                             repo_id=args.repo_id, overwrite=args.overwrite))
+    except (ConvertError, FileNotFoundError) as e:
+        return _fail("groot", e)
+    print(f"wrote GR00T layout: {res['episodes']} episodes, {res['frames']} frames, videos {', '.join(res['video_keys'])} -> {res['output']}")
+    return 0
+
+
+def add_convert(subparsers) -> None:
+    p = subparsers.add_parser("convert", help="convert recordings: HDF5 <-> LeRobot v3, joint <-> eef actions, GR00T")
+    sub = p.add_subparsers(dest="convert_command", metavar="FORMAT", required=True)
+
+    lr = sub.add_parser("lerobot", help="HDF5 recordings -> LeRobot v3.0 dataset")
+    lr.add_argument("inputs", nargs="+", help="HDF5 recordings (episodes are concatenated in order)")
+    lr.add_argument("--repo-id", required=True, help="USER/NAME of the dataset")
+    lr.add_argument("--root", required=True, help="directory to create (must not exist unless --overwrite)")
+    lr.add_argument("--fps", type=int, default=None, help="frame rate (default: the recordings' fps)")
+    lr.add_argument("--vcodec", default="libsvtav1", help="video codec: libsvtav1 (LeRobot's default), h264 or hevc")
+    lr.add_argument("--crf", type=int, default=30, help="encoder quality, lower is better (LeRobot: 30)")
+    lr.add_argument("--preset", default=None, help="encoder preset (default: svt-av1 12, x264 veryfast)")
+    lr.add_argument("--image-size", default=None, metavar="WxH", help="resize all cameras to WxH")
+    lr.add_argument("--episodes", choices=("success", "all"), default="success", help="which demos to convert")
+    lr.add_argument("--task", default=None, help="task string for every episode (default: each demo's instruction)")
+    lr.add_argument("--push", action="store_true", help="upload to the Hugging Face hub after converting")
+    lr.add_argument("--private", action="store_true", help="with --push: create a private dataset repo")
+    lr.add_argument("--overwrite", action="store_true", help="replace an existing --root once the new one is complete")
+    lr.add_argument("--quiet", action="store_true", help="no progress bar")
+    _units_args(lr)
+    lr.set_defaults(func=_cmd_lerobot)
+
+    h5 = sub.add_parser("hdf5", help="LeRobot dataset (e.g. recorded on the real arm) -> HDF5 episodes for replay")
+    h5.add_argument("dataset_root", help="LeRobot v3.0 dataset directory")
+    h5.add_argument("output", help="HDF5 file to write (.h5/.hdf5)")
+    h5.add_argument("--repo-id", default=None, help="repo id to open the dataset with (default: local/<dir name>)")
+    h5.add_argument("--no-images", action="store_true", help="do not decode and store camera frames")
+    h5.add_argument("--source", choices=("real", "sim"), default="real", help="source attr of the written demos")
+    h5.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    _units_args(h5)
+    h5.set_defaults(func=_cmd_hdf5)
+
+    ac = sub.add_parser("actions", help="joint-position actions <-> end-effector pose actions")
+    ac.add_argument("input", help="HDF5 recording")
+    ac.add_argument("output", help="HDF5 file to write")
+    ac.add_argument("--to", choices=("eef", "joint"), required=True, help="target action space")
+    ac.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    ac.set_defaults(func=_cmd_actions)
+
+    gr = sub.add_parser("groot", help="LeRobot dataset -> GR00T N1.5 fine-tuning layout")
+    gr.add_argument("dataset_root", help="LeRobot v3.0 dataset directory")
+    gr.add_argument("output", help="directory to create")
+    gr.add_argument("--repo-id", default=None, help="repo id to open the dataset with (default: local/<dir name>)")
+    gr.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
+    gr.set_defaults(func=_cmd_groot)

@@ -1,0 +1,178 @@
+"""LeRobot v3.0 dataset (e.g. recorded on the real arm) -> armtwin HDF5 episodes (real to sim).
+
+Each LeRobot episode becomes ``/data/demo_<i>`` written through
+``armtwin.teleop.recorder.Recorder`` (so the layout is the recorder's own):
+``actions`` and ``obs/joint_pos`` in radians (LeRobot units converted with
+``armtwin.units.UnitConverter``), ``obs/joint_vel`` by finite differences,
+``obs/eef_pos``/``obs/eef_quat`` by SO-101 forward kinematics, the camera
+frames decoded from the videos (``obs/images/<cam>``), ``timestamps`` from the
+dataset and the episode's task as ``instruction``. ``armtwin teleop --leader
+replay`` replays ``actions`` on the sim follower.
+
+The file is written beside ``output`` under a temporary name and renamed at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from armtwin.assets import so101_constants as C
+from armtwin.convert.h5io import ConvertError
+
+
+@dataclass
+class HDF5ExportConfig:
+    """``armtwin convert hdf5``: ``dataset_root`` (LeRobot v3.0) -> ``output`` (.h5/.hdf5).
+
+    ``use_degrees``/``calibration``: the units the dataset was recorded in (LeRobot's
+    SO101Follower default: degrees). ``images`` False skips decoding the videos.
+    """
+
+    dataset_root: Path
+    output: Path
+    repo_id: str | None = None
+    use_degrees: bool = True
+    calibration: Path | None = None
+    images: bool = True
+    source: str = "real"
+    overwrite: bool = False
+    flush_every: int = 64
+
+    def __post_init__(self):
+        self.dataset_root = Path(self.dataset_root)
+        self.output = Path(self.output)
+        if self.output.suffix not in (".h5", ".hdf5"):
+            raise ConvertError(f"output must end in .h5 or .hdf5, got {str(self.output)!r}")
+        if not (self.dataset_root / "meta/info.json").is_file():
+            raise ConvertError(f"{self.dataset_root} is not a LeRobot dataset (no meta/info.json)")
+        if self.source not in ("real", "sim"):
+            raise ConvertError(f"unknown source {self.source!r}; valid choices: real, sim")
+        if self.output.exists() and not self.overwrite:
+            raise ConvertError(f"output file already exists: {self.output} (pass --overwrite to replace it)")
+
+
+def _decode_episode_frames(video_path: Path, t_from: float, t_to: float, fps: int, n: int, size):
+    """Yield (n,) frames (H, W, 3) uint8 of one episode from a shared LeRobot video file.
+
+    Frames are picked by presentation time: frame k of the episode is the one at
+    ``t_from + k / fps`` (within half a frame), as LeRobot's reader picks them.
+    """
+    import av
+
+    H, W = size
+    half = 0.5 / fps
+    with av.open(str(video_path)) as c:
+        st = c.streams.video[0]
+        st.thread_type = "AUTO"
+        if t_from > half:
+            c.seek(int(max(0.0, t_from - half) / st.time_base), stream=st, backward=True, any_frame=False)
+        k = 0
+        for frame in c.decode(st):
+            t = float(frame.pts * st.time_base)
+            if t < t_from - half:
+                continue
+            if k >= n or t >= t_to - half:
+                break
+            img = frame.to_ndarray(format="rgb24")
+            if img.shape[:2] != (H, W):
+                img = frame.reformat(width=W, height=H, format="rgb24").to_ndarray()
+            yield img
+            k += 1
+    if k != n:
+        raise ConvertError(f"{video_path}: decoded {k} frames between {t_from:.3f}s and {t_to:.3f}s, expected {n}")
+
+
+def export_hdf5(cfg: HDF5ExportConfig) -> dict:
+    """Write every episode of the LeRobot dataset to ``cfg.output``; returns counts and the path."""
+    from armtwin import _tv_compat
+
+    _tv_compat.declare_missing_ops()
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    from armtwin.envs.ik import IK
+    from armtwin.teleop.recorder import Recorder, RecorderConfig
+    from armtwin.units import Calibration, UnitConverter
+
+    repo_id = cfg.repo_id or f"local/{cfg.dataset_root.name}"
+    try:
+        ds = LeRobotDataset(repo_id, root=cfg.dataset_root)
+    except Exception as e:  # noqa: BLE001 - LeRobot raises many types for a bad dataset
+        raise ConvertError(f"cannot open LeRobot dataset at {cfg.dataset_root}: {e}") from None
+    feats = ds.meta.features
+    for key in ("observation.state", "action"):
+        if key not in feats:
+            raise ConvertError(f"{cfg.dataset_root}: feature {key!r} missing; features: {', '.join(feats)}")
+        names = list(feats[key]["names"] or [])
+        if names != list(C.LEROBOT_MOTOR_KEYS):
+            raise ConvertError(
+                f"{cfg.dataset_root}: {key} names {names} are not the SO-101's {list(C.LEROBOT_MOTOR_KEYS)}"
+            )
+    calib = Calibration.load(cfg.calibration) if cfg.calibration else Calibration.default()
+    conv = UnitConverter(calib, use_degrees=cfg.use_degrees)
+    fps = int(ds.meta.fps)
+    cams = [k for k in ds.meta.video_keys if k.startswith("observation.images.")] if cfg.images else []
+    ik = IK()
+
+    hf = ds.hf_dataset.with_format("numpy")
+    state_all = np.asarray(hf["observation.state"], dtype=np.float64)
+    action_all = np.asarray(hf["action"], dtype=np.float64)
+    ts_all = np.asarray(hf["timestamp"], dtype=np.float64)
+    index_all = np.asarray(hf["index"], dtype=np.int64)
+    pos_of = {int(ix): i for i, ix in enumerate(index_all)}
+
+    cfg.output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{cfg.output.stem}.tmp-", suffix=cfg.output.suffix, dir=cfg.output.parent)
+    os.close(fd)
+    os.unlink(tmp_name)  # the recorder refuses to touch an existing file
+    tmp = Path(tmp_name)
+    frames_total = 0
+    try:
+        env_args = {"env_name": "", "type": "armtwin", "env_kwargs": {}, "lerobot_repo_id": ds.repo_id,
+                    "lerobot_robot_type": ds.meta.robot_type}
+        rec = Recorder(RecorderConfig(path=tmp, flush_every=cfg.flush_every, env_args=env_args, fps=float(fps),
+                                      source=cfg.source))
+        with rec:
+            for ep in ds.meta.episodes:
+                a, b = int(ep["dataset_from_index"]), int(ep["dataset_to_index"])
+                rows = np.array([pos_of[i] for i in range(a, b)])
+                q = conv.to_radians(state_all[rows])
+                act = conv.to_radians(action_all[rows])
+                ts = ts_all[rows]
+                T = len(rows)
+                qd = np.gradient(q, 1.0 / fps, axis=0) if T > 1 else np.zeros_like(q)
+                task = ep["tasks"][0] if len(ep["tasks"]) else ""
+                gens = {}
+                for key in cams:
+                    H, W = feats[key]["shape"][:2]
+                    path = ds.root / ds.meta.get_video_file_path(int(ep["episode_index"]), key)
+                    gens[key.split(".")[-1]] = _decode_episode_frames(
+                        path, float(ep[f"videos/{key}/from_timestamp"]), float(ep[f"videos/{key}/to_timestamp"]),
+                        fps, T, (H, W),
+                    )
+                rec.begin_episode(seed=None, instruction=task, attrs={"lerobot_episode_index": int(ep["episode_index"])})
+                for t in range(T):
+                    pos, quat = ik.fk(q[t])
+                    obs = {"joint_pos": q[t], "joint_vel": qd[t], "eef_pos": pos, "eef_quat": quat}
+                    if gens:
+                        obs["images"] = {cam: next(g) for cam, g in gens.items()}
+                    target = ik.fk_mat(act[t])
+                    rec.add_step(
+                        obs, act[t], timestamp=float(ts[t]),
+                        datagen_info={"eef_pose": ik.fk_mat(q[t]), "target_eef_pose": target,
+                                      "gripper_action": act[t, 5:6]},
+                    )
+                for g in gens.values():  # exhausting the generator runs its frame-count check
+                    for _ in g:
+                        pass
+                rec.end_episode(success=True)
+                frames_total += T
+        tmp.replace(cfg.output)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return {"output": cfg.output, "episodes": len(ds.meta.episodes), "frames": frames_total}

@@ -1,0 +1,398 @@
+"""The SO-101 twin as a Gymnasium environment: what every task shares.
+
+Observation (dict):
+- ``joint_pos`` (6,) float64 rad, ``joint_vel`` (6,) float64 rad/s, ``C.JOINT_NAMES`` order;
+- ``eef_pos`` (3,) float64 m, ``eef_quat`` (4,) float64 wxyz: site ``C.GRIPPER_SITE`` in the world frame
+  (its x axis is the approach axis out of the jaws, z the jaw-closing axis);
+- ``object_pos`` (n_obj, 3) float64 m, ``object_quat`` (n_obj, 4) float64 wxyz, ``object_names`` order;
+- ``instruction`` str;
+- ``images`` {"wrist": (H, W, 3) uint8, "front": ...} only when ``image_size`` is not None.
+
+Action: (6,) float32 absolute joint position targets, radians, ``C.JOINT_NAMES`` order. A wrong shape or
+a NaN/inf raises ValueError; values outside the joint limits are clamped to ``C.JOINT_LIMITS`` (the
+command really applied is ``info["action"]``, and ``info["action_clamped"]`` says whether clamping
+happened). One env step holds the targets for ``ctrl_dt`` seconds = ``ctrl_dt / sim_dt`` physics steps.
+
+Reward: 1.0 when the task is solved, else 0.0. ``terminated`` is True on success only when
+``terminate_on_success`` is set; ``truncated`` is True after ``max_episode_steps`` steps.
+
+info: ``is_success`` bool, ``subtask_signals`` {name: bool}, ``action`` (6,) float64, ``action_clamped`` bool,
+``time`` float seconds since reset.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field
+
+if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
+    # Headless by default: EGL renders offscreen without a display; must be set before mujoco loads.
+    os.environ["MUJOCO_GL"] = "egl"
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+
+from armtwin.assets import so101_constants as C
+from armtwin.assets.so101_mjcf import ObjectSpec, StaticSpec, load_scene_model
+from armtwin.envs.ik import mat_to_quat, pose_to_mat
+
+RESET_DISTRIBUTIONS: tuple[str, ...] = ("D0", "D1")
+_TEXT_CHARSET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,.'-_!?()"
+_STATE_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION
+
+
+@dataclass(kw_only=True)
+class EnvConfig:
+    """Settings every armtwin env takes (keyword-only, validated).
+
+    ctrl_dt: seconds per env step (default 1/30, LeRobot's 30 fps). sim_dt: physics step in seconds,
+    must divide ctrl_dt exactly. image_size: (height, width) pixels of every camera, or None for no
+    images in the observation. cameras: which of ``C.CAMERA_NAMES`` to render. reset_distribution:
+    "D0" (narrow) or "D1" (wide). max_episode_steps: truncation horizon in env steps.
+    render_mode: None or "rgb_array" (``render()`` -> front|wrist side by side).
+    terminate_on_success: end the episode (terminated=True) on success.
+    """
+
+    ctrl_dt: float = C.CTRL_DT
+    sim_dt: float = C.SIM_DT
+    image_size: tuple[int, int] | None = (128, 128)
+    cameras: tuple[str, ...] = C.CAMERA_NAMES
+    reset_distribution: str = "D0"
+    max_episode_steps: int = 300
+    render_mode: str | None = None
+    terminate_on_success: bool = False
+    n_substeps: int = field(init=False, default=0)
+
+    def __post_init__(self):
+        if not (isinstance(self.ctrl_dt, (int, float)) and self.ctrl_dt > 0):
+            raise ValueError(f"ctrl_dt must be a positive number of seconds, got {self.ctrl_dt!r}")
+        if not (isinstance(self.sim_dt, (int, float)) and 0 < self.sim_dt <= self.ctrl_dt):
+            raise ValueError(f"sim_dt must be a positive number of seconds <= ctrl_dt, got {self.sim_dt!r}")
+        n = round(self.ctrl_dt / self.sim_dt)
+        if abs(n * self.sim_dt - self.ctrl_dt) > 1e-9 * self.ctrl_dt:
+            raise ValueError(
+                f"sim_dt={self.sim_dt!r} must divide ctrl_dt={self.ctrl_dt!r} exactly "
+                f"(e.g. sim_dt={self.ctrl_dt / max(n, 1)!r})"
+            )
+        self.n_substeps = int(n)
+        if self.image_size is not None:
+            size = tuple(self.image_size)
+            if len(size) != 2 or not all(isinstance(v, (int, np.integer)) and 8 <= v <= 2048 for v in size):
+                raise ValueError(f"image_size must be (height, width) ints in 8..2048 or None, got {self.image_size!r}")
+            self.image_size = (int(size[0]), int(size[1]))
+        self.cameras = tuple(self.cameras)
+        bad = [c for c in self.cameras if c not in C.CAMERA_NAMES]
+        if bad or not self.cameras or len(set(self.cameras)) != len(self.cameras):
+            raise ValueError(f"cameras must be distinct names from {C.CAMERA_NAMES}, got {self.cameras!r}")
+        if self.reset_distribution not in RESET_DISTRIBUTIONS:
+            raise ValueError(
+                f"reset_distribution must be one of {RESET_DISTRIBUTIONS}, got {self.reset_distribution!r}"
+            )
+        if not (isinstance(self.max_episode_steps, (int, np.integer)) and self.max_episode_steps > 0):
+            raise ValueError(f"max_episode_steps must be a positive int, got {self.max_episode_steps!r}")
+        if self.render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {self.render_mode!r}")
+
+    def to_kwargs(self) -> dict:
+        """The config as plain keyword arguments (JSON-friendly), e.g. for HDF5 ``env_args``."""
+        d = asdict(self)
+        d.pop("n_substeps")
+        d["cameras"] = list(self.cameras)
+        d["image_size"] = None if self.image_size is None else list(self.image_size)
+        return d
+
+
+class SO101Env(gym.Env):
+    """Base class of the armtwin tasks (see the module docstring for spaces and info).
+
+    Subclasses define ``OBJECTS`` (tuple[ObjectSpec]), ``STATICS`` (tuple[StaticSpec]), ``TASK_VARS``
+    (number of task variables stored in the state), and implement ``_sample_scene(rng)``,
+    ``_signals()``, ``_success(signals)``, ``subtask_spec`` and ``instruction``.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
+    OBJECTS: tuple[ObjectSpec, ...] = ()
+    STATICS: tuple[StaticSpec, ...] = ()
+    TASK_VARS: int = 0
+    #: Signals reported in info["subtask_signals"], in order.
+    SIGNALS: tuple[str, ...] = ("grasp",)
+
+    def __init__(self, config: EnvConfig | None = None, **kwargs):
+        if config is None:
+            config = EnvConfig(**kwargs)
+        elif kwargs:
+            raise TypeError(f"pass either config or keyword arguments, not both (got {sorted(kwargs)})")
+        self.config = config
+        self.render_mode = config.render_mode
+        self.metadata = {"render_modes": ["rgb_array"], "render_fps": int(round(1.0 / config.ctrl_dt))}
+        self.model = load_scene_model(self.OBJECTS, self.STATICS, sim_dt=config.sim_dt, cameras=True)
+        if config.image_size is not None:
+            h, w = config.image_size
+            self.model.vis.global_.offheight = max(int(self.model.vis.global_.offheight), h)
+            self.model.vis.global_.offwidth = max(int(self.model.vis.global_.offwidth), w)
+        self.data = mujoco.MjData(self.model)
+        self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
+        self._site = self.model.site(C.GRIPPER_SITE).id
+        self._joint_qpos = np.array([self.model.joint(n).qposadr[0] for n in C.JOINT_NAMES])
+        self._joint_dof = np.array([self.model.joint(n).dofadr[0] for n in C.JOINT_NAMES])
+        self._obj_qpos = np.array([self.model.joint(o.name).qposadr[0] for o in self.OBJECTS], dtype=int)
+        self._obj_body = np.array([self.model.body(o.name).id for o in self.OBJECTS], dtype=int)
+        self._obj_geom = {o.name: self.model.geom(o.name).id for o in self.OBJECTS}
+        self._pads = (self.model.geom("static_pad").id, self.model.geom("moving_pad").id)
+        self.lower = C.lower_limits()
+        self.upper = C.upper_limits()
+        self._state_size = mujoco.mj_stateSize(self.model, _STATE_SPEC)
+        self._task = np.zeros(self.TASK_VARS)
+        self._elapsed = 0
+        n = len(self.OBJECTS)
+        f64 = np.float64
+        spaces = {
+            "joint_pos": gym.spaces.Box(self.lower, self.upper, dtype=f64),
+            "joint_vel": gym.spaces.Box(-np.inf, np.inf, (C.NUM_JOINTS,), f64),
+            "eef_pos": gym.spaces.Box(-np.inf, np.inf, (3,), f64),
+            "eef_quat": gym.spaces.Box(-1.0, 1.0, (4,), f64),
+            "object_pos": gym.spaces.Box(-np.inf, np.inf, (n, 3), f64),
+            "object_quat": gym.spaces.Box(-1.0, 1.0, (n, 4), f64),
+            "instruction": gym.spaces.Text(max_length=200, min_length=1, charset=_TEXT_CHARSET),
+        }
+        if config.image_size is not None:
+            h, w = config.image_size
+            spaces["images"] = gym.spaces.Dict(
+                {c: gym.spaces.Box(0, 255, (h, w, 3), np.uint8) for c in config.cameras}
+            )
+        self.observation_space = gym.spaces.Dict(spaces)
+        self.action_space = gym.spaces.Box(self.lower.astype(np.float32), self.upper.astype(np.float32), dtype=np.float32)
+        self._reset_sim(np.random.default_rng(0))
+
+    # ----------------------------------------------------------------- task hooks
+    @property
+    def object_names(self) -> tuple[str, ...]:
+        """Names of the free objects, the row order of ``object_pos``/``object_quat``."""
+        return tuple(o.name for o in self.OBJECTS)
+
+    @property
+    def instruction(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def subtask_spec(self) -> list[tuple[str, str | None]]:
+        """MimicGen subtasks in order: (object the subtask is relative to, end signal or None for the last)."""
+        raise NotImplementedError
+
+    def _sample_scene(self, rng: np.random.Generator) -> None:
+        raise NotImplementedError
+
+    def _signals(self) -> dict[str, bool]:
+        raise NotImplementedError
+
+    def _success(self, signals: dict[str, bool]) -> bool:
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- helpers for tasks
+    def _set_object(self, name: str, pos, yaw: float = 0.0) -> None:
+        a = self._obj_qpos[self.object_names.index(name)]
+        self.data.qpos[a : a + 3] = pos
+        self.data.qpos[a + 3 : a + 7] = (math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2))
+
+    def object_pos(self, name: str) -> np.ndarray:
+        """(3,) m, world frame."""
+        return self.data.xpos[self._obj_body[self.object_names.index(name)]].copy()
+
+    def object_spec(self, name: str) -> ObjectSpec:
+        return self.OBJECTS[self.object_names.index(name)]
+
+    def is_grasped(self, name: str) -> bool:
+        """Both jaw pads touch object ``name``."""
+        g = self._obj_geom[name]
+        touch = [False, False]
+        con = self.data.contact
+        for i in range(self.data.ncon):
+            g1, g2 = con.geom1[i], con.geom2[i]
+            for k, pad in enumerate(self._pads):
+                if (g1 == pad and g2 == g) or (g2 == pad and g1 == g):
+                    touch[k] = True
+        return touch[0] and touch[1]
+
+    def in_contact(self, name_a: str, name_b: str) -> bool:
+        """Geoms of objects ``name_a`` and ``name_b`` touch."""
+        ga, gb = self._obj_geom[name_a], self._obj_geom[name_b]
+        con = self.data.contact
+        for i in range(self.data.ncon):
+            g1, g2 = con.geom1[i], con.geom2[i]
+            if (g1 == ga and g2 == gb) or (g1 == gb and g2 == ga):
+                return True
+        return False
+
+    def rests_on(self, top: str, bottom: str, *, xy_margin: float) -> bool:
+        """Object ``top`` sits on object ``bottom``: touching, its centre within ``bottom``'s footprint
+        shrunk by ``xy_margin`` metres, and higher than ``bottom``'s centre."""
+        pt, pb = self.object_pos(top), self.object_pos(bottom)
+        spec = self.object_spec(bottom)
+        if spec.kind == "cylinder":
+            inside = np.linalg.norm(pt[:2] - pb[:2]) < spec.size[0] - xy_margin
+        else:
+            R = self.data.xmat[self._obj_body[self.object_names.index(bottom)]].reshape(3, 3)
+            local = R.T @ (pt - pb)
+            inside = abs(local[0]) < spec.size[0] - xy_margin and abs(local[1]) < spec.size[1] - xy_margin
+        return bool(inside and pt[2] > pb[2] and self.in_contact(top, bottom))
+
+    # ----------------------------------------------------------------- gym API
+    def _reset_sim(self, rng: np.random.Generator) -> None:
+        mujoco.mj_resetData(self.model, self.data)
+        home = np.array(C.HOME_QPOS)
+        self.data.qpos[self._joint_qpos] = home
+        self.data.ctrl[:] = home
+        self._task[:] = 0.0
+        self._sample_scene(rng)
+        self._elapsed = 0
+        mujoco.mj_forward(self.model, self.data)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self._reset_sim(self.np_random)
+        signals = self._signals()
+        return self._obs(), self._info(signals, self.data.ctrl.copy(), False)
+
+    def check_action(self, action) -> tuple[np.ndarray, bool]:
+        """Validate an action: -> ((6,) float64 radians clamped to the joint limits, whether it was clamped).
+
+        Raises ValueError for a wrong shape or non-finite values."""
+        try:
+            a = np.asarray(action, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"action must be a ({C.NUM_JOINTS},) array of joint targets in radians: {e}") from None
+        if a.shape != (C.NUM_JOINTS,):
+            raise ValueError(
+                f"action must have shape ({C.NUM_JOINTS},) (joint targets in radians, order {C.JOINT_NAMES}), "
+                f"got shape {a.shape}"
+            )
+        if not np.all(np.isfinite(a)):
+            bad = [C.JOINT_NAMES[i] for i in np.flatnonzero(~np.isfinite(a))]
+            raise ValueError(f"action contains NaN or inf for joints {bad}: {a.tolist()}")
+        clipped = np.clip(a, self.lower, self.upper)
+        return clipped, bool(np.any(clipped != a))
+
+    def step(self, action):
+        a, clamped = self.check_action(action)
+        self.data.ctrl[:] = a
+        mujoco.mj_step(self.model, self.data, nstep=self.config.n_substeps)
+        self._elapsed += 1
+        signals = self._signals()
+        success = self._success(signals)
+        terminated = bool(success and self.config.terminate_on_success)
+        truncated = self._elapsed >= self.config.max_episode_steps
+        return self._obs(), float(success), terminated, truncated, self._info(signals, a, clamped, success)
+
+    def _info(self, signals, action, clamped, success=None) -> dict:
+        if success is None:
+            success = self._success(signals)
+        return {
+            "is_success": bool(success),
+            "subtask_signals": dict(signals),
+            "action": np.array(action, dtype=np.float64),
+            "action_clamped": bool(clamped),
+            "time": float(self._elapsed * self.config.ctrl_dt),
+        }
+
+    def _obs(self) -> dict:
+        d = self.data
+        obs = {
+            "joint_pos": d.qpos[self._joint_qpos].copy(),
+            "joint_vel": d.qvel[self._joint_dof].copy(),
+            "eef_pos": d.site_xpos[self._site].copy(),
+            "eef_quat": mat_to_quat(d.site_xmat[self._site].reshape(3, 3)),
+            "object_pos": d.xpos[self._obj_body].copy().reshape(len(self.OBJECTS), 3),
+            "object_quat": d.xquat[self._obj_body].copy().reshape(len(self.OBJECTS), 4),
+            "instruction": self.instruction,
+        }
+        if self.config.image_size is not None:
+            obs["images"] = self.render_images()
+        return obs
+
+    # ----------------------------------------------------------------- rendering
+    def render_images(self, *, image_size: tuple[int, int] | None = None, cameras=None) -> dict[str, np.ndarray]:
+        """{camera: (H, W, 3) uint8} of the current state. image_size (H, W) defaults to the config's
+        (or (128, 128) when the config has none); cameras default to the config's."""
+        h, w = image_size or self.config.image_size or (128, 128)
+        if h > self.model.vis.global_.offheight or w > self.model.vis.global_.offwidth:
+            self.model.vis.global_.offheight = max(int(self.model.vis.global_.offheight), h)
+            self.model.vis.global_.offwidth = max(int(self.model.vis.global_.offwidth), w)
+        r = self._renderers.get((h, w))
+        if r is None:
+            r = self._renderers[(h, w)] = mujoco.Renderer(self.model, h, w)
+        out = {}
+        for cam in cameras or self.config.cameras:
+            r.update_scene(self.data, camera=C.MJCF_CAMERAS[cam])
+            # Shadows and reflections cost ~10x in the software renderer and add nothing for learning.
+            r.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
+            r.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
+            r.scene.flags[mujoco.mjtRndFlag.mjRND_SKYBOX] = False
+            out[cam] = r.render()
+        return out
+
+    def render(self):
+        """rgb_array: (H, 2W, 3) uint8, front | wrist side by side (None when render_mode is None)."""
+        if self.render_mode is None:
+            return None
+        ims = self.render_images(cameras=("front", "wrist"))
+        return np.concatenate([ims["front"], ims["wrist"]], axis=1)
+
+    def close(self):
+        for r in self._renderers.values():
+            r.close()
+        self._renderers.clear()
+
+    # ----------------------------------------------------------------- state
+    @property
+    def state_size(self) -> int:
+        """S: MuJoCo integration state (mjSTATE_INTEGRATION) + elapsed steps + task variables."""
+        return self._state_size + 1 + self.TASK_VARS
+
+    def get_state(self) -> np.ndarray:
+        """(S,) float64: everything needed to continue bit-exactly (time, qpos, qvel, act, warm start,
+        ctrl, ...; the step counter; task variables such as the target ingredient)."""
+        s = np.empty(self._state_size)
+        mujoco.mj_getState(self.model, self.data, s, _STATE_SPEC)
+        return np.concatenate([s, [float(self._elapsed)], self._task])
+
+    def set_state(self, state) -> None:
+        """Restore a state from :meth:`get_state` (and recompute derived quantities)."""
+        state = np.asarray(state, dtype=np.float64)
+        if state.shape != (self.state_size,):
+            raise ValueError(f"state must have shape ({self.state_size},) for {type(self).__name__}, got {state.shape}")
+        mujoco.mj_setState(self.model, self.data, state[: self._state_size], _STATE_SPEC)
+        self._elapsed = int(state[self._state_size])
+        self._task[:] = state[self._state_size + 1 :]
+        mujoco.mj_forward(self.model, self.data)
+
+    def get_datagen_info(self) -> dict:
+        """MimicGen's per-step info: eef_pose (4, 4), object_poses {name: (4, 4)}, subtask_term_signals {name: int}."""
+        d = self.data
+        eef = np.eye(4)
+        eef[:3, :3] = d.site_xmat[self._site].reshape(3, 3)
+        eef[:3, 3] = d.site_xpos[self._site]
+        poses = {}
+        for name, b in zip(self.object_names, self._obj_body):
+            poses[name] = pose_to_mat(d.xpos[b], d.xquat[b])
+        return {
+            "eef_pose": eef,
+            "object_poses": poses,
+            "subtask_term_signals": {k: int(v) for k, v in self._signals().items()},
+        }
+
+    # ----------------------------------------------------------------- pickling
+    def __getstate__(self):
+        return {
+            "config": self.config,
+            "state": self.get_state(),
+            "np_random": None if self._np_random is None else self._np_random.bit_generator.state,
+        }
+
+    def __setstate__(self, d):
+        self.__init__(d["config"])
+        self.set_state(d["state"])
+        if d["np_random"] is not None:
+            self.np_random = np.random.Generator(np.random.PCG64())
+            self.np_random.bit_generator.state = d["np_random"]

@@ -1,0 +1,159 @@
+"""Inverse kinematics of the SO-101 that respects its 5 degrees of freedom.
+
+The arm has five joints before the gripper, so a full 6-D gripper pose is not
+always reachable. :class:`IK` solves a weighted least-squares problem with mink
+(a ``FrameTask`` on the ``gripperframe`` site, a ``PostureTask`` that keeps the
+solution near the start and the joint-limit constraint, QP solver ``daqp``):
+position error weighs ``position_weight``, orientation error weighs
+``orientation_weight`` (scalar or (3,) per axis of the site frame, whose x axis
+is the approach axis pointing out of the jaws and z the jaw-closing axis), so
+the solver trades a little orientation for exact position when both cannot hold.
+
+Units: metres, radians, quaternions wxyz, world frame = arm base frame (z up).
+It runs on a standalone arm-only model (no environment needed); the gripper
+joint is carried through unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from armtwin.assets import so101_constants as C
+
+_ARM = 5  # joints that move the gripper frame
+
+
+def quat_to_mat(quat) -> np.ndarray:
+    """(4,) wxyz -> (3, 3) rotation matrix."""
+    w, x, y, z = np.asarray(quat, dtype=float) / np.linalg.norm(quat)
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+
+
+def mat_to_quat(mat) -> np.ndarray:
+    """(3, 3) rotation matrix -> (4,) wxyz with w >= 0."""
+    import mujoco
+
+    q = np.empty(4)
+    mujoco.mju_mat2Quat(q, np.ascontiguousarray(mat, dtype=float).reshape(9))
+    return q if q[0] >= 0 else -q
+
+
+def pose_to_mat(pos, quat) -> np.ndarray:
+    """pos (3,) m and quat (4,) wxyz -> (4, 4) homogeneous transform."""
+    T = np.eye(4)
+    T[:3, :3] = quat_to_mat(quat)
+    T[:3, 3] = pos
+    return T
+
+
+def mat_to_pose(T) -> tuple[np.ndarray, np.ndarray]:
+    """(4, 4) homogeneous transform -> (pos (3,), quat (4,) wxyz)."""
+    T = np.asarray(T, dtype=float)
+    return T[:3, 3].copy(), mat_to_quat(T[:3, :3])
+
+
+def topdown_quat(yaw: float) -> np.ndarray:
+    """Gripper orientation (4,) wxyz with the approach axis pointing straight down and the
+    jaw-closing axis at angle ``yaw`` (radians, about world z) in the table plane."""
+    c, s = np.cos(yaw), np.sin(yaw)
+    R = np.array([[0.0, -s, c], [0.0, c, s], [-1.0, 0.0, 0.0]])
+    return mat_to_quat(R)
+
+
+class IK:
+    """Weighted IK for the gripper site.
+
+    ``IK(model=None)``: ``model`` is an arm-only MjModel whose first six joints are the
+    SO-101's (default: :func:`armtwin.assets.so101_mjcf.load_arm_model`). Kinematics are the
+    same as in every env scene (the base sits at the world origin).
+    """
+
+    def __init__(self, model=None, *, site: str = C.GRIPPER_SITE, posture_cost: float = 1e-3):
+        import mink
+        import mujoco
+
+        if model is None:
+            from armtwin.assets.so101_mjcf import load_arm_model
+
+            model = load_arm_model()
+        if model.nq != C.NUM_JOINTS:
+            raise ValueError(
+                f"IK needs an arm-only model with {C.NUM_JOINTS} joints (got nq={model.nq}); "
+                "use armtwin.assets.so101_mjcf.load_arm_model()"
+            )
+        self._mujoco = mujoco
+        self._mink = mink
+        self.model = model
+        self.site = site
+        self._data = mujoco.MjData(model)
+        self._site_id = model.site(site).id
+        self._cfg = mink.Configuration(model)
+        self._frame = mink.FrameTask(site, "site", position_cost=1.0, orientation_cost=0.1, lm_damping=1e-3)
+        self._posture = mink.PostureTask(model, cost=posture_cost)
+        self._limits = [mink.ConfigurationLimit(model, gain=0.95)]
+        self.lower = model.jnt_range[:, 0].copy()
+        self.upper = model.jnt_range[:, 1].copy()
+
+    def fk(self, q) -> tuple[np.ndarray, np.ndarray]:
+        """q (6,) rad -> gripper site (pos (3,) m, quat (4,) wxyz) in the world/base frame."""
+        d = self._data
+        d.qpos[:] = np.asarray(q, dtype=float)
+        self._mujoco.mj_kinematics(self.model, d)
+        return d.site_xpos[self._site_id].copy(), mat_to_quat(d.site_xmat[self._site_id].reshape(3, 3))
+
+    def fk_mat(self, q) -> np.ndarray:
+        """q (6,) rad -> (4, 4) gripper site pose in the world/base frame."""
+        return pose_to_mat(*self.fk(q))
+
+    def solve(
+        self,
+        target_pos,
+        target_quat=None,
+        q_init=None,
+        *,
+        position_weight: float = 1.0,
+        orientation_weight=0.3,
+        max_iters: int = 60,
+        tol: float = 5e-4,
+        dt: float = 0.5,
+    ) -> tuple[np.ndarray, bool, float]:
+        """Joint positions that bring the gripper site to ``target_pos`` (3,) m and, weighed by
+        ``orientation_weight``, to ``target_quat`` (4,) wxyz (None: position only).
+
+        q_init (6,) rad (default: zeros) is the start and the posture reference; its gripper
+        value is kept. Returns ``(q (6,) rad within joint limits, converged, pos_err_m)`` where
+        converged means the position error is below ``tol`` metres.
+        """
+        mink = self._mink
+        target_pos = np.asarray(target_pos, dtype=float).reshape(3)
+        q = np.zeros(C.NUM_JOINTS) if q_init is None else np.clip(np.asarray(q_init, float).reshape(-1), self.lower, self.upper)
+        if target_quat is None:
+            target_quat = self.fk(q)[1]
+            ori = np.zeros(3)
+        else:
+            ori = np.broadcast_to(np.asarray(orientation_weight, dtype=float), (3,)).copy()
+        self._frame.set_position_cost(position_weight)
+        self._frame.set_orientation_cost(ori)
+        self._frame.set_target(mink.SE3.from_rotation_and_translation(mink.SO3(np.asarray(target_quat, float)), target_pos))
+        cfg = self._cfg
+        cfg.update(q)
+        self._posture.set_target(q)
+        tasks = [self._frame, self._posture]
+        err = np.inf
+        for _ in range(max_iters):
+            vel = mink.solve_ik(cfg, tasks, dt, "daqp", damping=1e-6, limits=self._limits)
+            vel[_ARM:] = 0.0
+            cfg.integrate_inplace(vel, dt)
+            err = float(np.linalg.norm(cfg.data.site_xpos[self._site_id] - target_pos))
+            if err < tol and np.abs(vel).max() * dt < 1e-4:
+                break
+        q = np.clip(cfg.q.copy(), self.lower, self.upper)
+        q[_ARM:] = (np.zeros(C.NUM_JOINTS) if q_init is None else np.asarray(q_init, float).reshape(-1))[_ARM:]
+        err = float(np.linalg.norm(self.fk(q)[0] - target_pos))
+        return q, err < tol, err

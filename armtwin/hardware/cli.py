@@ -1,0 +1,85 @@
+"""``armtwin virtual-arm``: run a virtual SO-101 leader or follower on a pseudo-terminal until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def add_virtual_arm(subparsers) -> None:
+    from armtwin.hardware.virtual_arm import FAULT_KINDS, ROLES, SCRIPTS
+
+    p = subparsers.add_parser(
+        "virtual-arm",
+        help="serve a virtual SO-101 arm (six STS3215 servos) on a pseudo-terminal for LeRobot's drivers",
+        description="Start a virtual SO-101 arm whose Feetech bus LeRobot drives unmodified. Prints the port "
+        "and the calibration id/dir to pass to LeRobot (--robot.port/--robot.id/--robot.calibration_dir).",
+    )
+    p.add_argument("--role", choices=ROLES, required=True)
+    p.add_argument(
+        "--script",
+        default="sine",
+        help=f"leader motion: {' | '.join(SCRIPTS)} | FILE.h5 (replay a recorded demo's actions) [sine]",
+    )
+    p.add_argument("--env", dest="env_id", default=None, help="follower: drive this armtwin sim env (the twin)")
+    p.add_argument("--calibration", default=None, help="LeRobot calibration JSON to emulate (e.g. your real arm's)")
+    p.add_argument(
+        "--calibration-dir",
+        default=None,
+        help="where to write <id>.json for LeRobot [LeRobot's default dir for the role]",
+    )
+    p.add_argument("--id", default=None, help="calibration id [armtwin_virtual_<role>]")
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help=f"inject a fault ({', '.join(FAULT_KINDS)}), e.g. corrupt:3, delay:2:80, drop-rate:0.01",
+    )
+    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds [run until Ctrl-C]")
+    p.set_defaults(func=run_virtual_arm)
+
+
+def run_virtual_arm(args: argparse.Namespace) -> int:
+    from armtwin.hardware.virtual_arm import VirtualArm, VirtualArmConfig, default_lerobot_calibration_dir
+
+    try:
+        config = VirtualArmConfig(
+            role=args.role,
+            script=args.script,
+            env_id=args.env_id,
+            calibration=args.calibration,
+            calibration_dir=Path(args.calibration_dir or default_lerobot_calibration_dir(args.role)),
+            id=args.id,
+            faults=tuple(args.fault),
+        )
+    except (ValueError, KeyError) as e:
+        print(f"armtwin virtual-arm: {e}", file=sys.stderr)
+        return 2
+    try:
+        arm = VirtualArm(config).start()
+    except (FileExistsError, FileNotFoundError, ValueError) as e:
+        print(f"armtwin virtual-arm: {e}", file=sys.stderr)
+        return 2
+    try:
+        print(f"port: {arm.port}")
+        print(f"id: {arm.id}")
+        print(f"calibration_dir: {arm.calibration_dir}")
+        print(f"calibration: {arm.calibration_path}")
+        kind = "robot" if args.role == "follower" else "teleop"
+        print(
+            f"LeRobot: --{kind}.port={arm.port} --{kind}.id={arm.id} --{kind}.calibration_dir={arm.calibration_dir}",
+            flush=True,
+        )
+        t_end = None if args.duration is None else time.monotonic() + args.duration
+        while t_end is None or time.monotonic() < t_end:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        c = arm.bus.counters
+        print(f"served {c.rx_packets} packets ({c.instructions}), {c.bad_checksums} bad checksums", file=sys.stderr)
+        arm.close()
+    return 0

@@ -1,0 +1,326 @@
+"""Subtask annotation of recorded demos, and loading of annotated files as MimicGen sources.
+
+An annotated file is the input HDF5 (docs/interfaces.md layout) with, per demo:
+
+- attr ``subtask_boundaries``: (n_subtasks, 2) int64, ``[start, end)`` frame indices of each
+  subtask; consecutive subtasks touch (end_i == start_{i+1}), the first starts at 0 and the last
+  ends at ``num_samples``.
+- attr ``subtask_objects``: JSON list of each subtask's reference object name (or null).
+- attr ``subtask_signals``: JSON list of each subtask's end signal name (null for the last).
+
+and on ``/data`` the attr ``mimic_annotation`` (JSON: env_id, method "auto" | "manual",
+subtasks, and the demos left out with the reason).
+
+Automatic boundaries follow MimicGen: subtask i ends just after the first 0->1 transition
+of its end signal at or after the start of subtask i, i.e. ``end = t + 1`` where ``t`` is the
+first frame with signal 1 preceded by 0. Demos whose signal never rises are reported and
+left out of the output, never guessed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+
+import h5py
+import numpy as np
+
+from armtwin.mimic.spec import TaskSpec, get_task_spec
+
+
+class MimicDataError(ValueError):
+    """A source or annotated HDF5 file does not have what MimicGen needs (the message says what)."""
+
+
+@dataclass
+class AnnotationReport:
+    """What :func:`annotate_file` did: boundaries per annotated demo and the reasons for skipped ones."""
+
+    env_id: str
+    method: str
+    boundaries: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        lines = [f"annotated {len(self.boundaries)} demo(s) ({self.method}) for {self.env_id}"]
+        for name, b in self.boundaries.items():
+            lines.append(f"  {name}: " + ", ".join(f"[{s},{e})" for s, e in b))
+        if self.skipped:
+            lines.append(f"left out {len(self.skipped)} demo(s):")
+            for name, why in self.skipped.items():
+                lines.append(f"  {name}: {why}")
+        return "\n".join(lines)
+
+
+def demo_sort_key(name: str):
+    m = re.fullmatch(r"demo_(\d+)", name)
+    return (0, int(m.group(1)), name) if m else (1, 0, name)
+
+
+def list_demos(data: h5py.Group) -> list[str]:
+    """Demo group names under /data in numeric order (demo_2 before demo_10)."""
+    return sorted((k for k in data.keys() if isinstance(data[k], h5py.Group)), key=demo_sort_key)
+
+
+def first_rise(signal: np.ndarray, start: int) -> int | None:
+    """First frame t >= max(start, 1) with signal[t] == 1 and signal[t-1] == 0, or None."""
+    s = (np.asarray(signal) > 0).astype(np.int8)
+    rises = np.nonzero((s[1:] == 1) & (s[:-1] == 0))[0] + 1
+    rises = rises[rises >= start]
+    return int(rises[0]) if len(rises) else None
+
+
+def auto_boundaries(signals: dict[str, np.ndarray], spec: TaskSpec, num_samples: int) -> list[tuple[int, int]]:
+    """Subtask [start, end) frames from the subtask-term signals ((T,) int arrays keyed by name).
+
+    Raises MimicDataError naming the signal that is missing or never rises after the previous subtask.
+    """
+    out = []
+    start = 0
+    for i, st in enumerate(spec.subtasks):
+        if st.end_signal is None:
+            end = num_samples
+        else:
+            if st.end_signal not in signals:
+                raise MimicDataError(
+                    f"subtask {i}: signal {st.end_signal!r} not recorded; recorded: {', '.join(sorted(signals)) or 'none'}"
+                )
+            t = first_rise(signals[st.end_signal], start)
+            if t is None:
+                sig = np.asarray(signals[st.end_signal])
+                state = "is on from the first frame and never rises" if len(sig) and sig[0] > 0 and sig.min() > 0 \
+                    else "never rises (0->1)"
+                raise MimicDataError(f"subtask {i}: signal {st.end_signal!r} {state} at or after frame {start}")
+            end = t + 1
+        if end <= start or end > num_samples:
+            raise MimicDataError(f"subtask {i}: empty or out-of-range segment [{start}, {end}) of {num_samples} frames")
+        out.append((start, end))
+        start = end
+    return out
+
+
+def parse_boundaries_arg(text: str) -> dict[str, list[int]]:
+    """Parse ``"demo_0:45,120;demo_1:50,130"`` into {demo: [end frames]}.
+
+    The numbers are the end frames (exclusive) of every subtask but the last, which ends at the
+    demo's last frame; giving that last end too is allowed if it equals ``num_samples``.
+    """
+    out: dict[str, list[int]] = {}
+    for part in text.split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        name, sep, nums = part.partition(":")
+        if not sep or not name.strip():
+            raise ValueError(f"bad --boundaries entry {part!r}: expected 'demo_<i>:<end>,<end>,...'")
+        try:
+            ends = [int(x) for x in nums.split(",") if x.strip()]
+        except ValueError:
+            raise ValueError(f"bad --boundaries entry {part!r}: end frames must be integers") from None
+        if name.strip() in out:
+            raise ValueError(f"--boundaries names {name.strip()!r} twice")
+        out[name.strip()] = ends
+    if not out:
+        raise ValueError("--boundaries is empty")
+    return out
+
+
+def manual_boundaries(ends: list[int], spec: TaskSpec, num_samples: int) -> list[tuple[int, int]]:
+    n = len(spec.subtasks)
+    if len(ends) == n and ends[-1] == num_samples:
+        ends = ends[:-1]
+    if len(ends) != n - 1:
+        raise MimicDataError(f"expected {n - 1} end frame(s) (one per subtask but the last), got {len(ends)}: {ends}")
+    full = list(ends) + [num_samples]
+    out, start = [], 0
+    for i, end in enumerate(full):
+        if not (start < end <= num_samples):
+            raise MimicDataError(
+                f"subtask {i}: end frame {end} must be > {start} (the subtask start) and <= {num_samples}"
+            )
+        out.append((start, end))
+        start = end
+    return out
+
+
+def _env_id_of(data: h5py.Group) -> str | None:
+    raw = data.attrs.get("env_args")
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw).get("env_name")
+    except (TypeError, ValueError):
+        return None
+
+
+def _read_signals(demo: h5py.Group) -> dict[str, np.ndarray]:
+    grp = demo.get("datagen_info/subtask_term_signals")
+    if grp is None:
+        return {}
+    return {k: np.asarray(grp[k]) for k in grp.keys()}
+
+
+def annotate_file(
+    in_path: str, out_path: str, *, boundaries: dict[str, list[int]] | None = None, env_id: str | None = None,
+) -> AnnotationReport:
+    """Write ``out_path``: ``in_path`` with subtask boundaries on every demo that could be annotated.
+
+    ``boundaries=None`` annotates automatically from the recorded subtask signals; otherwise it maps
+    demo names to end frames (see :func:`parse_boundaries_arg`) and every demo must be listed.
+    ``env_id`` defaults to the file's ``env_args``. The output is written to a temporary path and
+    renamed, so a failure leaves no partial file. Raises MimicDataError if nothing could be annotated.
+    """
+    if os.path.abspath(in_path) == os.path.abspath(out_path):
+        raise ValueError("annotate writes a new file: OUT must differ from IN")
+    method = "auto" if boundaries is None else "manual"
+    with h5py.File(in_path, "r") as f_in:
+        if "data" not in f_in:
+            raise MimicDataError(f"{in_path}: no /data group (not a recording in the docs/interfaces.md layout)")
+        data = f_in["data"]
+        env_id = env_id or _env_id_of(data)
+        if env_id is None:
+            raise MimicDataError(f"{in_path}: /data has no env_args with env_name; pass the env id explicitly")
+        spec = get_task_spec(env_id)
+        demos = list_demos(data)
+        if not demos:
+            raise MimicDataError(f"{in_path}: /data holds no demos")
+        if boundaries is not None:
+            unknown = sorted(set(boundaries) - set(demos), key=demo_sort_key)
+            if unknown:
+                raise MimicDataError(f"--boundaries names demo(s) not in the file: {', '.join(unknown)}; "
+                                     f"demos: {', '.join(demos)}")
+        report = AnnotationReport(env_id=env_id, method=method)
+        for name in demos:
+            demo = data[name]
+            n = int(demo.attrs.get("num_samples", demo["actions"].shape[0] if "actions" in demo else 0))
+            try:
+                if boundaries is None:
+                    report.boundaries[name] = auto_boundaries(_read_signals(demo), spec, n)
+                elif name not in boundaries:
+                    raise MimicDataError("not listed in --boundaries")
+                else:
+                    report.boundaries[name] = manual_boundaries(boundaries[name], spec, n)
+            except MimicDataError as e:
+                report.skipped[name] = str(e)
+        if not report.boundaries:
+            raise MimicDataError(f"{in_path}: no demo could be annotated:\n" + report.summary())
+
+        tmp = f"{out_path}.tmp{os.getpid()}"
+        try:
+            with h5py.File(tmp, "w") as f_out:
+                out_data = f_out.create_group("data")
+                for k, v in data.attrs.items():
+                    out_data.attrs[k] = v
+                total = 0
+                for name, b in report.boundaries.items():
+                    f_in.copy(data[name], out_data, name=name)
+                    g = out_data[name]
+                    g.attrs["subtask_boundaries"] = np.asarray(b, dtype=np.int64)
+                    g.attrs["subtask_objects"] = json.dumps([s.object_ref for s in spec.subtasks])
+                    g.attrs["subtask_signals"] = json.dumps([s.end_signal for s in spec.subtasks])
+                    total += int(g.attrs.get("num_samples", b[-1][1]))
+                out_data.attrs["total"] = total
+                out_data.attrs["mimic_annotation"] = json.dumps({
+                    "env_id": env_id, "method": method, "subtasks": spec.subtask_pairs, "skipped": report.skipped,
+                })
+                for k in f_in.keys():
+                    if k != "data":
+                        f_in.copy(f_in[k], f_out, name=k)
+            os.replace(tmp, out_path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# loading annotated sources for generation
+
+
+@dataclass
+class SourceDemo:
+    """One annotated source demo, as generation needs it (all poses world frame, (T, 4, 4)).
+
+    eef_pose: measured eef poses; target_pose: FK of the recorded actions; gripper_action (T,)
+    radians; object_poses: {name: (T, 4, 4)}; boundaries: [(start, end), ...] per subtask.
+    """
+
+    name: str
+    eef_pose: np.ndarray
+    target_pose: np.ndarray
+    gripper_action: np.ndarray
+    object_poses: dict[str, np.ndarray]
+    boundaries: list[tuple[int, int]]
+
+    @property
+    def num_samples(self) -> int:
+        return int(self.eef_pose.shape[0])
+
+
+def load_sources(path: str, spec: TaskSpec) -> list[SourceDemo]:
+    """Read and validate an annotated file against ``spec``.
+
+    Raises MimicDataError saying exactly what is missing or inconsistent (no /data, a demo without
+    ``subtask_boundaries``, a missing ``datagen_info`` dataset, wrong shapes, boundaries that do not
+    tile the demo, subtask objects that differ from the spec).
+    """
+    if not os.path.exists(path):
+        raise MimicDataError(f"{path}: no such file")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise MimicDataError(f"{path}: not a readable HDF5 file ({e})") from None
+    with f:
+        if "data" not in f:
+            raise MimicDataError(f"{path}: no /data group (not a recording in the docs/interfaces.md layout)")
+        data = f["data"]
+        demos = list_demos(data)
+        if not demos:
+            raise MimicDataError(f"{path}: /data holds no demos")
+        want_objects = [s.object_ref for s in spec.subtasks]
+        sources = []
+        for name in demos:
+            g = data[name]
+            where = f"{path}:/data/{name}"
+            if "subtask_boundaries" not in g.attrs:
+                raise MimicDataError(f"{where}: no 'subtask_boundaries' attr; annotate the file first "
+                                     f"(armtwin mimic annotate IN.h5 OUT.h5 --auto)")
+            need = ["datagen_info/eef_pose", "datagen_info/target_eef_pose", "datagen_info/gripper_action"]
+            need += [f"datagen_info/object_poses/{o}" for o in sorted({o for o in want_objects if o is not None})]
+            missing = [k for k in need if k not in g]
+            if missing:
+                raise MimicDataError(f"{where}: missing dataset(s) {', '.join(missing)}")
+            eef = np.asarray(g["datagen_info/eef_pose"], dtype=np.float64)
+            T = eef.shape[0]
+            tgt = np.asarray(g["datagen_info/target_eef_pose"], dtype=np.float64)
+            grip = np.asarray(g["datagen_info/gripper_action"], dtype=np.float64).reshape(T, -1)[:, 0] \
+                if np.asarray(g["datagen_info/gripper_action"]).size == T else None
+            if grip is None:
+                raise MimicDataError(f"{where}: datagen_info/gripper_action must have shape ({T}, 1), "
+                                     f"got {g['datagen_info/gripper_action'].shape}")
+            objs = {o: np.asarray(g[f"datagen_info/object_poses/{o}"], dtype=np.float64)
+                    for o in want_objects if o is not None}
+            for key, arr in [("eef_pose", eef), ("target_eef_pose", tgt)] + [(f"object_poses/{o}", a)
+                                                                            for o, a in objs.items()]:
+                if arr.shape != (T, 4, 4):
+                    raise MimicDataError(f"{where}: datagen_info/{key} must have shape ({T}, 4, 4), got {arr.shape}")
+                if not np.all(np.isfinite(arr)):
+                    raise MimicDataError(f"{where}: datagen_info/{key} has non-finite values")
+            b = np.asarray(g.attrs["subtask_boundaries"])
+            if b.ndim != 2 or b.shape != (len(spec.subtasks), 2):
+                raise MimicDataError(f"{where}: subtask_boundaries must have shape ({len(spec.subtasks)}, 2) for "
+                                     f"{spec.env_id}, got {b.shape}")
+            b = [(int(s), int(e)) for s, e in b]
+            ok = b[0][0] == 0 and b[-1][1] == T and all(s < e for s, e in b) and \
+                all(b[i][1] == b[i + 1][0] for i in range(len(b) - 1))
+            if not ok:
+                raise MimicDataError(f"{where}: subtask_boundaries {b} must tile [0, {T}) with non-empty segments")
+            if "subtask_objects" in g.attrs:
+                got = json.loads(g.attrs["subtask_objects"])
+                if got != want_objects:
+                    raise MimicDataError(f"{where}: annotated subtask objects {got} differ from the spec of "
+                                         f"{spec.env_id}: {want_objects}")
+            sources.append(SourceDemo(name, eef, tgt, grip, objs, b))
+    return sources

@@ -1,0 +1,212 @@
+"""Subtask specifications for MimicGen-style generation, one per task.
+
+A task is a sequence of object-centric subtasks. Each subtask's source segment
+is replayed relative to one object (``object_ref``) and ends when a subtask
+signal fires for the first time (``end_signal``; the last subtask has none and
+runs to the end of the source demo). The table :data:`TASK_SPECS` is keyed by
+env id and written out explicitly; :func:`get_task_spec` looks it up and lists
+the valid ids when given a wrong one.
+
+Units: noise in metres / radians, steps in control steps (1/30 s by default).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+SELECTION_STRATEGIES: tuple[str, ...] = ("random", "nearest_neighbor_object", "nearest_neighbor_robot_distance")
+
+
+@dataclass(frozen=True)
+class SubtaskSpec:
+    """How one subtask is generated.
+
+    Attributes:
+        object_ref: object the segment is replayed relative to (a name in the env's
+            ``object_names``), or None to replay it in the world frame.
+        end_signal: name of the subtask-term signal whose first 0->1 transition ends
+            this subtask in the source demos; None for the last subtask.
+        selection_strategy: one of :data:`SELECTION_STRATEGIES` (default
+            ``"nearest_neighbor_object"``: the source whose object pose at the segment
+            start is nearest to the new one, picked uniformly among the ``nn_k`` nearest).
+        nn_k: neighbours to sample from for the nearest-neighbour strategies (default 3).
+        pos_weight, rot_weight: weights of position (per metre) and angle (per radian) in
+            the nearest-neighbour distance (defaults 1.0, 1.0 as in MimicGen).
+        action_noise_pos: std of Gaussian noise on each target position, metres (default 0.002).
+        action_noise_rot: std of Gaussian noise on each target orientation, radians (default 0.01).
+        num_interpolation_steps: control steps to move (lerp + slerp) from the last target to the
+            first pose of the transformed segment (default 5).
+        interpolation_step_size: if set, the interpolation gets at least ceil(distance / step) steps
+            (metres per control step, default 0.01), so a long move to the next segment is not rushed by
+            the position servos (which could fling a held object); None keeps exactly
+            ``num_interpolation_steps``.
+        num_fixed_steps: extra steps holding the first pose of the segment (default 0).
+        apply_noise_during_interpolation: add the action noise on the interpolation steps too
+            (default False, as in MimicGen).
+        term_offset_range: (lo, hi) inclusive random offset, in steps, added to this subtask's end
+            in every source demo per trial (default (0, 0); must be (0, 0) for the last subtask).
+    """
+
+    object_ref: str | None
+    end_signal: str | None
+    selection_strategy: str = "nearest_neighbor_object"
+    nn_k: int = 3
+    pos_weight: float = 1.0
+    rot_weight: float = 1.0
+    action_noise_pos: float = 0.002
+    action_noise_rot: float = 0.01
+    num_interpolation_steps: int = 5
+    interpolation_step_size: float | None = 0.01
+    num_fixed_steps: int = 0
+    apply_noise_during_interpolation: bool = False
+    term_offset_range: tuple[int, int] = (0, 0)
+
+    def __post_init__(self):
+        if self.selection_strategy not in SELECTION_STRATEGIES:
+            raise ValueError(
+                f"unknown selection_strategy {self.selection_strategy!r}; valid: {', '.join(SELECTION_STRATEGIES)}"
+            )
+        if self.object_ref is None and self.selection_strategy != "random":
+            raise ValueError("a subtask without object_ref can only use selection_strategy='random'")
+        if self.nn_k < 1:
+            raise ValueError(f"nn_k must be >= 1, got {self.nn_k}")
+        for name in ("action_noise_pos", "action_noise_rot", "pos_weight", "rot_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.num_interpolation_steps < 0 or self.num_fixed_steps < 0:
+            raise ValueError("num_interpolation_steps and num_fixed_steps must be >= 0")
+        if self.interpolation_step_size is not None and self.interpolation_step_size <= 0:
+            raise ValueError("interpolation_step_size must be > 0 or None")
+        lo, hi = self.term_offset_range
+        if lo > hi:
+            raise ValueError(f"term_offset_range must be (lo, hi) with lo <= hi, got {self.term_offset_range}")
+        object.__setattr__(self, "term_offset_range", (int(lo), int(hi)))
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Generation settings for one env.
+
+    Attributes:
+        env_id: the Gymnasium id (``armtwin/SO101-...-v0``).
+        subtasks: the subtasks in order; the last has ``end_signal=None``.
+        select_src_per_subtask: pick a new source demo for every subtask (default True) rather than
+            one source for the whole episode.
+        ik_pos_tolerance: IK position error, metres, above which a target counts as unreachable
+            and the trial stops with reason ``ik_unreachable`` (default 0.01).
+        ik_orientation_weight: weight of the orientation error against position (1.0) in IK; the
+            5-DoF arm cannot match every orientation, so position wins (default 0.3).
+        success_hold_steps: the trial ends early once the task has been successful for this many
+            consecutive control steps (default 5); otherwise success is judged after the last step.
+        grasp_signal: name of the signal meaning "object held", used to classify failures
+            (grasp missed / drop); default "grasp".
+    """
+
+    env_id: str
+    subtasks: tuple[SubtaskSpec, ...]
+    select_src_per_subtask: bool = True
+    ik_pos_tolerance: float = 0.01
+    ik_orientation_weight: float = 0.3
+    success_hold_steps: int = 5
+    grasp_signal: str = "grasp"
+
+    def __post_init__(self):
+        subtasks = tuple(self.subtasks)
+        object.__setattr__(self, "subtasks", subtasks)
+        if not subtasks:
+            raise ValueError(f"{self.env_id}: a task needs at least one subtask")
+        for i, st in enumerate(subtasks[:-1]):
+            if st.end_signal is None:
+                raise ValueError(f"{self.env_id}: subtask {i} is not the last one and needs an end_signal")
+        if subtasks[-1].end_signal is not None:
+            raise ValueError(f"{self.env_id}: the last subtask must have end_signal=None")
+        if subtasks[-1].term_offset_range != (0, 0):
+            raise ValueError(f"{self.env_id}: the last subtask's term_offset_range must be (0, 0)")
+        if self.ik_pos_tolerance <= 0:
+            raise ValueError("ik_pos_tolerance must be > 0")
+        if self.success_hold_steps < 1:
+            raise ValueError("success_hold_steps must be >= 1")
+
+    @property
+    def subtask_pairs(self) -> list[tuple[str | None, str | None]]:
+        """[(object_ref, end_signal), ...] in the form of the env's ``subtask_spec``."""
+        return [(s.object_ref, s.end_signal) for s in self.subtasks]
+
+    def replace(self, **changes) -> "TaskSpec":
+        """A copy with fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def with_subtask_overrides(self, **changes) -> "TaskSpec":
+        """A copy where every subtask gets ``changes`` (e.g. selection_strategy="random")."""
+        return dataclasses.replace(self, subtasks=tuple(dataclasses.replace(s, **changes) for s in self.subtasks))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TaskSpec":
+        d = dict(d)
+        d["subtasks"] = tuple(SubtaskSpec(**{**s, "term_offset_range": tuple(s["term_offset_range"])})
+                              for s in d["subtasks"])
+        return cls(**d)
+
+
+#: The spec of every task, keyed by env id. Object and signal names must match the env's
+#: ``subtask_spec`` (checked by :func:`check_against_env`).
+TASK_SPECS: dict[str, TaskSpec] = {
+    "armtwin/SO101-Lift-v0": TaskSpec(
+        env_id="armtwin/SO101-Lift-v0",
+        subtasks=(
+            SubtaskSpec("cube", "grasp"),
+            SubtaskSpec("cube", None),
+        ),
+    ),
+    "armtwin/SO101-PickPlace-v0": TaskSpec(
+        env_id="armtwin/SO101-PickPlace-v0",
+        subtasks=(
+            SubtaskSpec("cube", "grasp"),
+            SubtaskSpec("bin", None),
+        ),
+    ),
+    "armtwin/SO101-Stack-v0": TaskSpec(
+        env_id="armtwin/SO101-Stack-v0",
+        subtasks=(
+            SubtaskSpec("cube_a", "grasp"),
+            SubtaskSpec("cube_b", None),
+        ),
+    ),
+    "armtwin/SO101-Sandwich-v0": TaskSpec(
+        env_id="armtwin/SO101-Sandwich-v0",
+        subtasks=(
+            SubtaskSpec("bread_top", "grasp"),
+            SubtaskSpec("bread_bottom", None),
+        ),
+    ),
+}
+
+
+def get_task_spec(env_id: str) -> TaskSpec:
+    """The spec for ``env_id``; KeyError listing the valid ids otherwise."""
+    try:
+        return TASK_SPECS[env_id]
+    except KeyError:
+        raise KeyError(f"no MimicGen task spec for env {env_id!r}; valid env ids: {', '.join(TASK_SPECS)}") from None
+
+
+def check_against_env(spec: TaskSpec, env_subtask_spec, object_names) -> None:
+    """Raise ValueError if ``spec``'s (object, signal) sequence differs from the env's ``subtask_spec``
+    or names an object the env does not have."""
+    env_pairs = [(o, s) for o, s in env_subtask_spec]
+    if env_pairs != spec.subtask_pairs:
+        raise ValueError(
+            f"{spec.env_id}: mimic spec subtasks {spec.subtask_pairs} do not match the env's subtask_spec {env_pairs}"
+        )
+    for st in spec.subtasks:
+        if st.object_ref is not None and st.object_ref not in object_names:
+            raise ValueError(
+                f"{spec.env_id}: subtask object {st.object_ref!r} is not an env object; valid: {', '.join(object_names)}"
+            )
+
+
+__all__ = ["SubtaskSpec", "TaskSpec", "TASK_SPECS", "SELECTION_STRATEGIES", "get_task_spec", "check_against_env"]

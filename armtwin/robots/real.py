@@ -1,0 +1,264 @@
+"""The real SO-101: LeRobot 0.4.4's own ``SO101Follower`` and ``SO101Leader`` behind the device contract.
+
+LeRobot's classes are used unmodified; this module only builds their configs,
+adds bounded retries around bus reads (a corrupted or late status packet
+makes LeRobot raise ``ConnectionError`` at once, ``num_retry=0``), and exposes
+:meth:`RealFollower.get_joint_positions` so the safety layer can read the
+present position without grabbing camera frames. Units are LeRobot's
+(``C.LEROBOT_MOTOR_KEYS``; body joints degrees when ``use_degrees``, else
+-100..100; gripper 0..100). LeRobot is imported when a device is built, never
+at module import.
+
+Commands sent here are *not* clamped: wrap the follower in
+:class:`armtwin.robots.safety.SafeFollower` (``make_real_follower`` does).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from armtwin.assets import so101_constants as C
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Errors that mean "this bus transaction failed" (LeRobot: ConnectionError on a timeout or bad
+#: checksum; pyserial: SerialException, an OSError, when the adapter is unplugged).
+BUS_ERRORS = (ConnectionError, OSError)
+
+
+def _import_lerobot():
+    from armtwin import _tv_compat
+
+    _tv_compat.declare_missing_ops()
+
+
+@dataclass
+class _RealArmConfig:
+    port: str
+    id: str | None = None
+    calibration_dir: str | Path | None = None
+    use_degrees: bool = True
+    read_retries: int = 3
+    retry_pause_s: float = 0.002
+
+    def __post_init__(self):
+        if not isinstance(self.port, str) or not self.port:
+            raise ValueError(f"port must be a serial device path, got {self.port!r}")
+        if self.id is not None and (not self.id or "/" in self.id):
+            raise ValueError(f"id must be a calibration file name (no '/'), got {self.id!r}")
+        if self.read_retries < 0:
+            raise ValueError(f"read_retries must be >= 0, got {self.read_retries}")
+        if self.retry_pause_s < 0:
+            raise ValueError(f"retry_pause_s must be >= 0, got {self.retry_pause_s}")
+        if self.calibration_dir is not None:
+            self.calibration_dir = Path(self.calibration_dir)
+
+
+@dataclass
+class RealFollowerConfig(_RealArmConfig):
+    """The real follower arm.
+
+    port: serial device (``/dev/ttyACM0``, or a virtual bus's ``/dev/pts/N``).
+    id, calibration_dir: LeRobot's calibration file is ``<calibration_dir>/<id>.json``
+        (default dir ``$HF_LEROBOT_CALIBRATION/robots/so_follower``).
+    cameras: LeRobot ``CameraConfig`` per camera name (``C.CAMERA_NAMES``); none by default.
+    max_relative_target: LeRobot's own clamp (LeRobot units), normally None because
+        ``SafeFollower`` clamps every command, sim or real, the same way.
+    read_retries: extra attempts for a failed bus read (input buffer flushed between tries).
+    """
+
+    cameras: dict[str, Any] = field(default_factory=dict)
+    max_relative_target: float | dict[str, float] | None = None
+    disable_torque_on_disconnect: bool = True
+
+    def __post_init__(self):
+        super().__post_init__()
+        unknown = [c for c in self.cameras if c not in C.CAMERA_NAMES]
+        if unknown:
+            raise ValueError(f"unknown camera names {unknown}; valid names: {', '.join(C.CAMERA_NAMES)}")
+
+
+@dataclass
+class RealLeaderConfig(_RealArmConfig):
+    """The real leader arm (torque off; read only). Calibration default dir:
+    ``$HF_LEROBOT_CALIBRATION/teleoperators/so_leader``."""
+
+
+class _BusRetry:
+    """Shared retry logic: flush stale bytes (a late reply would otherwise answer the next request)."""
+
+    config: _RealArmConfig
+    _device: Any
+
+    def _retry(self, what: str, fn: Callable[[], T]) -> T:
+        attempts = 1 + self.config.read_retries
+        for i in range(attempts):
+            try:
+                return fn()
+            except BUS_ERRORS as e:
+                self.bus_errors += 1
+                if i == attempts - 1:
+                    raise ConnectionError(f"{self.name}: {what} failed after {attempts} tries: {e}") from e
+                logger.debug("%s: %s failed (%s), retrying", self.name, what, e)
+                self._flush()
+        raise AssertionError("unreachable")
+
+    def _flush(self) -> None:
+        time.sleep(self.config.retry_pause_s)
+        port = self._device.bus.port_handler
+        try:
+            port.ser.reset_input_buffer()
+        except Exception as e:  # the port itself is gone; the retry will say so
+            logger.debug("%s: could not flush the serial input (%s)", self.name, e)
+        port.is_using = False
+
+    def _motor_dict(self) -> dict[str, float]:
+        values = self._retry("reading Present_Position", lambda: self._device.bus.sync_read("Present_Position"))
+        return {f"{m}.pos": float(v) for m, v in values.items()}
+
+    @property
+    def is_connected(self) -> bool:
+        return self._device is not None and self._device.is_connected
+
+    def _require(self) -> None:
+        if not self.is_connected:
+            raise ConnectionError(f"{self.name} is not connected; call connect() first")
+
+
+class RealFollower(_BusRetry):
+    """LeRobot's ``SO101Follower`` with the contract's methods (connect, get_observation, send_action...)."""
+
+    name = "so101_follower"
+
+    def __init__(self, config: RealFollowerConfig):
+        self.config = config
+        self._device = None
+        self.bus_errors = 0
+
+    @property
+    def observation_features(self) -> dict[str, Any]:
+        cams = {name: (cfg.height, cfg.width, 3) for name, cfg in self.config.cameras.items()}
+        return {**{k: float for k in C.LEROBOT_MOTOR_KEYS}, **cams}
+
+    @property
+    def action_features(self) -> dict[str, Any]:
+        return {k: float for k in C.LEROBOT_MOTOR_KEYS}
+
+    @property
+    def lerobot_robot(self):
+        """The wrapped ``lerobot.robots.so_follower.SO101Follower`` (None before connect)."""
+        return self._device
+
+    def connect(self, calibrate: bool = True) -> None:
+        _import_lerobot()
+        from lerobot.robots.so_follower import SO101Follower, SO101FollowerConfig
+
+        cfg = self.config
+        self._device = SO101Follower(
+            SO101FollowerConfig(
+                port=cfg.port,
+                id=cfg.id,
+                calibration_dir=cfg.calibration_dir,
+                use_degrees=cfg.use_degrees,
+                cameras=dict(cfg.cameras),
+                max_relative_target=cfg.max_relative_target,
+                disable_torque_on_disconnect=cfg.disable_torque_on_disconnect,
+            )
+        )
+        self._device.connect(calibrate=calibrate)
+
+    def get_joint_positions(self) -> dict[str, float]:
+        """Present position of every motor, LeRobot units, keyed ``C.LEROBOT_MOTOR_KEYS`` (no camera reads)."""
+        self._require()
+        return self._motor_dict()
+
+    def get_observation(self) -> dict[str, Any]:
+        """LeRobot's ``get_observation`` (motors, LeRobot units; cameras (H, W, 3) uint8), retried on bus errors."""
+        self._require()
+        obs = self._retry("get_observation", self._device.get_observation)
+        return {k: (float(v) if k in C.LEROBOT_MOTOR_KEYS else v) for k, v in obs.items()}
+
+    def send_action(self, action: dict[str, Any]) -> dict[str, Any]:
+        """Sync-write goal positions as given (LeRobot units); returns what LeRobot sent."""
+        self._require()
+        missing = [k for k in C.LEROBOT_MOTOR_KEYS if k not in action]
+        if missing:
+            raise KeyError(f"action is missing {missing}; expected keys: {', '.join(C.LEROBOT_MOTOR_KEYS)}")
+        sent = self._device.send_action({k: float(action[k]) for k in C.LEROBOT_MOTOR_KEYS})
+        return {k: float(v) for k, v in sent.items()}
+
+    def disable_torque(self) -> None:
+        """Let go of the arm (it falls under gravity: SafeFollower's "torque_off" stop policy)."""
+        self._require()
+        self._device.bus.disable_torque(num_retry=5)
+
+    def disconnect(self) -> None:
+        if self._device is None:
+            return
+        try:
+            if self._device.is_connected:
+                self._device.disconnect()
+        except BUS_ERRORS as e:
+            logger.warning("%s: disconnect failed (%s); closing the port", self.name, e)
+            try:
+                self._device.bus.port_handler.closePort()
+            except Exception:  # noqa: BLE001  the adapter is gone already
+                pass
+        self._device = None
+
+
+class RealLeader(_BusRetry):
+    """LeRobot's ``SO101Leader`` with the contract's methods (connect, get_action...)."""
+
+    name = "so101_leader"
+
+    def __init__(self, config: RealLeaderConfig):
+        self.config = config
+        self._device = None
+        self.bus_errors = 0
+
+    @property
+    def action_features(self) -> dict[str, Any]:
+        return {k: float for k in C.LEROBOT_MOTOR_KEYS}
+
+    @property
+    def lerobot_teleop(self):
+        """The wrapped ``lerobot.teleoperators.so_leader.SO101Leader`` (None before connect)."""
+        return self._device
+
+    def connect(self, calibrate: bool = True) -> None:
+        _import_lerobot()
+        from lerobot.teleoperators.so_leader import SO101Leader, SO101LeaderConfig
+
+        cfg = self.config
+        self._device = SO101Leader(
+            SO101LeaderConfig(
+                port=cfg.port, id=cfg.id, calibration_dir=cfg.calibration_dir, use_degrees=cfg.use_degrees
+            )
+        )
+        self._device.connect(calibrate=calibrate)
+
+    def get_action(self) -> dict[str, float]:
+        """LeRobot's ``get_action`` (Present_Position, LeRobot units), retried on bus errors."""
+        self._require()
+        action = self._retry("get_action", self._device.get_action)
+        return {k: float(v) for k, v in action.items()}
+
+    def disconnect(self) -> None:
+        if self._device is None:
+            return
+        try:
+            if self._device.is_connected:
+                self._device.disconnect()
+        except BUS_ERRORS as e:
+            logger.warning("%s: disconnect failed (%s); closing the port", self.name, e)
+            try:
+                self._device.bus.port_handler.closePort()
+            except Exception:  # noqa: BLE001
+                pass
+        self._device = None
