@@ -23,7 +23,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # --- the virtual environment, pinned; reused when its inputs did not change ---
-stamp_src=$(cat pyproject.toml requirements/*.txt plugins/*/pyproject.toml 2>/dev/null | sha256sum | cut -d' ' -f1)
+stamp_src=$(shopt -s nullglob; cat pyproject.toml requirements/*.txt plugins/*/pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi

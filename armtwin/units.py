@@ -97,8 +97,17 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Mapping[str, int]]) -> "Calibration":
+        if not isinstance(data, Mapping) or not all(isinstance(m, Mapping) for m in data.values()):
+            raise ValueError(
+                "calibration must map each motor name to {id, drive_mode, homing_offset, range_min, range_max}, "
+                f"got {type(data).__name__}"
+            )
         try:
-            motors = {name: MotorCalibration(**{k: int(v) for k, v in m.items()}) for name, m in data.items()}
+            fields = {name: {k: int(v) for k, v in m.items()} for name, m in data.items()}
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"calibration values must be integers ({e})") from None
+        try:
+            motors = {name: MotorCalibration(**f) for name, f in fields.items()}
         except TypeError as e:
             raise ValueError(
                 f"bad calibration entry ({e}); each motor needs id, drive_mode, homing_offset, range_min, range_max"

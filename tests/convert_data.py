@@ -153,10 +153,12 @@ def write_sim_recording(
     env_id: str = "armtwin/SO101-Lift-v0",
     n_episodes: int = 2,
     max_steps: int = 40,
-    image_size: tuple[int, int] = (96, 96),
+    image_size: tuple[int, int] | None = (96, 96),
     seed: int = 0,
 ) -> Path:
     """Roll out the env's scripted expert with real MuJoCo renders and FK poses; returns ``path``.
+
+    ``image_size`` None records no images. An episode ends at success (plus a few steps) or ``max_steps``.
 
     Raises ImportError while ``armtwin.envs`` is not available.
     """
@@ -169,14 +171,15 @@ def write_sim_recording(
     fps = 1.0 / float(getattr(getattr(u, "config", None), "ctrl_dt", C.CTRL_DT))
     try:
         with h5py.File(path, "w") as f:
-            data = _write_file_attrs(f, env_id, fps, {"image_size": list(image_size)})
+            data = _write_file_attrs(f, env_id, fps, {"image_size": list(image_size) if image_size else None})
             for ep in range(n_episodes):
                 obs, info = env.reset(seed=seed + ep)
                 expert = make_expert(env_id, seed=seed + ep)
                 expert.reset(env, obs)
                 rec = {k: [] for k in ("q", "a", "p", "qu", "pose", "state")}
-                imgs = {cam: [] for cam in obs["images"]}
+                imgs = {cam: [] for cam in obs.get("images", {})}
                 success = False
+                after = 0
                 for _ in range(max_steps):
                     a = np.asarray(expert.act(obs), dtype=np.float64)
                     rec["q"].append(obs["joint_pos"])
@@ -184,12 +187,13 @@ def write_sim_recording(
                     rec["qu"].append(obs["eef_quat"])
                     rec["pose"].append(u.get_datagen_info()["eef_pose"])
                     rec["state"].append(u.get_state())
-                    for cam, im in obs["images"].items():
+                    for cam, im in obs.get("images", {}).items():
                         imgs[cam].append(im)
                     obs, _, term, trunc, info = env.step(a.astype(np.float32))
                     rec["a"].append(a)
                     success = success or bool(info.get("is_success", False))
-                    if term or trunc:
+                    after += success
+                    if term or trunc or after > 5:
                         break
                 _write_demo(
                     data, ep,
@@ -201,4 +205,67 @@ def write_sim_recording(
                 )
     finally:
         env.close()
+    return path
+
+
+def write_mujoco_recording(
+    path: str | Path,
+    *,
+    lengths=(20, 14),
+    image_size: tuple[int, int] | None = (96, 128),
+    success=None,
+    instructions=None,
+    fps: float = 30.0,
+    seed: int = 0,
+    env_name: str = "armtwin/SO101-Lift-v0",
+) -> Path:
+    """Like :func:`write_synthetic_recording` but every frame is a real MuJoCo render of the SO-101
+    scene (both cameras, shadows/reflections off) at the recorded joint positions, and eef poses
+    (obs/eef_*, datagen_info/eef_pose, target_eef_pose) are forward kinematics of the arm model.
+
+    ``image_size`` is (H, W); None records no images.
+    """
+    import mujoco
+
+    from armtwin.assets.so101_mjcf import load_scene_model
+    from armtwin.envs.ik import IK
+
+    path = Path(path)
+    n = len(lengths)
+    success = [True] * n if success is None else list(success)
+    instructions = ["lift the cube"] * n if instructions is None else list(instructions)
+    model = load_scene_model()
+    d = mujoco.MjData(model)
+    ik = IK()
+    renderer = None
+    if image_size is not None:
+        renderer = mujoco.Renderer(model, height=image_size[0], width=image_size[1])
+    try:
+        with h5py.File(path, "w") as f:
+            data = _write_file_attrs(f, env_name, fps)
+            for i, T in enumerate(lengths):
+                q = joint_trajectory(T + 1, seed * 100 + i, margin=0.45)
+                images = {cam: [] for cam in C.CAMERA_NAMES} if renderer else {}
+                for t in range(T):
+                    if renderer is None:
+                        break
+                    d.qpos[: C.NUM_JOINTS] = q[t]
+                    mujoco.mj_forward(model, d)
+                    for cam in C.CAMERA_NAMES:
+                        renderer.update_scene(d, camera=C.MJCF_CAMERAS[cam])
+                        renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
+                        renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
+                        images[cam].append(renderer.render().copy())
+                poses = np.stack([ik.fk_mat(qq) for qq in q])
+                pos = poses[:T, :3, 3]
+                quat = np.stack([ik.fk(qq)[1] for qq in q[:T]])
+                _write_demo(
+                    data, i, joint_pos=q[:T], actions=q[1:], fps=fps,
+                    images={c: np.stack(v) for c, v in images.items()},
+                    success=success[i], instruction=instructions[i], seed=seed * 100 + i,
+                    eef_pos=pos, eef_quat=quat, eef_pose=poses[:T], target_eef_pose=poses[1:],
+                )
+    finally:
+        if renderer is not None:
+            renderer.close()
     return path

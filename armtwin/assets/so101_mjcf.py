@@ -230,8 +230,8 @@ class StaticSpec:
 
 
 #: Front camera: in front of the workspace, looking back at the arm and table.
-FRONT_CAMERA_POS = (0.56, 0.0, 0.36)
-FRONT_CAMERA_TARGET = (0.17, 0.0, 0.02)
+FRONT_CAMERA_POS = (0.52, 0.0, 0.40)
+FRONT_CAMERA_TARGET = (0.12, 0.0, 0.07)
 
 
 def _look_at_xyaxes(pos, target) -> str:
@@ -278,20 +278,23 @@ def scene_xml(
     if cameras:
         front = (
             f'    <camera name="{C.MJCF_CAMERAS["front"]}" pos="{_fmt(FRONT_CAMERA_POS)}" '
-            f'xyaxes="{_look_at_xyaxes(FRONT_CAMERA_POS, FRONT_CAMERA_TARGET)}" fovy="55"/>'
+            f'xyaxes="{_look_at_xyaxes(FRONT_CAMERA_POS, FRONT_CAMERA_TARGET)}" fovy="58"/>'
         )
     nl = "\n"
     return f"""<mujoco model="so101_armtwin_scene">
 {_option(sim_dt)}
   <visual>
     <global offwidth="640" offheight="480"/>
-    <quality shadowsize="0"/>
+    <!-- coarse tessellation (numquads 1: boxes as 6 quads; 12 slices for round shapes) and no
+         multisampling: 7x faster in the software renderer at 128x128, no visible difference there -->
+    <quality shadowsize="0" numslices="12" numstacks="4" numquads="1" offsamples="0"/>
     <headlight ambient="0.45 0.45 0.45" diffuse="0.6 0.6 0.6" specular="0 0 0"/>
   </visual>
 {_defaults()}
   <worldbody>
     <light name="top" pos="0.2 0 1.2" dir="0 0 -1" directional="true" castshadow="false" diffuse="0.35 0.35 0.35"/>
-    <geom name="table" type="box" pos="0.15 0 -0.01" size="0.45 0.45 0.01" rgba="0.82 0.80 0.76 1"
+    <!-- a plane (analytic contacts, ~30 % faster than a box) drawn as a 90 x 90 cm table top -->
+    <geom name="table" type="plane" pos="0.15 0 0" size="0.45 0.45 0.05" rgba="0.60 0.56 0.50 1"
           friction="1 0.005 0.0001"/>
 {front}
 {_bodies(wrist_camera=cameras)}

@@ -1,0 +1,14 @@
+"""ROS 2 joint-state bridge: the SO-101 between MuJoCo and a ROS 2 graph, with or without rclpy.
+
+* ``messages``: the ROS 2 types on the DDS wire (``sensor_msgs/msg/JointState``,
+  ``trajectory_msgs/msg/JointTrajectory``), CDR codec, validation (``MalformedMessage``).
+* ``transport``: ``Backend`` with two implementations chosen at start-up: ``RclpyBackend`` (a
+  sourced ROS 2 install) or ``CycloneBackend`` (a Cyclone DDS participant that speaks ROS 2's
+  wire conventions).
+* ``publisher`` / ``mirror`` / ``command`` / ``recorder``: the ``armtwin bridge publish | mirror |
+  command | record`` commands (``cli.add_bridge``), each with its config dataclass.
+
+Units: JointState is radians, rad/s, N*m; followers speak LeRobot units, converted with
+``armtwin.units.UnitConverter``. Joint names, topic and frame id come from
+``armtwin.assets.so101_constants``. Importing this package imports nothing heavy.
+"""

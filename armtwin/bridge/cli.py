@@ -51,7 +51,8 @@ def add_bridge(subparsers) -> None:
     p.add_argument("--amplitude", type=float, default=0.3, help="sine amplitude, fraction of half range")
     p.add_argument("--period", type=float, default=4.0, help="sine period, s")
     p.add_argument("--wait-for-subscribers", type=int, default=0, metavar="N",
-                   help="wait (up to 10 s) until N subscribers matched before publishing")
+                   help="wait until N subscribers matched before publishing (see --wait-timeout)")
+    p.add_argument("--wait-timeout", type=float, default=10.0, help="s to wait for subscribers (default: 10)")
     _follower_args(p)
     _common(p)
     _report_args(p)
@@ -75,7 +76,7 @@ def add_bridge(subparsers) -> None:
                    help="publish the follower's joint states here ('' to disable)")
     p.add_argument("--rate", type=float, default=100.0, help="control rate, Hz (default: 100)")
     p.add_argument("--max-age", type=float, default=0.25, help="drop messages older than this, s (default: 0.25)")
-    p.add_argument("--max-step-deg", type=float, default=None, help="safety clamp per step (LeRobot degrees)")
+    p.add_argument("--max-step", type=float, default=None, help="safety clamp per step, rad (default: safety layer's)")
     p.add_argument("--watchdog", type=float, default=None, help="safety watchdog timeout, s")
     _follower_args(p)
     _common(p)
@@ -113,6 +114,7 @@ def _publish(args) -> int:
         source=args.source, rate_hz=args.rate, topic=args.topic, frame_id=args.frame_id, duration_s=args.duration,
         motion=args.motion, amplitude=args.amplitude, period_s=args.period, env_id=args.env, port=args.port,
         calibration=args.calibration, robot_id=args.robot_id, wait_for_subscribers=args.wait_for_subscribers,
+        wait_timeout_s=args.wait_timeout,
         record=args.record, report=args.report, **_transport(args)), args)
 
 
@@ -130,7 +132,7 @@ def _command(args) -> int:
     return _run(run_command, lambda: CommandConfig(
         source=args.source, topic=args.topic, msg_type=args.msg_type, state_topic=args.state_topic or None,
         rate_hz=args.rate, max_age_s=args.max_age, duration_s=args.duration, env_id=args.env, port=args.port,
-        calibration=args.calibration, robot_id=args.robot_id, max_step_deg=args.max_step_deg,
+        calibration=args.calibration, robot_id=args.robot_id, max_step_rad=args.max_step,
         watchdog_s=args.watchdog, record=args.record, report=args.report, **_transport(args)), args)
 
 

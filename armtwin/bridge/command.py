@@ -32,8 +32,9 @@ MSG_TYPES = {"joint_state": M.JOINT_STATE_ROS_TYPE, "joint_trajectory": M.JOINT_
 
 @dataclass
 class CommandConfig:
-    """What ``armtwin bridge command`` does. Seconds, Hz, radians; ``max_step_deg`` is the safety
-    layer's per-step clamp in LeRobot degrees (None: the safety layer's default)."""
+    """What ``armtwin bridge command`` does. Seconds, Hz, radians; ``max_step_rad`` is the safety
+    layer's per-step clamp, radians per command, and ``watchdog_s`` its input-age limit (None: the
+    safety layer's defaults)."""
 
     source: str = "sim"
     topic: str = M.DEFAULT_COMMAND_TOPIC
@@ -46,7 +47,7 @@ class CommandConfig:
     port: str | None = None
     calibration: str | None = None
     robot_id: str = "armtwin_follower"
-    max_step_deg: float | None = None
+    max_step_rad: float | None = None
     watchdog_s: float | None = None
     backend: str = "auto"
     domain_id: int | None = None
@@ -70,8 +71,8 @@ class CommandConfig:
             raise ValueError(f"duration_s must be > 0 (or None to run until stopped), got {self.duration_s}")
         if self.source == "real" and not self.port:
             raise ValueError("source 'real' needs the follower's serial port (--port /dev/ttyACM0)")
-        if self.max_step_deg is not None and not self.max_step_deg > 0:
-            raise ValueError(f"max_step_deg must be > 0, got {self.max_step_deg}")
+        if self.max_step_rad is not None and not self.max_step_rad > 0:
+            raise ValueError(f"max_step_rad must be > 0, got {self.max_step_rad}")
         if self.watchdog_s is not None and not self.watchdog_s > 0:
             raise ValueError(f"watchdog_s must be > 0, got {self.watchdog_s}")
         M.dds_topic_name(self.topic)
@@ -79,6 +80,21 @@ class CommandConfig:
             M.dds_topic_name(self.state_topic)
             if self.state_topic == self.topic:
                 raise ValueError("state_topic must differ from the command topic")
+
+
+def _input_stamp(rx: JointStreamReceiver, follower) -> float:
+    """When the current command was produced, on ``follower.config.clock``'s time base.
+
+    JointState: the header stamp of the last accepted message. JointTrajectory: now while the
+    plan runs, then the time of its last point (holding the final pose goes stale like a
+    silent JointState stream).
+    """
+    now_wall = time.time_ns()
+    if rx.plan is not None:
+        produced = min(now_wall, rx.plan.stamp_ns + int(rx.plan.times[-1] * 1e9))
+    else:
+        produced = rx.last_stamp_ns if rx.last_stamp_ns is not None else now_wall
+    return follower.config.clock() - (now_wall - produced) * 1e-9
 
 
 def run_command(cfg: CommandConfig, *, out=sys.stdout) -> dict:
@@ -99,7 +115,7 @@ def run_command(cfg: CommandConfig, *, out=sys.stdout) -> dict:
     try:
         follower, converter = make_follower(cfg.source, env_id=cfg.env_id, rate_hz=cfg.rate_hz, port=cfg.port,
                                             calibration=cfg.calibration, robot_id=cfg.robot_id, safe=True,
-                                            max_step_deg=cfg.max_step_deg, watchdog_s=cfg.watchdog_s)
+                                            max_step_rad=cfg.max_step_rad, watchdog_s=cfg.watchdog_s)
         reader = FollowerReader(follower, converter)
         qos = QosProfile(reliable=cfg.reliable, depth=cfg.depth)
         sub = backend.create_subscription(cfg.topic, ros_type, qos=qos)
@@ -107,6 +123,7 @@ def run_command(cfg: CommandConfig, *, out=sys.stdout) -> dict:
                  if cfg.state_topic else None)
         rx = JointStreamReceiver(ros_type, max_age_s=cfg.max_age_s, log=log, recorder=recorder, topic=cfg.topic)
         q0, _ = reader.read()
+        q = q0
         rx.target = q0.copy()
         have_target = False
         sent_count = 0
@@ -128,7 +145,8 @@ def run_command(cfg: CommandConfig, *, out=sys.stdout) -> dict:
             if have_target:
                 target = rx.current_target()
                 wanted = converter.to_lerobot_dict(target)
-                sent = follower.send_action(wanted)
+                # The safety layer's watchdog judges the age of the input, on its own clock.
+                sent = follower.send_action(wanted, stamp=_input_stamp(rx, follower))
                 sent_count += 1
                 if any(abs(float(sent[k]) - wanted[k]) > 1e-6 for k in C.LEROBOT_MOTOR_KEYS if k in sent):
                     clamped += 1
@@ -149,6 +167,7 @@ def run_command(cfg: CommandConfig, *, out=sys.stdout) -> dict:
             "receive": rx.stats.summary(),
             "actions_sent": sent_count,
             "actions_clamped_by_safety": clamped,
+            "safety_events": dict(getattr(follower, "events", {})),
             "tracking": tracking.summary(),
             "final_position_rad": np.asarray(q).tolist(),
         }

@@ -16,7 +16,10 @@ the follower's LeRobot units <-> radians with the follower's calibration.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+
+from armtwin.assets import so101_constants as C
 
 from armtwin.units import Calibration, UnitConverter
 
@@ -46,8 +49,11 @@ def make_follower(source: str, *, env_id: str = "armtwin/SO101-Lift-v0", rate_hz
     if source == "sim":
         from armtwin.robots.sim import SimFollower, SimFollowerConfig
 
-        follower = SimFollower(SimFollowerConfig(env_id=env_id, image_size=None, ctrl_dt=1.0 / rate_hz,
-                                                 calibration=calibration))
+        ctrl_dt = 1.0 / rate_hz
+        # The physics step must divide the control period: the largest one <= the default that does.
+        sim_dt = ctrl_dt / math.ceil(ctrl_dt / C.SIM_DT - 1e-9)
+        follower = SimFollower(SimFollowerConfig(env_id=env_id, image_size=None, ctrl_dt=ctrl_dt,
+                                                 calibration=calibration, env_kwargs={"sim_dt": sim_dt}))
         follower.connect()
         converter = follower.converter
     elif source == "real":

@@ -42,6 +42,7 @@ class MirrorConfig:
     report: str | None = None
     trace_every: int = 5
     print_every_s: float = 2.0
+    settle_s: float = 1.0
 
     def __post_init__(self):
         if self.backend not in BACKENDS:
@@ -52,6 +53,8 @@ class MirrorConfig:
             raise ValueError(f"max_age_s must be > 0, got {self.max_age_s}")
         if self.duration_s is not None and not self.duration_s > 0:
             raise ValueError(f"duration_s must be > 0 (or None to run until stopped), got {self.duration_s}")
+        if self.settle_s < 0:
+            raise ValueError(f"settle_s must be >= 0, got {self.settle_s}")
         if self.trace_every < 0:
             raise ValueError(f"trace_every must be >= 0 (0: no trace), got {self.trace_every}")
         M.dds_topic_name(self.topic)
@@ -62,29 +65,47 @@ class MirrorConfig:
 
 
 class TrackingStats:
-    """Per-joint tracking error (rad) over the ticks that had a target."""
+    """Per-joint tracking error (rad) over the ticks that had a target.
 
-    def __init__(self):
+    ``settled`` leaves out the first ``settle_s`` seconds after the first target: the sim starts
+    wherever its env reset put it, so the first target is a step it needs a moment to reach.
+    """
+
+    def __init__(self, settle_s: float = 1.0):
+        self.settle_s = settle_s
         self.errors: list[np.ndarray] = []
+        self.times: list[float] = []
 
-    def add(self, err: np.ndarray) -> None:
-        self.errors.append(err)
+    def add(self, err: np.ndarray, t: float | None = None) -> None:
+        self.errors.append(np.asarray(err, dtype=np.float64))
+        self.times.append(time.monotonic() if t is None else t)
 
-    def summary(self) -> dict:
-        if not self.errors:
+    @staticmethod
+    def _stats(e: np.ndarray) -> dict:
+        if len(e) == 0:
             return {"ticks": 0}
-        e = np.abs(np.stack(self.errors))
+        e = np.abs(e)
         ok = ~np.isnan(e)
         e0 = np.where(ok, e, 0.0)
         n = ok.sum(axis=0).clip(min=1)
         return {
-            "ticks": len(self.errors),
+            "ticks": int(len(e)),
             "joints": list(C.JOINT_NAMES),
             "rms_rad": np.sqrt((e0**2).sum(axis=0) / n).tolist(),
             "p99_rad": [float(np.percentile(e[ok[:, j], j], 99)) if ok[:, j].any() else None
                         for j in range(C.NUM_JOINTS)],
             "max_rad": e0.max(axis=0).tolist(),
         }
+
+    def summary(self) -> dict:
+        if not self.errors:
+            return {"ticks": 0, "settle_s": self.settle_s, "settled": {"ticks": 0}}
+        e = np.stack(self.errors)
+        t = np.asarray(self.times)
+        out = self._stats(e)
+        out["settle_s"] = self.settle_s
+        out["settled"] = self._stats(e[t >= t[0] + self.settle_s])
+        return out
 
 
 def run_mirror(cfg: MirrorConfig, *, out=sys.stdout, follower=None, converter=None) -> dict:
@@ -118,7 +139,7 @@ def run_mirror(cfg: MirrorConfig, *, out=sys.stdout, follower=None, converter=No
         q0, _ = reader.read()
         rx.target = q0.copy()
         have_target = False
-        tracking = TrackingStats()
+        tracking = TrackingStats(cfg.settle_s)
         trace = []
         print(f"armtwin bridge mirror: {cfg.topic} -> sim follower on {cfg.env_id} at {cfg.rate_hz:g} Hz",
               file=out, flush=True)
@@ -149,7 +170,7 @@ def run_mirror(cfg: MirrorConfig, *, out=sys.stdout, follower=None, converter=No
             ticker.advance()
             if time.monotonic() >= next_print:
                 next_print += cfg.print_every_s
-                s = tracking.summary()
+                s = tracking.summary()["settled"]
                 rms = max(s["rms_rad"]) if s.get("ticks") else float("nan")
                 st = rx.stats
                 print(f"armtwin bridge mirror: {st.accepted} accepted, {st.out_of_order} out-of-order, {st.stale} "
@@ -193,7 +214,8 @@ def print_summary(name: str, report: dict, out) -> None:
     if age["n"]:
         line += f"; message age p50 {age['p50'] * 1e3:.2f} ms p99 {age['p99'] * 1e3:.2f} ms"
     print(line, file=out, flush=True)
-    tr = report.get("tracking")
-    if tr and tr.get("ticks"):
-        per = ", ".join(f"{n} {e:.4f}" for n, e in zip(tr["joints"], tr["rms_rad"]))
-        print(f"armtwin bridge {name}: tracking RMS error (rad): {per}", file=out, flush=True)
+    tr = (report.get("tracking") or {}).get("settled") or {}
+    if tr.get("ticks"):
+        per = ", ".join(f"{n} {e:.4f}/{m:.4f}" for n, e, m in zip(tr["joints"], tr["rms_rad"], tr["max_rad"]))
+        print(f"armtwin bridge {name}: tracking error RMS/max (rad, after {report['tracking']['settle_s']:g} s): "
+              f"{per}", file=out, flush=True)

@@ -28,6 +28,8 @@ from armtwin.bridge.stream import StopFlag, Ticker, percentiles
 from armtwin.bridge.transport import BACKENDS, QosProfile, choose_backend, wait_for_match
 
 SOURCES = ("sim", "real", "virtual", "script")
+#: Pause after the wanted subscribers matched, before the first message (see run_publish).
+DISCOVERY_SETTLE_S = 0.25
 MOTIONS = ("none", "sine")
 
 
@@ -122,21 +124,27 @@ class JointStatePublisher:
 
 
 class FollowerReader:
-    """Reads a follower's joints in radians; velocities from successive reads (rad/s)."""
+    """Reads a follower's joints in radians; velocities (rad/s) from the reads themselves.
 
-    def __init__(self, follower, converter):
+    The contract reports no velocity, so it is the slope over the last ``window`` reads: wider
+    than one read because a single tick's difference is dominated by bus and scheduling jitter
+    (the read time is not the sampling time of the servo); the cost is ``window/2`` ticks of lag.
+    """
+
+    def __init__(self, follower, converter, *, window: int = 3):
+        from collections import deque
+
         self.follower = follower
         self.converter = converter
-        self._last: tuple[float, np.ndarray] | None = None
+        self._hist: deque = deque(maxlen=max(2, window))
 
     def read(self) -> tuple[np.ndarray, np.ndarray]:
         obs = self.follower.get_observation()
         q = self.converter.to_radians({k: obs[k] for k in C.LEROBOT_MOTOR_KEYS})
         now = time.monotonic()
-        dq = np.zeros(C.NUM_JOINTS)
-        if self._last is not None and now > self._last[0]:
-            dq = (q - self._last[1]) / (now - self._last[0])
-        self._last = (now, q)
+        self._hist.append((now, q))
+        t0, q0 = self._hist[0]
+        dq = (q - q0) / (now - t0) if now > t0 else np.zeros(C.NUM_JOINTS)
         return q, dq
 
 
@@ -162,6 +170,10 @@ def run_publish(cfg: PublishConfig, *, out=sys.stdout) -> dict:
             if not ok:
                 print(f"armtwin bridge publish: no subscriber matched within {cfg.wait_timeout_s} s, publishing anyway",
                       file=out, flush=True)
+            else:
+                # Matching is two-sided: this writer sees the reader before the reader has seen this
+                # writer, and what is sent in between arrives only by retransmission (~100 ms late).
+                time.sleep(DISCOVERY_SETTLE_S)
         print(f"armtwin bridge publish: {cfg.source} -> {cfg.topic} at {cfg.rate_hz:g} Hz", file=out, flush=True)
         ticker = Ticker(cfg.rate_hz)
         t0 = time.monotonic()

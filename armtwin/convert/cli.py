@@ -101,7 +101,8 @@ def add_convert(subparsers) -> None:
     lr.add_argument("--root", required=True, help="directory to create (must not exist unless --overwrite)")
     lr.add_argument("--fps", type=int, default=None, help="frame rate (default: the recordings' fps)")
     lr.add_argument("--vcodec", default="libsvtav1", help="video codec: libsvtav1 (LeRobot's default), h264 or hevc")
-    lr.add_argument("--crf", type=int, default=30, help="encoder quality, lower is better (LeRobot: 30)")
+    lr.add_argument("--crf", type=int, default=None,
+                    help="encoder quality, lower is better (default: libsvtav1 30 as LeRobot, h264 23, hevc 28)")
     lr.add_argument("--preset", default=None, help="encoder preset (default: svt-av1 12, x264 veryfast)")
     lr.add_argument("--image-size", default=None, metavar="WxH", help="resize all cameras to WxH")
     lr.add_argument("--episodes", choices=("success", "all"), default="success", help="which demos to convert")

@@ -87,11 +87,13 @@ def scan_recordings(
     episodes: str = "all",
     require_images: bool = False,
     require_same_image_size: bool = True,
+    action_dims: tuple[int, ...] = (C.NUM_JOINTS,),
 ) -> RecordingScan:
     """Validate every demo of every file in ``paths`` without reading image pixels.
 
     ``episodes``: "all" keeps every non-empty demo, "success" also skips demos
     whose ``success`` attr is False (each skip is listed with its reason).
+    ``action_dims``: accepted widths of ``actions`` (6 joint targets; 8 for end-effector actions).
     Raises ConvertError on anything that would make the output wrong.
     """
     if episodes not in ("all", "success"):
@@ -129,6 +131,8 @@ def scan_recordings(
                 for key, tail in REQUIRED_KEYS.items():
                     if key not in g:
                         raise ConvertError(f"{where}: missing dataset {key!r} (required: {', '.join(REQUIRED_KEYS)})")
+                    if key == "actions" and g[key].ndim == 2 and g[key].shape[1] in action_dims:
+                        continue
                     if g[key].shape[1:] != tail:
                         raise ConvertError(f"{where}/{key}: shape {g[key].shape}, expected (T, {', '.join(map(str, tail))})")
                 T = int(g["actions"].shape[0])

@@ -37,7 +37,10 @@ from armtwin.convert.h5io import ConvertError, EpisodeRef, RecordingScan, order_
 VIDEO_CODECS: dict[str, str] = {"libsvtav1": "libsvtav1", "h264": "libx264", "hevc": "libx265"}
 #: LeRobot 0.4.4's encoder defaults (``video_utils._get_codec_options``): keyframe every 2 frames, crf 30.
 DEFAULT_GOP = 2
-DEFAULT_CRF = 30
+#: Default crf per codec. svt-av1 keeps LeRobot's 30; crf scales differ between encoders and x264
+#: at 30 falls to ~35 dB PSNR on 320x240 sim renders, so h264/hevc use the encoders' own defaults
+#: (x264 23: ~37 dB; measured on MuJoCo renders of the SO-101 scene).
+DEFAULT_CRF: dict[str, int] = {"libsvtav1": 30, "h264": 23, "hevc": 28}
 #: x264 preset: LeRobot leaves x264 at "medium"; "veryfast" encodes ~3x faster at the same crf and
 #: keeps PSNR > 35 dB on sim renders (measured in tests/test_convert_lerobot.py).
 DEFAULT_X264_PRESET = "veryfast"
@@ -88,7 +91,7 @@ class LeRobotExportConfig:
     task: str | None = None
     use_degrees: bool = True
     calibration: Path | None = None
-    crf: int = DEFAULT_CRF
+    crf: int | None = None
     gop: int = DEFAULT_GOP
     preset: str | None = None
     encoder_threads: int | None = None
@@ -119,6 +122,10 @@ class LeRobotExportConfig:
             raise ConvertError("read_chunk must be >= 1")
         if self.calibration is not None:
             self.calibration = Path(self.calibration)
+        if self.crf is None:
+            self.crf = DEFAULT_CRF[self.vcodec]
+        if not 0 <= int(self.crf) <= 63:
+            raise ConvertError(f"crf must be in 0..63, got {self.crf}")
 
 
 @dataclass
@@ -159,39 +166,117 @@ def codec_options(vcodec: str, *, crf: int, gop: int, preset: str | None, thread
     return opts
 
 
+# --- image statistics ------------------------------------------------------------------------------
+# LeRobot computes per-episode image stats on ``sample_indices(T)`` frames, each downsampled by
+# ``auto_downsample_height_width``, with ``RunningQuantileStats`` (a 5000-bin histogram between min
+# and max per channel). The encoders here keep a 256-bin count per channel of exactly those pixels
+# instead (cheap, no second read of the frames) and :func:`image_stats_from_counts` turns the counts
+# into the same statistics: a histogram of the 256 values weighted by their counts equals the
+# histogram of all the pixels. One deliberate difference: LeRobot 0.4.4 squares the uint8 pixels
+# without widening them (``batch**2`` wraps at 256), which makes its image ``std`` wrong (near 0);
+# here std is computed in float64.
+
+
+def estimate_num_samples(n: int, min_num_samples: int = 100, max_num_samples: int = 10_000, power: float = 0.75) -> int:
+    """Same as ``lerobot.datasets.compute_stats.estimate_num_samples`` (NumPy only, for the encoders)."""
+    if n < min_num_samples:
+        min_num_samples = n
+    return max(min_num_samples, min(int(n**power), max_num_samples))
+
+
+def sample_indices(n: int) -> list[int]:
+    """Same as ``lerobot.datasets.compute_stats.sample_indices``: frames LeRobot samples for image stats."""
+    return np.round(np.linspace(0, n - 1, estimate_num_samples(n))).astype(int).tolist()
+
+
+def downsample_hwc(img: np.ndarray, target_size: int = 150, max_size_threshold: int = 300) -> np.ndarray:
+    """``auto_downsample_height_width`` for an (H, W, C) image (LeRobot's works on (C, H, W))."""
+    height, width = img.shape[:2]
+    if max(width, height) < max_size_threshold:
+        return img
+    f = int(width / target_size) if width > height else int(height / target_size)
+    return img[::f, ::f]
+
+
+def image_stats_from_counts(counts: np.ndarray, n_images: int, num_bins: int = 5000) -> dict[str, np.ndarray]:
+    """Per-channel stats of uint8 pixels from their value counts, as LeRobot's image stats.
+
+    ``counts``: (C, 256) number of sampled pixels per channel and value; ``n_images``: sampled
+    frames. Returns min/max/mean/std/q01/q10/q50/q90/q99 of shape (C, 1, 1) scaled to [0, 1] and
+    count (1,) = n_images, like ``compute_episode_stats`` for an image/video feature.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    values = np.arange(counts.shape[1], dtype=np.float64)
+    total = counts.sum(axis=1)
+    out: dict[str, list] = {k: [] for k in ("min", "max", "mean", "std", "q01", "q10", "q50", "q90", "q99")}
+    for c in range(counts.shape[0]):
+        w = counts[c]
+        nz = np.nonzero(w)[0]
+        lo, hi = float(values[nz[0]]), float(values[nz[-1]])
+        mean = float((values * w).sum() / total[c])
+        var = float((((values - mean) ** 2) * w).sum() / total[c])
+        edges = np.linspace(lo - 1e-10, hi + 1e-10, num_bins + 1)
+        hist, _ = np.histogram(values, bins=edges, weights=w)
+        cumsum = np.cumsum(hist)
+        out["min"].append(lo)
+        out["max"].append(hi)
+        out["mean"].append(mean)
+        out["std"].append(np.sqrt(max(var, 0.0)))
+        for q in (0.01, 0.10, 0.50, 0.90, 0.99):
+            target = q * total[c]
+            idx = int(np.searchsorted(cumsum, target))
+            if idx == 0:
+                v = edges[0]
+            elif idx >= len(cumsum):
+                v = edges[-1]
+            else:
+                before = cumsum[idx - 1]
+                inbin = cumsum[idx] - before
+                v = edges[idx] if inbin == 0 else edges[idx] + (target - before) / inbin * (edges[idx + 1] - edges[idx])
+            out[f"q{int(q * 100):02d}"].append(float(v))
+    st = {k: np.array(out[k], dtype=np.float64).reshape(-1, 1, 1) / 255.0 for k in ("min", "max", "mean", "std")}
+    st["count"] = np.array([n_images])  # key order as LeRobot's: it fixes the episodes parquet column order
+    st.update({k: np.array(out[k], dtype=np.float64).reshape(-1, 1, 1) / 255.0 for k in ("q01", "q10", "q50", "q90", "q99")})
+    return st
+
+
 def _encode_camera(job: dict, out_q) -> None:
     """Encode one camera's frames of every episode into ``videos/<key>/chunk-XXX/file-XXX.mp4``.
 
-    Puts ("progress", cam, n) messages while encoding and finally ("done", cam, segments) where
-    segments[i] = (chunk_index, file_index, from_timestamp, to_timestamp) of episode i, or
+    Puts ("progress", cam, n) messages while encoding and finally ("done", cam, result) where
+    result["segments"][i] = (chunk_index, file_index, from_timestamp, to_timestamp) of episode i
+    and result["counts"][i] = (3, 256) pixel-value counts of its stats sample; or
     ("error", cam, traceback text).
     """
     try:
         import av
         import h5py
+        from av.video.reformatter import VideoReformatter
 
+        av.logging.set_level(av.logging.ERROR)  # x264 prints per-file statistics at INFO
+        os.environ.setdefault("SVT_LOG", "1")  # svt-av1 prints its banner to stderr otherwise
         cam, key, fps = job["cam"], job["key"], int(job["fps"])
         root = Path(job["root"])
         W, H = job["size"]
         limit = job["video_files_size_in_mb"] * 1024 * 1024
         files: dict[str, h5py.File] = {}
-        segments = []
+        segments, all_counts = [], []
         chunk_idx, file_idx = 0, 0
         container = stream = None
         frames_in_file = bytes_in_file = 0
-        path = None
-        os.environ.setdefault("SVT_LOG", "1")  # svt-av1 prints its banner to stderr otherwise
+        # One reformatter each, reused: a new swscale context per frame costs as much as the conversion.
+        to_yuv, to_rgb = VideoReformatter(), VideoReformatter()
+        tb = Fraction(1, fps)
 
         def open_file():
-            nonlocal container, stream, frames_in_file, path, bytes_in_file
+            nonlocal container, stream, frames_in_file, bytes_in_file
             path = root / f"videos/{key}/chunk-{chunk_idx:03d}/file-{file_idx:03d}.mp4"
             path.parent.mkdir(parents=True, exist_ok=True)
             container = av.open(str(path), "w", options={"movflags": "faststart"})
             stream = container.add_stream(job["encoder"], rate=fps, options=job["options"])
             stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-            stream.time_base = Fraction(1, fps)
-            frames_in_file = 0
-            bytes_in_file = 0
+            stream.time_base = tb
+            frames_in_file = bytes_in_file = 0
 
         def mux(packets):
             nonlocal bytes_in_file
@@ -204,8 +289,8 @@ def _encode_camera(job: dict, out_q) -> None:
             container.close()
 
         open_file()
-        tb = Fraction(1, fps)
-        for path_str, demo, T in job["episodes"]:
+        buf = None
+        for (path_str, demo, T), sample in zip(job["episodes"], job["samples"]):
             # Bytes muxed so far, not the file size: the muxer writes its header lazily.
             if frames_in_file > 0 and bytes_in_file >= limit:
                 close_file()
@@ -215,60 +300,42 @@ def _encode_camera(job: dict, out_q) -> None:
                 open_file()
             f = files.get(path_str) or files.setdefault(path_str, h5py.File(path_str, "r"))
             ds = f[f"data/{demo}/obs/images/{cam}"]
+            if buf is None or buf.shape[1:] != ds.shape[1:]:
+                buf = np.empty((job["read_chunk"], *ds.shape[1:]), np.uint8)
+            same_size = ds.shape[1:3] == (H, W)
+            want: dict[int, int] = {}
+            for j in sample:
+                want[j] = want.get(j, 0) + 1
+            counts = np.zeros((3, 256), np.int64)
             start = frames_in_file
             for s in range(0, T, job["read_chunk"]):
-                block = ds[s : min(T, s + job["read_chunk"])]
-                for img in block:
-                    frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-                    frame = frame.reformat(width=W, height=H, format="yuv420p")
+                n = min(T, s + job["read_chunk"]) - s
+                ds.read_direct(buf, np.s_[s : s + n], np.s_[0:n])
+                for k in range(n):
+                    rgb = av.VideoFrame.from_numpy_buffer(buf[k], format="rgb24")
+                    frame = to_yuv.reformat(rgb, width=W, height=H, format="yuv420p")
                     frame.pts = frames_in_file
                     frame.time_base = tb
                     mux(stream.encode(frame))
                     frames_in_file += 1
-                out_q.put(("progress", cam, len(block)))
+                    m = want.get(s + k)
+                    if m:
+                        img = buf[k] if same_size else to_rgb.reformat(rgb, width=W, height=H, format="rgb24").to_ndarray()
+                        img = downsample_hwc(img)
+                        for c in range(3):
+                            counts[c] += m * np.bincount(img[..., c].reshape(-1), minlength=256)
+                out_q.put(("progress", cam, n))
             segments.append((chunk_idx, file_idx, start / fps, frames_in_file / fps))
+            all_counts.append(counts)
         close_file()
         for f in files.values():
             f.close()
-        out_q.put(("done", cam, segments))
+        out_q.put(("done", cam, {"segments": segments, "counts": all_counts}))
     except BaseException:  # noqa: BLE001 - everything must reach the parent, which cleans up
         out_q.put(("error", job.get("cam"), traceback.format_exc()))
 
 
 # --- main entry ---------------------------------------------------------------------------------
-
-
-def _resize_rgb(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(H, W, 3) uint8 -> (h, w, 3) uint8 with the same swscale path the encoder uses."""
-    import av
-
-    W, H = size
-    if img.shape[1] == W and img.shape[0] == H:
-        return img
-    return av.VideoFrame.from_ndarray(img, format="rgb24").reformat(width=W, height=H, format="rgb24").to_ndarray()
-
-
-def _image_stats(ds, T: int, size: tuple[int, int]) -> dict:
-    """LeRobot's per-episode image stats (``compute_episode_stats`` on sampled frames), from HDF5.
-
-    Returns min/max/mean/std/q.. of shape (3, 1, 1) in [0, 1] and count (1,).
-    """
-    from lerobot.datasets.compute_stats import auto_downsample_height_width, get_feature_stats, sample_indices
-
-    idx = sample_indices(T)
-    # h5py wants increasing unique indices; sample_indices may repeat for tiny T.
-    uniq = sorted(set(idx))
-    block = ds[uniq]
-    pos = {j: k for k, j in enumerate(uniq)}
-    imgs = None
-    for i, j in enumerate(idx):
-        img = _resize_rgb(block[pos[j]], size).transpose(2, 0, 1)
-        img = auto_downsample_height_width(img)
-        if imgs is None:
-            imgs = np.empty((len(idx), *img.shape), np.uint8)
-        imgs[i] = img
-    st = get_feature_stats(imgs, axis=(0, 2, 3), keepdims=True)
-    return {k: v if k == "count" else np.squeeze(v / 255.0, axis=0) for k, v in st.items()}
 
 
 def build_features(cameras: list[str], size: tuple[int, int]) -> dict:
@@ -396,6 +463,27 @@ def _write_dataset(tmp, cfg, scan: RecordingScan, fps, cameras, size, tasks, con
     import pyarrow.parquet as pq
     from tqdm import tqdm
 
+    eps = scan.episodes
+
+    # Start one encoder per camera first (before torch/LeRobot are imported here): they are the long pole.
+    # fork: starts in milliseconds and needs no `if __name__ == "__main__"` guard in callers;
+    # the children use only PyAV, h5py and NumPy, opening their own file handles.
+    ctx = mp.get_context("fork")
+    out_q = ctx.Queue()
+    threads = cfg.encoder_threads or max(1, (os.cpu_count() or 1) // len(cameras))
+    opts = codec_options(cfg.vcodec, crf=cfg.crf, gop=cfg.gop, preset=cfg.preset, threads=threads)
+    ep_list = [(str(ep.path), ep.demo, ep.length) for ep in eps]
+    samples = [sample_indices(ep.length) for ep in eps]
+    for cam in cameras:
+        job = dict(
+            cam=cam, key=video_key(cam), fps=fps, root=str(tmp), size=size, encoder=VIDEO_CODECS[cfg.vcodec],
+            options=opts, episodes=ep_list, samples=samples, read_chunk=cfg.read_chunk,
+            video_files_size_in_mb=cfg.video_files_size_in_mb, chunks_size=CHUNKS_SIZE,
+        )
+        p = ctx.Process(target=_encode_camera, args=(job, out_q), daemon=True, name=f"armtwin-encode-{cam}")
+        p.start()
+        procs.append(p)
+
     from armtwin import _tv_compat
 
     _tv_compat.declare_missing_ops()
@@ -412,27 +500,7 @@ def _write_dataset(tmp, cfg, scan: RecordingScan, fps, cameras, size, tasks, con
     )
     from lerobot.datasets.video_utils import get_video_info
 
-    eps = scan.episodes
     features = {**build_features(cameras, size), **DEFAULT_FEATURES}
-
-    # Start one encoder per camera first: they are the long pole.
-    # fork: starts in milliseconds and needs no `if __name__ == "__main__"` guard in callers;
-    # the children use only PyAV, h5py and NumPy, opening their own file handles.
-    ctx = mp.get_context("fork")
-    out_q = ctx.Queue()
-    threads = cfg.encoder_threads or max(1, (os.cpu_count() or 1) // len(cameras))
-    opts = codec_options(cfg.vcodec, crf=cfg.crf, gop=cfg.gop, preset=cfg.preset, threads=threads)
-    ep_list = [(str(ep.path), ep.demo, ep.length) for ep in eps]
-    for cam in cameras:
-        job = dict(
-            cam=cam, key=video_key(cam), fps=fps, root=str(tmp), size=size, encoder=VIDEO_CODECS[cfg.vcodec],
-            options=opts, episodes=ep_list, read_chunk=cfg.read_chunk,
-            video_files_size_in_mb=cfg.video_files_size_in_mb, chunks_size=CHUNKS_SIZE,
-        )
-        p = ctx.Process(target=_encode_camera, args=(job, out_q), daemon=True, name=f"armtwin-encode-{cam}")
-        p.start()
-        procs.append(p)
-
     total = sum(ep.length for ep in eps)
     bar = tqdm(total=total * len(cameras), unit="frame", desc="encode", disable=not cfg.progress, smoothing=0.1)
     results: dict[str, list] = {}
@@ -508,11 +576,9 @@ def _write_dataset(tmp, cfg, scan: RecordingScan, fps, cameras, size, tasks, con
             writer.write_table(table)
             d_bytes += table.nbytes
 
-            st = compute_episode_stats(cols, features)
-            for cam in cameras:
-                st[video_key(cam)] = _image_stats(g[f"obs/images/{cam}"], T, size)
-            # Same key order as LeRobot's writer (feature order), so the episodes parquet schema matches.
-            ep_stats_all.append({k: st[k] for k in features if k in st})
+            # LeRobot's writer takes stats of the float64 timestamps it buffered, before the float32 cast.
+            st = compute_episode_stats({**cols, "timestamp": frame_index / fps}, features)
+            ep_stats_all.append(st)
             ep_meta.append(
                 {
                     "episode_index": i,
@@ -538,12 +604,18 @@ def _write_dataset(tmp, cfg, scan: RecordingScan, fps, cameras, size, tasks, con
     for p in procs:
         p.join()
 
+    for i, st in enumerate(ep_stats_all):
+        for cam in cameras:
+            st[video_key(cam)] = image_stats_from_counts(results[cam]["counts"][i], len(samples[i]))
+        # Same key order as LeRobot's writer (feature order), so the episodes parquet schema matches.
+        ep_stats_all[i] = {k: st[k] for k in features if k in st}
+
     # Episodes metadata, same columns and order as LeRobotDatasetMetadata._save_episode_metadata.
     rows = []
     for i, m in enumerate(ep_meta):
         row = dict(m)
         for cam in cameras:
-            c, fi, t_from, t_to = results[cam][i]
+            c, fi, t_from, t_to = results[cam]["segments"][i]
             k = video_key(cam)
             row[f"videos/{k}/chunk_index"] = c
             row[f"videos/{k}/file_index"] = fi

@@ -203,27 +203,23 @@ class SO101Env(gym.Env):
     def object_spec(self, name: str) -> ObjectSpec:
         return self.OBJECTS[self.object_names.index(name)]
 
+    def _contact_pairs(self) -> np.ndarray:
+        """(ncon, 2) int geom ids of the active contacts."""
+        n = self.data.ncon
+        return self.data.contact.geom[:n] if n else np.zeros((0, 2), dtype=int)
+
     def is_grasped(self, name: str) -> bool:
         """Both jaw pads touch object ``name``."""
+        pairs = self._contact_pairs()
         g = self._obj_geom[name]
-        touch = [False, False]
-        con = self.data.contact
-        for i in range(self.data.ncon):
-            g1, g2 = con.geom1[i], con.geom2[i]
-            for k, pad in enumerate(self._pads):
-                if (g1 == pad and g2 == g) or (g2 == pad and g1 == g):
-                    touch[k] = True
-        return touch[0] and touch[1]
+        with_obj = (pairs == g).any(axis=1)
+        return bool(all(((pairs[with_obj] == pad).any()) for pad in self._pads))
 
     def in_contact(self, name_a: str, name_b: str) -> bool:
         """Geoms of objects ``name_a`` and ``name_b`` touch."""
+        pairs = self._contact_pairs()
         ga, gb = self._obj_geom[name_a], self._obj_geom[name_b]
-        con = self.data.contact
-        for i in range(self.data.ncon):
-            g1, g2 = con.geom1[i], con.geom2[i]
-            if (g1 == ga and g2 == gb) or (g1 == gb and g2 == ga):
-                return True
-        return False
+        return bool((((pairs[:, 0] == ga) & (pairs[:, 1] == gb)) | ((pairs[:, 0] == gb) & (pairs[:, 1] == ga))).any())
 
     def rests_on(self, top: str, bottom: str, *, xy_margin: float) -> bool:
         """Object ``top`` sits on object ``bottom``: touching, its centre within ``bottom``'s footprint
@@ -268,16 +264,25 @@ class SO101Env(gym.Env):
                 f"action must have shape ({C.NUM_JOINTS},) (joint targets in radians, order {C.JOINT_NAMES}), "
                 f"got shape {a.shape}"
             )
-        if not np.all(np.isfinite(a)):
+        if not np.isfinite(a).all():
             bad = [C.JOINT_NAMES[i] for i in np.flatnonzero(~np.isfinite(a))]
             raise ValueError(f"action contains NaN or inf for joints {bad}: {a.tolist()}")
-        clipped = np.clip(a, self.lower, self.upper)
-        return clipped, bool(np.any(clipped != a))
+        clipped = np.minimum(np.maximum(a, self.lower), self.upper)
+        return clipped, bool((clipped != a).any())
 
     def step(self, action):
         a, clamped = self.check_action(action)
-        self.data.ctrl[:] = a
-        mujoco.mj_step(self.model, self.data, nstep=self.config.n_substeps)
+        m, d = self.model, self.data
+        d.ctrl[:] = a
+        # A plain mj_step leaves positions and contacts one substep stale, and recomputing them costs a
+        # collision pass. Instead each control step ends with mj_step1 (positions, contacts, velocities
+        # of the new state: what observations, signals and images need) and the next one starts with
+        # mj_step2 (actuation, constraints, integration): the same arithmetic as mj_step, no pass wasted.
+        # reset() and set_state() end with mj_forward, which includes mj_step1's work.
+        mujoco.mj_step2(m, d)
+        if self.config.n_substeps > 1:
+            mujoco.mj_step(m, d, nstep=self.config.n_substeps - 1)
+        mujoco.mj_step1(m, d)
         self._elapsed += 1
         signals = self._signals()
         success = self._success(signals)

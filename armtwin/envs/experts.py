@@ -6,7 +6,8 @@ move above the goal, lower, open, retreat), turns it into joint targets with :cl
 linearly over the phase. Each phase's target is computed when the phase starts, from the observation
 then (so a cube that sits a little off in the jaws is still put down where it should go).
 ``noise`` adds Gaussian noise (radians, std) to the arm joints of every action, so demos look less
-perfect; ``seed`` seeds that noise.
+perfect; it is low-pass filtered (AR(1), correlation ``NOISE_CORR`` per step, same std) so it drifts
+like a hand rather than buzzing; ``seed`` seeds that noise.
 
 ``make_expert(env_id, *, noise=0.0, seed=None)`` -> object with ``reset(env, obs)`` and
 ``act(obs) -> (6,) float32`` joint targets in radians.
@@ -63,8 +64,9 @@ class PickPlaceExpert:
 
     APPROACH_H = 0.055  # m above the grasp point
     LIFT_Z = 0.085  # m, site height while carrying
-    ORI_W = 0.15
-    CLEARANCE = 0.004  # m between the fixed jaw and the object while descending
+    ORI_W = 0.03  # ~1 mm of position weighs like 2 degrees of approach tilt
+    NOISE_CORR = 0.8
+    CLEARANCE = 0.006  # m between the fixed jaw and the object while descending
 
     def __init__(self, *, noise: float = 0.0, seed: int | None = None):
         if not (noise >= 0 and math.isfinite(noise)):
@@ -109,6 +111,7 @@ class PickPlaceExpert:
             ]
         self.phases = phases
         self.k = -1
+        self._eps = np.zeros(5)
         self.q_cmd = np.asarray(obs["joint_pos"], float).copy()
         self.q_cmd[5] = obs["joint_pos"][5]
         self._next_phase(obs)
@@ -173,7 +176,9 @@ class PickPlaceExpert:
                 self._next_phase(obs)
         out = self.q_cmd.copy()
         if self.noise > 0:
-            out[:5] += self.rng.normal(0.0, self.noise, 5)
+            c = self.NOISE_CORR
+            self._eps = c * self._eps + math.sqrt(1 - c * c) * self.rng.normal(0.0, self.noise, 5)
+            out[:5] += self._eps
         return np.clip(out, C.lower_limits(), C.upper_limits()).astype(np.float32)
 
 

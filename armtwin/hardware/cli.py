@@ -38,6 +38,10 @@ def add_virtual_arm(subparsers) -> None:
         metavar="SPEC",
         help=f"inject a fault ({', '.join(FAULT_KINDS)}), e.g. corrupt:3, delay:2:80, drop-rate:0.01",
     )
+    p.add_argument(
+        "--faults-after", type=float, default=0.0, metavar="S",
+        help="start the faults S seconds after launch, e.g. once LeRobot has connected [0]",
+    )
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds [run until Ctrl-C]")
     p.set_defaults(func=run_virtual_arm)
 
@@ -54,6 +58,7 @@ def run_virtual_arm(args: argparse.Namespace) -> int:
             calibration_dir=Path(args.calibration_dir or default_lerobot_calibration_dir(args.role)),
             id=args.id,
             faults=tuple(args.fault),
+            faults_after_s=args.faults_after,
         )
     except (ValueError, KeyError) as e:
         print(f"armtwin virtual-arm: {e}", file=sys.stderr)

@@ -25,9 +25,12 @@ register equals its mount offset, as after LeRobot's half-turn homing.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import select
+import struct
+import termios
 import threading
 import time
 import tty
@@ -464,11 +467,12 @@ class VirtualBus:
         self._drop = 0
         self._delay_n = 0
         self._delay_s = 0.0
-        self._rates = (0.0, 0.0, 0.0, 0.0)
+        self._rates = (0.0, 0.0, 0.0, 0.08)
         self._rng = np.random.default_rng(0)
         self._hung_up = False
         self._closed_master = threading.Event()
         self._stop = threading.Event()
+        self._busy = False
         self._thread: threading.Thread | None = None
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
@@ -513,10 +517,25 @@ class VirtualBus:
                 return s
         raise KeyError(f"no servo with id {servo_id} on {self.name}; ids: {[s.id for s in self.servos]}")
 
-    def goal_writes(self) -> list[GoalWrite]:
-        """Every Goal_Position write seen on the wire, oldest first (a copy)."""
+    def goal_writes(self, *, wait: bool = True) -> list[GoalWrite]:
+        """Every Goal_Position write seen on the wire, oldest first (a copy); ``wait``: after
+        :meth:`wait_idle`, so a write the client just sent is included."""
+        if wait:
+            self.wait_idle()
         with self._lock:
             return list(self._goal_log)
+
+    def wait_goal_writes(self, count: int, timeout: float = 2.0) -> list[GoalWrite]:
+        """Wait until at least ``count`` goal writes were seen (a broadcast write has no reply to wait
+        for, and the kernel hands pty bytes over asynchronously); returns them all. TimeoutError if not."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if len(self._goal_log) >= count:
+                    return list(self._goal_log)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name}: {len(self._goal_log)} goal writes after {timeout} s, expected {count}")
+            time.sleep(0.0002)
 
     def clear_goal_writes(self) -> None:
         with self._lock:
@@ -545,15 +564,28 @@ class VirtualBus:
             self._delay_n, self._delay_s = n, float(delay_s)
 
     def set_fault_rates(
-        self, *, corrupt: float = 0.0, drop: float = 0.0, delay: float = 0.0, delay_s: float = 0.08, seed: int | None = 0
+        self,
+        *,
+        corrupt: float | None = None,
+        drop: float | None = None,
+        delay: float | None = None,
+        delay_s: float | None = None,
+        seed: int | None = None,
     ) -> None:
-        """Sporadic faults: each reply is corrupted / dropped / sent ``delay_s`` late with these probabilities."""
-        for label, p in (("corrupt", corrupt), ("drop", drop), ("delay", delay)):
-            if not 0.0 <= p <= 1.0:
-                raise ValueError(f"{label} rate must be a probability in [0, 1], got {p}")
+        """Sporadic faults: each reply is corrupted / dropped / sent ``delay_s`` late with these
+        probabilities. Arguments left at None keep their current value (all start at 0, delay_s 0.08)."""
         with self._lock:
-            self._rates = (corrupt, drop, delay, float(delay_s))
-            self._rng = np.random.default_rng(seed)
+            cur = dict(zip(("corrupt", "drop", "delay", "delay_s"), self._rates))
+            new = {"corrupt": corrupt, "drop": drop, "delay": delay, "delay_s": delay_s}
+            cur.update({k: float(v) for k, v in new.items() if v is not None})
+            for label in ("corrupt", "drop", "delay"):
+                if not 0.0 <= cur[label] <= 1.0:
+                    raise ValueError(f"{label} rate must be a probability in [0, 1], got {cur[label]}")
+            if cur["delay_s"] < 0:
+                raise ValueError(f"delay_s must be >= 0, got {cur['delay_s']}")
+            self._rates = (cur["corrupt"], cur["drop"], cur["delay"], cur["delay_s"])
+            if seed is not None:
+                self._rng = np.random.default_rng(seed)
 
     def set_error(self, servo_id: int, error_bits: int) -> None:
         """Report ``error_bits`` (e.g. ``ERR_OVERLOAD``) in every status packet of ``servo_id``."""
@@ -563,7 +595,7 @@ class VirtualBus:
     def clear_faults(self) -> None:
         with self._lock:
             self._corrupt = self._drop = self._delay_n = 0
-            self._rates = (0.0, 0.0, 0.0, 0.0)
+            self._rates = (0.0, 0.0, 0.0, self._rates[3])
             for s in self.servos:
                 s.error = 0
 
@@ -594,12 +626,15 @@ class VirtualBus:
                 with self._lock:
                     self._advance_plant()
                 continue
+            self._busy = True
             try:
                 data = os.read(fd, 4096)
             except OSError:  # client closed its side: wait for it to reopen
+                self._busy = False
                 time.sleep(0.001)
                 continue
             if not data:
+                self._busy = False
                 continue
             now = time.monotonic()
             with self._lock:
@@ -618,6 +653,29 @@ class VirtualBus:
                         os.write(self._master, reply)
                 except OSError:
                     pass
+            self._busy = False
+
+    def wait_idle(self, timeout: float = 1.0, quiet_s: float = 0.005) -> bool:
+        """Wait until every byte the client has written so far is handled: nothing pending and nothing
+        new for ``quiet_s`` (the kernel hands pty bytes over asynchronously). Broadcast writes have no
+        reply to wait for; tests call this before looking at the wire log. False on timeout."""
+        deadline = time.monotonic() + timeout
+        quiet_since, seen = None, -1
+        while time.monotonic() < deadline:
+            fd = self._master
+            if fd is None:
+                return True
+            try:
+                pending = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+            except OSError:
+                return True
+            now = time.monotonic()
+            if pending or self._busy or self.counters.rx_bytes != seen:
+                seen, quiet_since = self.counters.rx_bytes, now
+            elif now - quiet_since >= quiet_s:
+                return True
+            time.sleep(0.0005)
+        return False
 
     def _advance_plant(self) -> None:
         if self.plant is None:

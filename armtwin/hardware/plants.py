@@ -135,7 +135,8 @@ class SimPlant:
 
     def __init__(self, env, *, ctrl_dt: float | None = None, max_steps_per_advance: int = 5, seed: int | None = 0):
         self.env = env
-        self.ctrl_dt = float(ctrl_dt or getattr(getattr(env, "unwrapped", env), "ctrl_dt", C.CTRL_DT))
+        base = getattr(env, "unwrapped", env)
+        self.ctrl_dt = float(ctrl_dt or getattr(getattr(base, "config", None), "ctrl_dt", C.CTRL_DT))
         self.max_steps = max_steps_per_advance
         self.seed = seed
         self._t: float | None = None

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -133,10 +134,10 @@ class Fault:
             bus.delay_next(self.count, self.delay_ms / 1000.0)
         elif self.kind == "error":
             bus.set_error(self.servo_id, self.bits)
+        elif self.kind == "delay-rate":
+            bus.set_fault_rates(delay=self.rate, delay_s=self.delay_ms / 1000.0)
         else:
-            rates = {"corrupt": 0.0, "drop": 0.0, "delay": 0.0}
-            rates[self.kind.removesuffix("-rate")] = self.rate
-            bus.set_fault_rates(**rates, delay_s=self.delay_ms / 1000.0)
+            bus.set_fault_rates(**{self.kind.removesuffix("-rate"): self.rate})
 
 
 @dataclass
@@ -153,7 +154,8 @@ class VirtualArmConfig:
     calibration_dir: where to write the matching ``<id>.json`` for LeRobot; None: a fresh temporary
         directory (removed on close).
     initial_q: (6,) radians, the start pose (follower without env, leader "hold"); default joint zero.
-    faults: faults injected at start (see :class:`Fault`).
+    faults: faults to inject (see :class:`Fault`), ``faults_after_s`` seconds after start (e.g. once
+        LeRobot has connected: its connect tries every packet only once).
     """
 
     role: str = "follower"
@@ -166,6 +168,7 @@ class VirtualArmConfig:
     sine_amplitude: float = 0.5
     sine_period_s: float = 4.0
     faults: tuple[Fault, ...] = field(default_factory=tuple)
+    faults_after_s: float = 0.0
 
     def __post_init__(self):
         _check_role(self.role)
@@ -181,6 +184,8 @@ class VirtualArmConfig:
         if self.initial_q is not None and np.shape(self.initial_q) != (C.NUM_JOINTS,):
             raise ValueError(f"initial_q must be {C.NUM_JOINTS} radians, got shape {np.shape(self.initial_q)}")
         self.faults = tuple(Fault.parse(f) if isinstance(f, str) else f for f in self.faults)
+        if not self.faults_after_s >= 0:
+            raise ValueError(f"faults_after_s must be >= 0, got {self.faults_after_s}")
 
 
 class VirtualArm:
@@ -240,11 +245,22 @@ class VirtualArm:
         self.plant = self._make_plant()
         self.calibration_path = write_lerobot_calibration(cal, self.calibration_dir, self.id)
         self.bus = VirtualBus(servos, self.plant, name=f"{self.role}:{self.id}").start()
-        for fault in self.config.faults:
-            fault.apply(self.bus)
+        self._fault_timer = None
+        if self.config.faults_after_s > 0:
+            self._fault_timer = threading.Timer(self.config.faults_after_s, self._apply_faults)
+            self._fault_timer.daemon = True
+            self._fault_timer.start()
+        else:
+            self._apply_faults()
         return self
 
+    def _apply_faults(self) -> None:
+        for fault in self.config.faults:
+            fault.apply(self.bus)
+
     def close(self) -> None:
+        if getattr(self, "_fault_timer", None) is not None:
+            self._fault_timer.cancel()
         if self.bus is not None:
             self.bus.close()
         if hasattr(self.plant, "close"):

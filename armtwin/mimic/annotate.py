@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import h5py
 import numpy as np
 
-from armtwin.mimic.spec import TaskSpec, get_task_spec
+from armtwin.mimic.spec import ENV_OBJECT, TaskSpec, get_task_spec
 
 
 class MimicDataError(ValueError):
@@ -162,6 +162,38 @@ def _read_signals(demo: h5py.Group) -> dict[str, np.ndarray]:
     return {k: np.asarray(grp[k]) for k in grp.keys()}
 
 
+class _ObjectResolver:
+    """Each subtask's object for one demo: the spec's, or for :data:`ENV_OBJECT` the one the env's
+    ``subtask_spec`` names in the demo's scene (the env is restored to the demo's initial state)."""
+
+    def __init__(self, env_id: str, spec: TaskSpec):
+        self.env_id, self.spec, self.env = env_id, spec, None
+
+    def __call__(self, demo: h5py.Group) -> list:
+        refs = [s.object_ref for s in self.spec.subtasks]
+        if ENV_OBJECT not in refs:
+            return refs
+        if "initial_state" not in demo:
+            raise MimicDataError(f"{self.env_id} names subtask objects per episode; the demo has no initial_state "
+                                 "to find them from")
+        if self.env is None:
+            from armtwin import envs
+
+            self.env = envs.make(self.env_id, image_size=None)
+            self.env.reset(seed=0)
+        u = self.env.unwrapped
+        try:
+            u.set_state(np.asarray(demo["initial_state"]))
+        except ValueError as e:
+            raise MimicDataError(f"initial_state does not fit {self.env_id}: {e}") from None
+        env_objs = [o for o, _ in u.subtask_spec]
+        return [e if r == ENV_OBJECT else r for r, e in zip(refs, env_objs)]
+
+    def close(self):
+        if self.env is not None:
+            self.env.close()
+
+
 def annotate_file(
     in_path: str, out_path: str, *, boundaries: dict[str, list[int]] | None = None, env_id: str | None = None,
 ) -> AnnotationReport:
@@ -192,6 +224,8 @@ def annotate_file(
                 raise MimicDataError(f"--boundaries names demo(s) not in the file: {', '.join(unknown)}; "
                                      f"demos: {', '.join(demos)}")
         report = AnnotationReport(env_id=env_id, method=method)
+        resolver = _ObjectResolver(env_id, spec)
+        objects: dict[str, list] = {}
         for name in demos:
             demo = data[name]
             n = int(demo.attrs.get("num_samples", demo["actions"].shape[0] if "actions" in demo else 0))
@@ -202,8 +236,11 @@ def annotate_file(
                     raise MimicDataError("not listed in --boundaries")
                 else:
                     report.boundaries[name] = manual_boundaries(boundaries[name], spec, n)
+                objects[name] = resolver(demo)
             except MimicDataError as e:
+                report.boundaries.pop(name, None)
                 report.skipped[name] = str(e)
+        resolver.close()
         if not report.boundaries:
             raise MimicDataError(f"{in_path}: no demo could be annotated:\n" + report.summary())
 
@@ -218,7 +255,7 @@ def annotate_file(
                     f_in.copy(data[name], out_data, name=name)
                     g = out_data[name]
                     g.attrs["subtask_boundaries"] = np.asarray(b, dtype=np.int64)
-                    g.attrs["subtask_objects"] = json.dumps([s.object_ref for s in spec.subtasks])
+                    g.attrs["subtask_objects"] = json.dumps(objects[name])
                     g.attrs["subtask_signals"] = json.dumps([s.end_signal for s in spec.subtasks])
                     total += int(g.attrs.get("num_samples", b[-1][1]))
                 out_data.attrs["total"] = total
@@ -244,7 +281,8 @@ class SourceDemo:
     """One annotated source demo, as generation needs it (all poses world frame, (T, 4, 4)).
 
     eef_pose: measured eef poses; target_pose: FK of the recorded actions; gripper_action (T,)
-    radians; object_poses: {name: (T, 4, 4)}; boundaries: [(start, end), ...] per subtask.
+    radians; object_poses: {name: (T, 4, 4)} (every recorded object); boundaries: [(start, end), ...]
+    per subtask; subtask_objects: each subtask's reference object in this demo.
     """
 
     name: str
@@ -253,6 +291,7 @@ class SourceDemo:
     gripper_action: np.ndarray
     object_poses: dict[str, np.ndarray]
     boundaries: list[tuple[int, int]]
+    subtask_objects: list[str | None] = field(default_factory=list)
 
     @property
     def num_samples(self) -> int:
@@ -288,20 +327,35 @@ def load_sources(path: str, spec: TaskSpec) -> list[SourceDemo]:
                 raise MimicDataError(f"{where}: no 'subtask_boundaries' attr; annotate the file first "
                                      f"(armtwin mimic annotate IN.h5 OUT.h5 --auto)")
             need = ["datagen_info/eef_pose", "datagen_info/target_eef_pose", "datagen_info/gripper_action"]
-            need += [f"datagen_info/object_poses/{o}" for o in sorted({o for o in want_objects if o is not None})]
             missing = [k for k in need if k not in g]
+            if missing:
+                raise MimicDataError(f"{where}: missing dataset(s) {', '.join(missing)}")
+            objs_attr = json.loads(g.attrs["subtask_objects"]) if "subtask_objects" in g.attrs else None
+            if objs_attr is None and ENV_OBJECT in want_objects:
+                raise MimicDataError(f"{where}: no 'subtask_objects' attr; {spec.env_id} names its subtask objects "
+                                     "per episode, annotate the file with armtwin mimic annotate")
+            if objs_attr is not None:
+                ok = isinstance(objs_attr, list) and len(objs_attr) == len(want_objects) and all(
+                    w == ENV_OBJECT or w == o for w, o in zip(want_objects, objs_attr))
+                if not ok:
+                    raise MimicDataError(f"{where}: annotated subtask objects {objs_attr} differ from the spec of "
+                                         f"{spec.env_id}: {want_objects}")
+            demo_objects = objs_attr if objs_attr is not None else want_objects
+            obj_keys = sorted({o for o in demo_objects if o is not None})
+            missing = [f"datagen_info/object_poses/{o}" for o in obj_keys if f"datagen_info/object_poses/{o}" not in g]
             if missing:
                 raise MimicDataError(f"{where}: missing dataset(s) {', '.join(missing)}")
             eef = np.asarray(g["datagen_info/eef_pose"], dtype=np.float64)
             T = eef.shape[0]
             tgt = np.asarray(g["datagen_info/target_eef_pose"], dtype=np.float64)
-            grip = np.asarray(g["datagen_info/gripper_action"], dtype=np.float64).reshape(T, -1)[:, 0] \
-                if np.asarray(g["datagen_info/gripper_action"]).size == T else None
-            if grip is None:
+            raw_grip = np.asarray(g["datagen_info/gripper_action"], dtype=np.float64)
+            if raw_grip.size != T:
                 raise MimicDataError(f"{where}: datagen_info/gripper_action must have shape ({T}, 1), "
-                                     f"got {g['datagen_info/gripper_action'].shape}")
-            objs = {o: np.asarray(g[f"datagen_info/object_poses/{o}"], dtype=np.float64)
-                    for o in want_objects if o is not None}
+                                     f"got {raw_grip.shape}")
+            grip = raw_grip.reshape(T)
+            # every object's poses: nearest-neighbour selection compares the subtask's object per demo
+            og = g["datagen_info/object_poses"]
+            objs = {o: np.asarray(og[o], dtype=np.float64) for o in og.keys()}
             for key, arr in [("eef_pose", eef), ("target_eef_pose", tgt)] + [(f"object_poses/{o}", a)
                                                                             for o, a in objs.items()]:
                 if arr.shape != (T, 4, 4):
@@ -317,10 +371,5 @@ def load_sources(path: str, spec: TaskSpec) -> list[SourceDemo]:
                 all(b[i][1] == b[i + 1][0] for i in range(len(b) - 1))
             if not ok:
                 raise MimicDataError(f"{where}: subtask_boundaries {b} must tile [0, {T}) with non-empty segments")
-            if "subtask_objects" in g.attrs:
-                got = json.loads(g.attrs["subtask_objects"])
-                if got != want_objects:
-                    raise MimicDataError(f"{where}: annotated subtask objects {got} differ from the spec of "
-                                         f"{spec.env_id}: {want_objects}")
-            sources.append(SourceDemo(name, eef, tgt, grip, objs, b))
+            sources.append(SourceDemo(name, eef, tgt, grip, objs, b, list(demo_objects)))
     return sources

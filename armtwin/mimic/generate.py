@@ -33,11 +33,12 @@ from armtwin.assets import so101_constants as C
 from armtwin.mimic.annotate import SourceDemo
 from armtwin.mimic.poses import interpolate_poses, make_pose, perturb_pose, pose_to_pos_quat, transform_segment
 from armtwin.mimic.select import select_source
-from armtwin.mimic.spec import TaskSpec
+from armtwin.mimic.spec import ENV_OBJECT, TaskSpec
 
 FAILURE_REASONS: tuple[str, ...] = ("ik_unreachable", "grasp_missed", "drop", "timeout")
-#: Gripper commands below this (radians) count as "closed" when classifying drops.
-GRIPPER_CLOSED_BELOW: float = 0.5 * (C.GRIPPER_CLOSED + C.GRIPPER_OPEN)
+#: A grasp lost while the gripper command is within this many radians of the command at the moment
+#: the grasp was taken counts as a drop (the gripper was not opening).
+GRIPPER_OPENING_MARGIN: float = 0.05
 
 
 @dataclass
@@ -178,6 +179,19 @@ class TrialRunner:
         if self._render_env is not None:
             self._render_env.close()
 
+    def _solve_ik(self, pos, quat, q_prev):
+        """Joint targets for a gripper pose: orientation relaxed step by step until the position is
+        within the spec's precision (position first on the 5-DoF arm). -> (q (6,) rad, pos error m)."""
+        spec = self.job.spec
+        best = None
+        for w in spec.ik_orientation_weights:
+            q, _, err = self.ik.solve(pos, quat if w > 0 else None, q_prev, orientation_weight=w)
+            if best is None or err < best[1]:
+                best = (q, err)
+            if err <= spec.ik_pos_precision:
+                break
+        return best
+
     # ------------------------------------------------------------------ a trial
     def run(self, trial_index: int) -> TrialResult:
         job, spec, sources = self.job, self.job.spec, self.job.sources
@@ -199,21 +213,28 @@ class TrialRunner:
         grasp_seen_in_subtask = []
         held = False
         dropped = False
+        grip_at_grasp = C.GRIPPER_CLOSED
         grasp = spec.grasp_signal
         done = False
 
+        env_objects = [o for o, _ in u.subtask_spec]
         for s_i, st in enumerate(spec.subtasks):
             dg = u.get_datagen_info()
-            obj_pose = np.asarray(dg["object_poses"][st.object_ref]) if st.object_ref is not None else None
+            obj_name = env_objects[s_i] if st.object_ref == ENV_OBJECT else st.object_ref
+            obj_pose = np.asarray(dg["object_poses"][obj_name]) if obj_name is not None else None
             if chosen is None or spec.select_src_per_subtask:
-                starts = bounds[:, s_i, 0]
-                chosen = select_source(
+                # Sources whose subtask used the same object come first (Sandwich: same ingredient).
+                cand = [j for j, src in enumerate(sources) if src.subtask_objects[s_i] == obj_name] \
+                    or list(range(len(sources)))
+                starts = bounds[cand, s_i, 0]
+                pick = select_source(
                     st, rng,
-                    src_eef_poses=np.stack([src.eef_pose[a] for src, a in zip(sources, starts)]),
-                    src_obj_poses=(np.stack([src.object_poses[st.object_ref][a] for src, a in zip(sources, starts)])
-                                   if st.object_ref is not None else None),
+                    src_eef_poses=np.stack([sources[j].eef_pose[a] for j, a in zip(cand, starts)]),
+                    src_obj_poses=(np.stack([sources[j].object_poses[sources[j].subtask_objects[s_i]][a]
+                                             for j, a in zip(cand, starts)]) if obj_name is not None else None),
                     eef_pose=np.asarray(dg["eef_pose"]), obj_pose=obj_pose,
                 )
+                chosen = cand[pick]
             src_inds.append(int(chosen))
             src = sources[chosen]
             a, b = bounds[chosen, s_i]
@@ -224,8 +245,8 @@ class TrialRunner:
                 # is re-attached to the object too, not only the targets.
                 seg = np.concatenate([src.eef_pose[a:a + 1], seg])
                 grip = np.concatenate([grip[:1], grip])
-            if st.object_ref is not None:
-                seg = transform_segment(seg, src.object_poses[st.object_ref][a], obj_pose)
+            if obj_name is not None:
+                seg = transform_segment(seg, src.object_poses[src.subtask_objects[s_i]][a], obj_pose)
             start_pose = last_target if last_target is not None else np.asarray(dg["eef_pose"])
             n_interp = st.num_interpolation_steps
             if st.interpolation_step_size is not None:
@@ -245,7 +266,7 @@ class TrialRunner:
                 if noisy[k]:
                     target = perturb_pose(target, rng, pos_sigma=st.action_noise_pos, rot_sigma=st.action_noise_rot)
                 pos, quat = pose_to_pos_quat(target)
-                q, _, err = ik.solve(pos, quat, q_prev, orientation_weight=spec.ik_orientation_weight)
+                q, err = self._solve_ik(pos, quat, q_prev)
                 if err > spec.ik_pos_tolerance:
                     reason = "ik_unreachable"
                     done = True
@@ -270,7 +291,11 @@ class TrialRunner:
                 now_held = bool(sig.get(grasp, False))
                 if now_held:
                     grasp_seen = True
-                if held and not now_held and grips[k] < GRIPPER_CLOSED_BELOW:
+                if now_held and not held:
+                    grip_at_grasp = grips[k]
+                # a drop: the grasp is lost while the gripper is still commanded as closed as when it
+                # took the object (not while the source opens it to release)
+                if held and not now_held and grips[k] <= grip_at_grasp + GRIPPER_OPENING_MARGIN:
                     dropped = True
                 held = now_held
                 if info.get("is_success", False):

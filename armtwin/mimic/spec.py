@@ -17,6 +17,11 @@ from dataclasses import dataclass
 
 SELECTION_STRATEGIES: tuple[str, ...] = ("random", "nearest_neighbor_object", "nearest_neighbor_robot_distance")
 
+#: ``object_ref`` value meaning "the object the env's ``subtask_spec`` names for this subtask in this
+#: episode" (Sandwich: the ingredient the instruction names changes per reset). Source demos record
+#: theirs at annotation time; a new scene reads it after reset.
+ENV_OBJECT: str = "<env>"
+
 
 @dataclass(frozen=True)
 class SubtaskSpec:
@@ -24,7 +29,8 @@ class SubtaskSpec:
 
     Attributes:
         object_ref: object the segment is replayed relative to (a name in the env's
-            ``object_names``), or None to replay it in the world frame.
+            ``object_names``), :data:`ENV_OBJECT` to take it from the env's ``subtask_spec`` per
+            episode, or None to replay it in the world frame.
         end_signal: name of the subtask-term signal whose first 0->1 transition ends
             this subtask in the source demos; None for the last subtask.
         selection_strategy: one of :data:`SELECTION_STRATEGIES` (default
@@ -33,8 +39,11 @@ class SubtaskSpec:
         nn_k: neighbours to sample from for the nearest-neighbour strategies (default 3).
         pos_weight, rot_weight: weights of position (per metre) and angle (per radian) in
             the nearest-neighbour distance (defaults 1.0, 1.0 as in MimicGen).
-        action_noise_pos: std of Gaussian noise on each target position, metres (default 0.002).
-        action_noise_rot: std of Gaussian noise on each target orientation, radians (default 0.01).
+        action_noise_pos: std of Gaussian noise on each target position, metres (default 0.0005).
+        action_noise_rot: std of Gaussian noise on each target orientation, radians (default 0.005).
+            Smaller than MimicGen's (0.05 of a 5 cm OSC delta): the SO-101's position servos
+            (kp ~1000) execute every per-step jump of the joint targets with no impedance to smooth
+            it, and 1 mm already dropped Stack D0 from 100% to ~70% in our measurements.
         num_interpolation_steps: control steps to move (lerp + slerp) from the last target to the
             first pose of the transformed segment (default 5).
         interpolation_step_size: if set, the interpolation gets at least ceil(distance / step) steps
@@ -54,8 +63,8 @@ class SubtaskSpec:
     nn_k: int = 3
     pos_weight: float = 1.0
     rot_weight: float = 1.0
-    action_noise_pos: float = 0.002
-    action_noise_rot: float = 0.01
+    action_noise_pos: float = 0.0005
+    action_noise_rot: float = 0.005
     num_interpolation_steps: int = 5
     interpolation_step_size: float | None = 0.01
     num_fixed_steps: int = 0
@@ -95,8 +104,12 @@ class TaskSpec:
             one source for the whole episode.
         ik_pos_tolerance: IK position error, metres, above which a target counts as unreachable
             and the trial stops with reason ``ik_unreachable`` (default 0.01).
-        ik_orientation_weight: weight of the orientation error against position (1.0) in IK; the
-            5-DoF arm cannot match every orientation, so position wins (default 0.3).
+        ik_orientation_weights: weights of the orientation error against position (1.0) in IK, tried
+            in order (default (0.3, 0.1, 0.03, 0.0)): the first solution whose position error is within
+            ``ik_pos_precision`` is taken, else the most precise one. The 5-DoF arm cannot hold a
+            top-down approach everywhere (wrist_flex hits its limit near the base and far to the side),
+            so position wins over orientation where both cannot hold.
+        ik_pos_precision: position error, metres, good enough to stop relaxing orientation (default 0.002).
         success_hold_steps: the trial ends early once the task has been successful for this many
             consecutive control steps (default 5); otherwise success is judged after the last step.
         grasp_signal: name of the signal meaning "object held", used to classify failures
@@ -107,7 +120,8 @@ class TaskSpec:
     subtasks: tuple[SubtaskSpec, ...]
     select_src_per_subtask: bool = True
     ik_pos_tolerance: float = 0.01
-    ik_orientation_weight: float = 0.3
+    ik_orientation_weights: tuple[float, ...] = (0.3, 0.1, 0.03, 0.0)
+    ik_pos_precision: float = 0.002
     success_hold_steps: int = 5
     grasp_signal: str = "grasp"
 
@@ -123,8 +137,12 @@ class TaskSpec:
             raise ValueError(f"{self.env_id}: the last subtask must have end_signal=None")
         if subtasks[-1].term_offset_range != (0, 0):
             raise ValueError(f"{self.env_id}: the last subtask's term_offset_range must be (0, 0)")
-        if self.ik_pos_tolerance <= 0:
-            raise ValueError("ik_pos_tolerance must be > 0")
+        if self.ik_pos_tolerance <= 0 or self.ik_pos_precision <= 0:
+            raise ValueError("ik_pos_tolerance and ik_pos_precision must be > 0")
+        weights = tuple(float(w) for w in self.ik_orientation_weights)
+        if not weights or any(w < 0 for w in weights):
+            raise ValueError(f"ik_orientation_weights must be a non-empty tuple of weights >= 0, got {weights}")
+        object.__setattr__(self, "ik_orientation_weights", weights)
         if self.success_hold_steps < 1:
             raise ValueError("success_hold_steps must be >= 1")
 
@@ -147,6 +165,7 @@ class TaskSpec:
     @classmethod
     def from_dict(cls, d: dict) -> "TaskSpec":
         d = dict(d)
+        d["ik_orientation_weights"] = tuple(d.get("ik_orientation_weights", (0.3,)))
         d["subtasks"] = tuple(SubtaskSpec(**{**s, "term_offset_range": tuple(s["term_offset_range"])})
                               for s in d["subtasks"])
         return cls(**d)
@@ -166,7 +185,7 @@ TASK_SPECS: dict[str, TaskSpec] = {
         env_id="armtwin/SO101-PickPlace-v0",
         subtasks=(
             SubtaskSpec("cube", "grasp"),
-            SubtaskSpec("bin", None),
+            SubtaskSpec("plate", None),
         ),
     ),
     "armtwin/SO101-Stack-v0": TaskSpec(
@@ -179,8 +198,8 @@ TASK_SPECS: dict[str, TaskSpec] = {
     "armtwin/SO101-Sandwich-v0": TaskSpec(
         env_id="armtwin/SO101-Sandwich-v0",
         subtasks=(
-            SubtaskSpec("bread_top", "grasp"),
-            SubtaskSpec("bread_bottom", None),
+            SubtaskSpec(ENV_OBJECT, "grasp"),
+            SubtaskSpec("plate", None),
         ),
     ),
 }
@@ -198,15 +217,20 @@ def check_against_env(spec: TaskSpec, env_subtask_spec, object_names) -> None:
     """Raise ValueError if ``spec``'s (object, signal) sequence differs from the env's ``subtask_spec``
     or names an object the env does not have."""
     env_pairs = [(o, s) for o, s in env_subtask_spec]
-    if env_pairs != spec.subtask_pairs:
+    mine = spec.subtask_pairs
+    if len(env_pairs) == len(mine):
+        # ENV_OBJECT matches whatever object the env names
+        mine = [(e[0] if m[0] == ENV_OBJECT else m[0], m[1]) for m, e in zip(mine, env_pairs)]
+    if env_pairs != mine:
         raise ValueError(
             f"{spec.env_id}: mimic spec subtasks {spec.subtask_pairs} do not match the env's subtask_spec {env_pairs}"
         )
     for st in spec.subtasks:
-        if st.object_ref is not None and st.object_ref not in object_names:
+        if st.object_ref not in (None, ENV_OBJECT) and st.object_ref not in object_names:
             raise ValueError(
                 f"{spec.env_id}: subtask object {st.object_ref!r} is not an env object; valid: {', '.join(object_names)}"
             )
 
 
-__all__ = ["SubtaskSpec", "TaskSpec", "TASK_SPECS", "SELECTION_STRATEGIES", "get_task_spec", "check_against_env"]
+__all__ = ["SubtaskSpec", "TaskSpec", "TASK_SPECS", "SELECTION_STRATEGIES", "get_task_spec", "check_against_env",
+           "ENV_OBJECT"]

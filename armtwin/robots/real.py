@@ -16,6 +16,7 @@ Commands sent here are *not* clamped: wrap the follower in
 from __future__ import annotations
 
 import logging
+import termios
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +28,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Errors that mean "this bus transaction failed" (LeRobot: ConnectionError on a timeout or bad
-#: checksum; pyserial: SerialException, an OSError, when the adapter is unplugged).
-BUS_ERRORS = (ConnectionError, OSError)
+#: checksum; pyserial: SerialException (an OSError) or termios.error when the adapter is unplugged).
+BUS_ERRORS = (ConnectionError, OSError, termios.error)
 
 
 def _import_lerobot():
@@ -45,6 +46,8 @@ class _RealArmConfig:
     use_degrees: bool = True
     read_retries: int = 3
     retry_pause_s: float = 0.002
+    connect_retries: int = 2
+    require_calibrated: bool = True
 
     def __post_init__(self):
         if not isinstance(self.port, str) or not self.port:
@@ -53,6 +56,8 @@ class _RealArmConfig:
             raise ValueError(f"id must be a calibration file name (no '/'), got {self.id!r}")
         if self.read_retries < 0:
             raise ValueError(f"read_retries must be >= 0, got {self.read_retries}")
+        if self.connect_retries < 0:
+            raise ValueError(f"connect_retries must be >= 0, got {self.connect_retries}")
         if self.retry_pause_s < 0:
             raise ValueError(f"retry_pause_s must be >= 0, got {self.retry_pause_s}")
         if self.calibration_dir is not None:
@@ -69,7 +74,13 @@ class RealFollowerConfig(_RealArmConfig):
     cameras: LeRobot ``CameraConfig`` per camera name (``C.CAMERA_NAMES``); none by default.
     max_relative_target: LeRobot's own clamp (LeRobot units), normally None because
         ``SafeFollower`` clamps every command, sim or real, the same way.
-    read_retries: extra attempts for a failed bus read (input buffer flushed between tries).
+    read_retries: extra attempts for a failed bus read; before try i+1 the input buffer is
+        flushed after ``retry_pause_s * 5**i`` seconds (2, 10, 50 ms by default).
+    connect_retries: extra attempts at LeRobot's whole connect (handshake, configure), whose
+        single-try pings and writes fail on one bad packet.
+    require_calibrated: after LeRobot's connect, refuse to run (CalibrationMismatch) unless the
+        servos' Homing_Offset/Min/Max_Position_Limit equal the calibration file (LeRobot itself
+        would carry on with ``calibrate=False`` and report wrong angles).
     """
 
     cameras: dict[str, Any] = field(default_factory=dict)
@@ -89,6 +100,10 @@ class RealLeaderConfig(_RealArmConfig):
     ``$HF_LEROBOT_CALIBRATION/teleoperators/so_leader``."""
 
 
+class CalibrationMismatch(ValueError):
+    """The arm's calibration registers and its LeRobot calibration file disagree (or there is no file)."""
+
+
 class _BusRetry:
     """Shared retry logic: flush stale bytes (a late reply would otherwise answer the next request)."""
 
@@ -105,11 +120,13 @@ class _BusRetry:
                 if i == attempts - 1:
                     raise ConnectionError(f"{self.name}: {what} failed after {attempts} tries: {e}") from e
                 logger.debug("%s: %s failed (%s), retrying", self.name, what, e)
-                self._flush()
+                self._flush(self.config.retry_pause_s * 5**i)
         raise AssertionError("unreachable")
 
-    def _flush(self) -> None:
-        time.sleep(self.config.retry_pause_s)
+    def _flush(self, pause_s: float) -> None:
+        # Wait out the rest of a reply burst (or a late reply), then drop it: otherwise it would be
+        # taken as the answer to the next request. Backing off (2, 10, 50 ms) rides out short stalls.
+        time.sleep(pause_s)
         port = self._device.bus.port_handler
         try:
             port.ser.reset_input_buffer()
@@ -124,6 +141,66 @@ class _BusRetry:
     @property
     def is_connected(self) -> bool:
         return self._device is not None and self._device.is_connected
+
+    def _check_calibration(self) -> None:
+        dev = self._device
+        if not self.config.require_calibrated:
+            return
+        path = dev.calibration_fpath
+        if not dev.calibration:
+            self.disconnect()
+            raise CalibrationMismatch(
+                f"{self.name}: no calibration file {path}; calibrate the arm with LeRobot "
+                f"(lerobot-calibrate) or pass the id/calibration_dir of an existing file"
+            )
+        on_arm = self._retry("reading calibration registers", dev.bus.read_calibration)
+        diffs = [
+            f"{m}.{f}: arm {getattr(on_arm[m], f)} != file {getattr(dev.calibration[m], f)}"
+            for m in on_arm
+            for f in ("homing_offset", "range_min", "range_max")
+            if m in dev.calibration and getattr(on_arm[m], f) != getattr(dev.calibration[m], f)
+        ]
+        missing = [m for m in on_arm if m not in dev.calibration]
+        if diffs or missing:
+            self.disconnect()
+            raise CalibrationMismatch(
+                f"{self.name}: the arm on {self.config.port} does not match {path}: "
+                + "; ".join(diffs + [f"{m}: missing in the file" for m in missing])
+                + ". Connect with calibrate=True to write the file to the motors, or recalibrate."
+            )
+
+    def _connect_with_retries(self, make_device, calibrate: bool) -> None:
+        attempts = 1 + self.config.connect_retries
+        for i in range(attempts):
+            self._device = make_device()
+            try:
+                self._device.connect(calibrate=calibrate)
+                break
+            except (*BUS_ERRORS, RuntimeError) as e:
+                self.bus_errors += 1
+                try:
+                    self._device.bus.port_handler.closePort()
+                except Exception:  # noqa: BLE001  never opened
+                    pass
+                self._device = None
+                if i == attempts - 1:
+                    raise
+                logger.warning("%s: connect failed (%s), retrying", self.name, str(e).splitlines()[0])
+                time.sleep(0.05)
+        self._check_calibration()
+
+    def _close_device(self) -> None:
+        """LeRobot's disconnect (torque off with retries); if that fails, still close the port."""
+        try:
+            if self._device.is_connected:
+                self._device.disconnect()
+        except Exception as e:  # noqa: BLE001  bus gone or servo error bits: closing matters more
+            logger.warning("%s: disconnect failed (%s); closing the port", self.name, e)
+            try:
+                self._device.bus.port_handler.closePort()
+            except Exception:  # noqa: BLE001  the adapter is gone already
+                pass
+        self._device = None
 
     def _require(self) -> None:
         if not self.is_connected:
@@ -159,18 +236,20 @@ class RealFollower(_BusRetry):
         from lerobot.robots.so_follower import SO101Follower, SO101FollowerConfig
 
         cfg = self.config
-        self._device = SO101Follower(
-            SO101FollowerConfig(
-                port=cfg.port,
-                id=cfg.id,
-                calibration_dir=cfg.calibration_dir,
-                use_degrees=cfg.use_degrees,
-                cameras=dict(cfg.cameras),
-                max_relative_target=cfg.max_relative_target,
-                disable_torque_on_disconnect=cfg.disable_torque_on_disconnect,
-            )
+        self._connect_with_retries(
+            lambda: SO101Follower(
+                SO101FollowerConfig(
+                    port=cfg.port,
+                    id=cfg.id,
+                    calibration_dir=cfg.calibration_dir,
+                    use_degrees=cfg.use_degrees,
+                    cameras=dict(cfg.cameras),
+                    max_relative_target=cfg.max_relative_target,
+                    disable_torque_on_disconnect=cfg.disable_torque_on_disconnect,
+                )
+            ),
+            calibrate,
         )
-        self._device.connect(calibrate=calibrate)
 
     def get_joint_positions(self) -> dict[str, float]:
         """Present position of every motor, LeRobot units, keyed ``C.LEROBOT_MOTOR_KEYS`` (no camera reads)."""
@@ -200,16 +279,7 @@ class RealFollower(_BusRetry):
     def disconnect(self) -> None:
         if self._device is None:
             return
-        try:
-            if self._device.is_connected:
-                self._device.disconnect()
-        except BUS_ERRORS as e:
-            logger.warning("%s: disconnect failed (%s); closing the port", self.name, e)
-            try:
-                self._device.bus.port_handler.closePort()
-            except Exception:  # noqa: BLE001  the adapter is gone already
-                pass
-        self._device = None
+        self._close_device()
 
 
 class RealLeader(_BusRetry):
@@ -236,12 +306,14 @@ class RealLeader(_BusRetry):
         from lerobot.teleoperators.so_leader import SO101Leader, SO101LeaderConfig
 
         cfg = self.config
-        self._device = SO101Leader(
-            SO101LeaderConfig(
-                port=cfg.port, id=cfg.id, calibration_dir=cfg.calibration_dir, use_degrees=cfg.use_degrees
-            )
+        self._connect_with_retries(
+            lambda: SO101Leader(
+                SO101LeaderConfig(
+                    port=cfg.port, id=cfg.id, calibration_dir=cfg.calibration_dir, use_degrees=cfg.use_degrees
+                )
+            ),
+            calibrate,
         )
-        self._device.connect(calibrate=calibrate)
 
     def get_action(self) -> dict[str, float]:
         """LeRobot's ``get_action`` (Present_Position, LeRobot units), retried on bus errors."""
@@ -252,13 +324,4 @@ class RealLeader(_BusRetry):
     def disconnect(self) -> None:
         if self._device is None:
             return
-        try:
-            if self._device.is_connected:
-                self._device.disconnect()
-        except BUS_ERRORS as e:
-            logger.warning("%s: disconnect failed (%s); closing the port", self.name, e)
-            try:
-                self._device.bus.port_handler.closePort()
-            except Exception:  # noqa: BLE001
-                pass
-        self._device = None
+        self._close_device()

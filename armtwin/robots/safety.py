@@ -20,7 +20,8 @@ Every :meth:`SafeFollower.send_action` runs, in this order:
 first one), through limits and the per-step clamp like any other command.
 
 Bus errors (LeRobot's ``ConnectionError``/``RuntimeError`` after the
-follower's own retries, a vanished serial port): nothing more is sent and
+follower's own retries, a vanished serial port; in fact any exception while
+reading the present position, sending, or in ``get_observation``): nothing more is sent and
 :class:`SafetyStop` is raised; every later ``send_action`` raises it too until
 :meth:`SafeFollower.rearm`. With ``on_fault="hold"`` (default) the servos keep
 their last goal, which was clamped; ``"torque_off"`` also tries to disable
@@ -152,7 +153,8 @@ class SafeFollower:
     units); ``stamp``: ``config.clock()`` time the input was produced (None: now, i.e. no
     watchdog for callers that cannot say). Returns what the follower really sent.
     ``events`` counts nan_hold, stale_hold, limited (a joint hit a limit), step_clamped,
-    bus_errors, stops. ``last_sent`` is the last command sent.
+    bus_errors, stops. ``last_sent`` is the last command sent, ``last_present`` the present
+    position it was clamped against.
     """
 
     def __init__(self, follower, config: SafetyConfig):
@@ -163,6 +165,7 @@ class SafeFollower:
             ("commands", "nan_hold", "stale_hold", "limited", "step_clamped", "bus_errors", "stops"), 0
         )
         self.last_sent: dict[str, float] | None = None
+        self.last_present: dict[str, float] | None = None  # the reading the last command was clamped to
         self.stopped: str | None = None  # reason, while stopped
         self._lo = np.array([config.lower[k] for k in KEYS])
         self._hi = np.array([config.upper[k] for k in KEYS])
@@ -185,7 +188,13 @@ class SafeFollower:
         self.follower.connect(calibrate=calibrate)
 
     def get_observation(self) -> dict[str, Any]:
-        return self.follower.get_observation()
+        """The follower's observation; a failure to read it stops the follower like a failed command."""
+        if self.stopped is not None:
+            raise SafetyStop(f"{self.name} is stopped ({self.stopped}); call rearm() to resume")
+        try:
+            return self.follower.get_observation()
+        except Exception as e:  # noqa: BLE001  same policy as send_action
+            self._stop(e)
 
     def disconnect(self) -> None:
         self.follower.disconnect()
@@ -239,12 +248,13 @@ class SafeFollower:
         target, hold = self._target(action, stamp)
         try:
             present = self._present()
+            self.last_present = dict(zip(KEYS, present.tolist()))
             if hold is not None:
                 self.events[hold] += 1
                 target = np.array([self.last_sent[k] for k in KEYS]) if self.last_sent else present
             command = self.safe_command(target, present)
             sent = self.follower.send_action(dict(zip(KEYS, command.tolist())))
-        except (ConnectionError, OSError, RuntimeError) as e:
+        except Exception as e:  # noqa: BLE001  any failure talking to the arm stops it; see module doc
             self._stop(e)
         self.last_sent = {k: float(sent[k]) for k in KEYS}
         return dict(self.last_sent)

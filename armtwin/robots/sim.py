@@ -129,6 +129,10 @@ class SimFollower:
         cfg = self.config
         kwargs = dict(cfg.env_kwargs)
         kwargs.setdefault("ctrl_dt", cfg.ctrl_dt)
+        # The physics step must divide the control period: keep C.SIM_DT when it does, else the
+        # largest step below it that does (e.g. 50 Hz -> 1/200 s).
+        n = math.ceil(cfg.ctrl_dt / C.SIM_DT - 1e-9)
+        kwargs.setdefault("sim_dt", cfg.ctrl_dt / n)
         kwargs.setdefault("image_size", cfg.image_size)
         if cfg.image_size is not None:
             kwargs.setdefault("cameras", cfg.cameras)
@@ -150,6 +154,11 @@ class SimFollower:
         for cam in self.cameras:
             out[cam] = images[cam]
         return out
+
+    def get_joint_positions(self) -> dict[str, float]:
+        """Present joint positions in LeRobot units (no camera frames)."""
+        self._check()
+        return self.converter.to_lerobot_dict(self.last_obs["joint_pos"])
 
     def send_action(self, action: dict[str, Any]) -> dict[str, Any]:
         """Clamp to the joint limits, step the sim one control period; returns the clamped action (LeRobot units)."""
@@ -174,7 +183,8 @@ class SimFollower:
 
     def step_radians(self, q) -> dict[str, Any]:
         """Step the env with (6,) joint targets, radians (no clamping); returns the new env observation."""
-        obs, _, _, _, info = self.env.step(np.asarray(q, dtype=np.float32))
+        # float64 all the way: the recorder stores the applied target, and a replay must apply the same bits.
+        obs, _, _, _, info = self.env.step(np.asarray(q, dtype=np.float64))
         self.last_obs, self.last_info = obs, info
         return obs
 
@@ -185,11 +195,16 @@ class SimFollower:
         if state is not None:
             u = self.env.unwrapped
             u.set_state(np.asarray(state, dtype=np.float64))
-            obs = u.get_obs() if hasattr(u, "get_obs") else u._get_obs()
+            obs = u._obs()  # the env observation of the restored state
         self.last_obs, self.last_info = obs, info
         self.seed = seed
         self.reset_count += 1
         return obs
+
+    @property
+    def applied_action(self) -> np.ndarray:
+        """(6,) float64 radians: the joint targets the env applied at the last step (after clamping)."""
+        return np.asarray(self.last_info["action"], dtype=np.float64).copy()
 
     @property
     def is_success(self) -> bool:
@@ -202,13 +217,12 @@ class SimFollower:
     @property
     def env_args(self) -> dict[str, Any]:
         """``data.attrs["env_args"]`` for recordings: env id and the kwargs that rebuild this env."""
-        cfg = self.config
-        kw = dict(cfg.env_kwargs)
-        kw.setdefault("ctrl_dt", cfg.ctrl_dt)
-        kw["image_size"] = list(cfg.image_size) if cfg.image_size is not None else None
-        if cfg.image_size is not None:
-            kw.setdefault("cameras", list(cfg.cameras))
-        return {"env_name": cfg.env_id, "type": "armtwin", "env_kwargs": kw}
+        env_config = getattr(self.unwrapped, "config", None)
+        if env_config is not None and hasattr(env_config, "to_kwargs"):
+            kw = env_config.to_kwargs()
+        else:
+            kw = dict(self.config.env_kwargs, ctrl_dt=self.config.ctrl_dt)
+        return {"env_name": self.config.env_id, "type": "armtwin", "env_kwargs": kw}
 
     def recording_frame(self) -> dict[str, Any]:
         """What the recorder stores before the next action: ``obs`` (env obs, radians, images),

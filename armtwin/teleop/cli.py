@@ -31,3 +31,112 @@ def add_inspect(subparsers) -> None:
     p.add_argument("file", help="the .h5/.hdf5 recording")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_cmd_inspect)
+
+
+def _size(text: str):
+    if text.lower() == "none":
+        return None
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"image size must be HxW (e.g. 128x128) or none, got {text!r}") from None
+    return (h, w)
+
+
+def _cmd_teleop(args) -> int:
+    from armtwin.teleop.factory import TeleopConfig, run_publish, run_teleop
+
+    try:
+        cfg = TeleopConfig(
+            env_id=args.env,
+            leader=args.leader,
+            target=args.target,
+            port=args.port,
+            leader_id=args.leader_id,
+            leader_calibration_dir=args.leader_calibration_dir,
+            follower_port=args.follower_port,
+            follower_id=args.follower_id,
+            follower_calibration_dir=args.follower_calibration_dir,
+            replay=args.replay,
+            replay_demo=args.demo,
+            net_listen=args.listen,
+            record=args.record,
+            resume=args.resume,
+            compression=args.compression,
+            flush_every=args.flush_every,
+            episodes=args.episodes,
+            episode_steps=args.episode_steps,
+            duration_s=args.duration,
+            hz=args.hz,
+            reset_s=args.reset_s,
+            seed=args.seed,
+            image_size=args.image_size,
+            use_degrees=not args.range_m100_100,
+            expert_noise=args.expert_noise,
+        )
+    except (ValueError, FileNotFoundError) as e:
+        print(f"armtwin teleop: {e}", file=sys.stderr)
+        return 2
+    if args.publish:
+        sent = run_publish(cfg, args.publish)
+        print(f"published {sent} actions to {args.publish}")
+        return 0
+    try:
+        loop = run_teleop(cfg, keys=not args.headless)
+    except FileExistsError as e:
+        print(f"armtwin teleop: {e}", file=sys.stderr)
+        return 2
+    n_ok = sum(r.success for r in loop.results)
+    print(f"episodes: {len(loop.results)} (success {n_ok})" + (f", recorded to {cfg.record}" if cfg.record else ""))
+    return 0
+
+
+def add_teleop(subparsers) -> None:
+    from armtwin.teleop.factory import COMPRESSIONS, LEADER_KINDS, TARGET_KINDS
+    from armtwin.teleop.loop import EPISODE_KEYS
+
+    keys = ", ".join(f"{'space' if k == ' ' else k}={v}" for k, v in EPISODE_KEYS.items())
+    p = subparsers.add_parser(
+        "teleop",
+        help="teleoperate the simulated or the real SO-101 from a leader, optionally recording HDF5",
+        description="Fixed-rate teleoperation: leader -> (safety layer) -> follower, recorded to HDF5 "
+        f"(robomimic layout). Episode keys on a terminal: {keys}; keyboard leader: w/s a/d i/k move the "
+        "gripper in x/y/z, j/l roll, o/c open/close. Without a terminal (or with --headless) episodes "
+        "start by themselves and end on success or after --episode-steps.",
+    )
+    p.add_argument("--env", default="armtwin/SO101-Lift-v0", help="task id (see `armtwin envs`)")
+    p.add_argument("--leader", choices=LEADER_KINDS, default="keyboard")
+    p.add_argument("--target", choices=TARGET_KINDS, default="sim", help="simulated or real follower")
+    p.add_argument("--port", help="--leader so101: the leader arm's serial port")
+    p.add_argument("--leader-id", help="LeRobot calibration id of the leader arm")
+    p.add_argument("--leader-calibration-dir", help="directory of <leader-id>.json (LeRobot's default if unset)")
+    p.add_argument("--follower-port", help="--target real: the follower arm's serial port")
+    p.add_argument("--follower-id", help="LeRobot calibration id of the real follower")
+    p.add_argument("--follower-calibration-dir", help="directory of <follower-id>.json")
+    p.add_argument("--replay", help="--leader replay: the HDF5 recording")
+    p.add_argument("--demo", default=0, type=int, help="--leader replay: episode number [0]")
+    p.add_argument("--listen", default="127.0.0.1:5555", help="--leader net: HOST:PORT to receive on")
+    p.add_argument("--publish", metavar="HOST:PORT",
+                   help="send the leader's actions over UDP to a `--leader net` session instead of driving a follower")
+    p.add_argument("--record", help="HDF5 file to record episodes into")
+    p.add_argument("--resume", action="store_true", help="append to an existing --record file")
+    p.add_argument("--compression", choices=COMPRESSIONS, default="none")
+    p.add_argument("--flush-every", type=int, default=30, help="steps between writes to disk [30]")
+    p.add_argument("--episodes", type=int, help="stop after this many recorded episodes")
+    p.add_argument("--episode-steps", type=int, help="longest episode, in steps")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--hz", type=float, default=30.0, help="control rate, 1..60 [30]")
+    p.add_argument("--reset-s", type=float, help="reset period after each episode, s [sim 0, real 10]")
+    p.add_argument("--seed", type=int, default=0, help="episode k resets the sim with seed+k [0]")
+    p.add_argument("--image-size", type=_size, default=(128, 128), help="sim camera HxW or none [128x128]")
+    p.add_argument("--range-m100-100", action="store_true", help="body joints in -100..100 instead of degrees")
+    p.add_argument("--expert-noise", type=float, default=0.0, help="--leader scripted: action noise")
+    p.add_argument("--headless", action="store_true", help="do not read keys from the terminal")
+    p.set_defaults(func=_cmd_teleop)
+
+
+def add_virtual_arm(subparsers) -> None:
+    """``armtwin virtual-arm`` lives with the virtual hardware (armtwin.hardware.cli)."""
+    from armtwin.hardware.cli import add_virtual_arm as add
+
+    add(subparsers)

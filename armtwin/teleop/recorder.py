@@ -213,13 +213,40 @@ class Recorder:
                 raise ValueError(
                     f"cannot resume {path}: it records env {old.get('env_name')!r}, not {new.get('env_name')!r}"
                 )
-        inc = f.require_group("incomplete")
-        leftovers = sorted(k for k in inc if _DEMO_RE.match(k))
-        taken = [int(m.group(1)) for k in inc if (m := _CRASHED_RE.match(k))]
+        inc = self._recover_incomplete(f, path)
+        f.flush()
+        return f
+
+    def _recover_incomplete(self, f, path: Path):
+        """Set aside (or drop) episodes a crash left in /incomplete; returns the /incomplete group.
+
+        A kill during a flush can leave the interrupted episode's own metadata
+        half-written; such a group cannot be read and is unlinked (and, if the
+        /incomplete group itself is unreadable, that group is replaced). /data is
+        never touched here.
+        """
+        try:
+            inc = f.require_group("incomplete")
+            names = list(inc.keys())
+        except Exception as e:  # noqa: BLE001 - any HDF5 error means the group's metadata is damaged
+            log.warning("%s: the /incomplete group is unreadable (%s); replacing it", path, e)
+            del f["incomplete"]
+            return f.create_group("incomplete")
+        leftovers = sorted(k for k in names if _DEMO_RE.match(k))
+        taken = [int(m.group(1)) for k in names if (m := _CRASHED_RE.match(k))]
         k = max(taken, default=-1) + 1
         for name in leftovers:
-            n = inc[name]
-            rows = int(n["actions"].shape[0]) if "actions" in n else 0
+            try:
+                n = inc[name]
+                rows = int(n["actions"].shape[0]) if "actions" in n else 0
+            except Exception as e:  # noqa: BLE001
+                log.warning("%s: an interrupted episode (/incomplete/%s) is unreadable (%s); dropping it", path, name, e)
+                try:
+                    del inc[name]
+                except Exception:  # noqa: BLE001
+                    del f["incomplete"]
+                    return f.create_group("incomplete")
+                continue
             if rows == 0:  # interrupted before its first flush: nothing to keep
                 del inc[name]
             elif self.config.keep_incomplete:
@@ -235,8 +262,7 @@ class Recorder:
             else:
                 del inc[name]
                 log.warning("%s: removed an interrupted episode (%d flushed steps)", path, rows)
-        f.flush()
-        return f
+        return inc
 
     def _max_demo_index(self) -> int:
         return max((int(m.group(1)) for k in self._data if (m := _DEMO_RE.match(k))), default=-1)
@@ -578,9 +604,15 @@ def summarize(path: str | Path) -> dict[str, Any]:
 
             data[names[0]].visititems(visit)
         incomplete = []
-        if "incomplete" in f:
-            for k, g in f["incomplete"].items():
-                incomplete.append({"name": k, "steps": int(g["actions"].shape[0]) if "actions" in g else 0})
+        try:
+            for k in f["incomplete"].keys() if "incomplete" in f else ():
+                try:
+                    g = f["incomplete"][k]
+                    incomplete.append({"name": k, "steps": int(g["actions"].shape[0]) if "actions" in g else 0})
+                except Exception:  # noqa: BLE001 - damaged by a kill mid-flush; resume drops it
+                    incomplete.append({"name": k, "steps": -1})
+        except Exception:  # noqa: BLE001
+            incomplete.append({"name": "(unreadable)", "steps": -1})
         env_args = data.attrs.get("env_args", "{}")
         return {
             "path": str(path),
@@ -621,5 +653,6 @@ def format_summary(s: Mapping[str, Any]) -> str:
         lines.append("")
         lines.append("  interrupted episodes (not in /data):")
         for e in s["incomplete"]:
-            lines.append(f"    /incomplete/{e['name']}: {e['steps']} flushed steps")
+            steps = "unreadable" if e["steps"] < 0 else f"{e['steps']} flushed steps"
+            lines.append(f"    /incomplete/{e['name']}: {steps}")
     return "\n".join(lines)

@@ -1,0 +1,157 @@
+"""``armtwin envs`` and ``armtwin rollout``: thin commands over :mod:`armtwin.envs`.
+
+``armtwin envs``: one line per env id.
+``armtwin rollout --env ID --expert --episodes N --seed S [--video out.mp4]``: roll the scripted expert,
+print the success rate, and optionally write an MP4 (front | wrist side by side) a person can watch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+
+from armtwin.envs import ENV_IDS, check_env_id
+
+
+def add_envs(subparsers) -> None:
+    p = subparsers.add_parser("envs", help="list the simulated environments")
+    p.set_defaults(func=_run_envs)
+
+
+def _run_envs(args) -> int:
+    width = max(len(k) for k in ENV_IDS)
+    for env_id, spec in ENV_IDS.items():
+        print(f"{env_id:<{width}}  {spec['description']}")
+    return 0
+
+
+@dataclass(kw_only=True)
+class RolloutConfig:
+    """One ``armtwin rollout`` run. env_id: an id of ENV_IDS; episodes >= 1; seed: first reset seed
+    (episode i uses seed + i); expert: roll the scripted expert (the only policy this command knows);
+    noise: expert action noise, radians; video: MP4 path or None; image_size: (H, W) of each camera in the
+    video; reset_distribution: "D0" or "D1"; fps: video frame rate (default: the env's control rate)."""
+
+    env_id: str
+    episodes: int = 10
+    seed: int = 0
+    expert: bool = True
+    noise: float = 0.0
+    video: str | None = None
+    image_size: tuple[int, int] = (240, 320)
+    reset_distribution: str = "D0"
+
+    def __post_init__(self):
+        check_env_id(self.env_id)
+        if self.episodes < 1:
+            raise ValueError(f"episodes must be >= 1, got {self.episodes}")
+        if not self.expert:
+            raise ValueError("rollout needs a policy: pass --expert (the scripted expert is the only one here)")
+        if self.noise < 0:
+            raise ValueError(f"noise must be >= 0 radians, got {self.noise}")
+        if self.video is not None and not self.video.lower().endswith(".mp4"):
+            raise ValueError(f"video must be an .mp4 path, got {self.video!r}")
+        if self.reset_distribution not in ("D0", "D1"):
+            raise ValueError(f"reset_distribution must be D0 or D1, got {self.reset_distribution!r}")
+
+
+def rollout(cfg: RolloutConfig, *, progress: bool = True) -> dict:
+    """Roll the expert for ``cfg.episodes`` episodes. Returns {"successes": [bool], "success_rate": float,
+    "steps": [int], "video": path or None}. The video is written to a temp file, then renamed."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from armtwin.envs import make
+    from armtwin.envs.experts import make_expert
+
+    env = make(cfg.env_id, image_size=None, reset_distribution=cfg.reset_distribution)
+    u = env.unwrapped
+    writer = None
+    tmp = None
+    if cfg.video:
+        import imageio.v2 as imageio
+
+        os.makedirs(os.path.dirname(os.path.abspath(cfg.video)), exist_ok=True)
+        tmp = cfg.video + ".part.mp4"
+        fps = round(1.0 / u.config.ctrl_dt)
+        writer = imageio.get_writer(tmp, fps=fps, codec="libx264", macro_block_size=8, format="FFMPEG",
+                                    pixelformat="yuv420p", output_params=["-preset", "ultrafast"])
+
+    def frame():
+        ims = u.render_images(image_size=cfg.image_size, cameras=("front", "wrist"))
+        return np.concatenate([ims["front"], ims["wrist"]], axis=1)
+
+    successes, steps = [], []
+    bar = tqdm(range(cfg.episodes), desc=f"rollout {cfg.env_id}", unit="ep", disable=not progress)
+    try:
+        for i in bar:
+            expert = make_expert(cfg.env_id, noise=cfg.noise, seed=cfg.seed + i)
+            obs, info = env.reset(seed=cfg.seed + i)
+            expert.reset(env, obs)
+            if writer:
+                writer.append_data(frame())
+            after = 0
+            for t in range(u.config.max_episode_steps):
+                obs, _, term, trunc, info = env.step(expert.act(obs))
+                if writer:
+                    writer.append_data(frame())
+                after += expert.done
+                if term or trunc or after > 10:
+                    break
+            successes.append(bool(info["is_success"]))
+            steps.append(t + 1)
+            bar.set_postfix(success=f"{np.mean(successes):.0%}")
+        if writer:
+            writer.close()
+            writer = None
+            os.replace(tmp, cfg.video)
+    finally:
+        if writer:
+            writer.close()
+        if tmp and os.path.exists(tmp):
+            os.remove(tmp)
+        env.close()
+    return {
+        "successes": successes,
+        "success_rate": float(np.mean(successes)),
+        "steps": steps,
+        "video": cfg.video,
+    }
+
+
+def add_rollout(subparsers) -> None:
+    p = subparsers.add_parser("rollout", help="roll the scripted expert in an env, print success, write a video")
+    p.add_argument("--env", required=True, help=f"env id, one of: {', '.join(ENV_IDS)}")
+    p.add_argument("--expert", action="store_true", help="use the scripted expert (required)")
+    p.add_argument("--episodes", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0, help="seed of the first episode (episode i: seed + i)")
+    p.add_argument("--noise", type=float, default=0.0, help="expert action noise, radians (std)")
+    p.add_argument("--dist", default="D0", choices=("D0", "D1"), help="reset distribution")
+    p.add_argument("--video", default=None, help="write front|wrist MP4 here")
+    p.add_argument("--size", type=int, nargs=2, default=(240, 320), metavar=("H", "W"), help="camera size in the video")
+    p.set_defaults(func=_run_rollout)
+
+
+def _run_rollout(args: argparse.Namespace) -> int:
+    try:
+        cfg = RolloutConfig(
+            env_id=args.env,
+            episodes=args.episodes,
+            seed=args.seed,
+            expert=args.expert,
+            noise=args.noise,
+            video=args.video,
+            image_size=tuple(args.size),
+            reset_distribution=args.dist,
+        )
+    except ValueError as e:
+        print(f"armtwin rollout: {e}", file=sys.stderr)
+        return 2
+    res = rollout(cfg)
+    n = len(res["successes"])
+    print(f"{cfg.env_id} {cfg.reset_distribution}: success {sum(res['successes'])}/{n} = {res['success_rate']:.1%}")
+    if res["video"]:
+        print(f"video: {res['video']}")
+    return 0

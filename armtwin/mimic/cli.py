@@ -1,0 +1,88 @@
+"""``armtwin mimic annotate`` and ``armtwin mimic generate`` (thin: parse, build config, call library)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _image_size(text: str):
+    if text.lower() in ("none", "0", "off"):
+        return None
+    try:
+        h, _, w = text.lower().partition("x")
+        return (int(h), int(w or h))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad image size {text!r}: expected HxW (e.g. 128x128) or 'none'") from None
+
+
+def add_mimic(subparsers) -> None:
+    p = subparsers.add_parser("mimic", help="MimicGen-style augmentation: annotate subtasks, generate demos")
+    sub = p.add_subparsers(dest="mimic_command", metavar="SUBCOMMAND")
+
+    a = sub.add_parser("annotate", help="mark subtask boundaries in a recording")
+    a.add_argument("input", metavar="IN.h5")
+    a.add_argument("output", metavar="OUT.h5")
+    g = a.add_mutually_exclusive_group(required=True)
+    g.add_argument("--auto", action="store_true", help="from the recorded subtask signals (first 0->1 transition)")
+    g.add_argument("--boundaries", metavar="SPEC",
+                   help='end frames per demo, e.g. "demo_0:45;demo_1:50" (every subtask but the last)')
+    a.add_argument("--env", default=None, help="env id (default: the file's env_args)")
+    a.set_defaults(func=_annotate)
+
+    gen = sub.add_parser("generate", help="generate demos from an annotated recording")
+    gen.add_argument("source", metavar="ANNOTATED.h5")
+    gen.add_argument("--env", required=True, help="env id, e.g. armtwin/SO101-Lift-v0")
+    gen.add_argument("--num", type=int, required=True, help="successful demos to generate")
+    gen.add_argument("--out", required=True, metavar="GEN.h5")
+    gen.add_argument("--workers", type=int, default=1, help="local worker processes (default 1: in-process)")
+    gen.add_argument("--ray-address", default=None, help="run on this Ray cluster (e.g. 127.0.0.1:6379 or auto)")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--keep-failed", action="store_true", help="also write failed trials to <out>_failed.h5")
+    gen.add_argument("--max-failures", type=int, default=None, help="stop after this many failures "
+                     "(default max(20, 10 * num))")
+    gen.add_argument("--reset-distribution", choices=("D0", "D1"), default=None)
+    gen.add_argument("--image-size", type=_image_size, default=(128, 128), help="HxW of kept demos' cameras, or none")
+    gen.add_argument("--cameras", default="wrist,front", help="comma-separated cameras to render")
+    gen.add_argument("--batch-size", type=int, default=2, help="trials per worker task")
+    gen.add_argument("--keep-shards", action="store_true", help="keep <out>.shards after merging")
+    gen.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    gen.add_argument("--no-progress", action="store_true")
+    gen.set_defaults(func=_generate)
+
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _annotate(args) -> int:
+    from armtwin.mimic.annotate import MimicDataError, annotate_file, parse_boundaries_arg
+
+    try:
+        bounds = None if args.auto else parse_boundaries_arg(args.boundaries)
+        report = annotate_file(args.input, args.output, boundaries=bounds, env_id=args.env)
+    except (MimicDataError, ValueError, KeyError, OSError) as e:
+        print(f"armtwin mimic annotate: {e}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    return 0
+
+
+def _generate(args) -> int:
+    from armtwin.mimic.annotate import MimicDataError
+    from armtwin.mimic.runner import GenerateConfig, format_stats, run_generate
+
+    try:
+        cfg = GenerateConfig(
+            source=args.source, env_id=args.env, num=args.num, out=args.out, workers=args.workers,
+            ray_address=args.ray_address, seed=args.seed, keep_failed=args.keep_failed,
+            max_failures=args.max_failures, reset_distribution=args.reset_distribution,
+            image_size=args.image_size, cameras=tuple(c for c in args.cameras.split(",") if c),
+            batch_size=args.batch_size, keep_shards=args.keep_shards, overwrite=args.overwrite,
+            progress=not args.no_progress,
+        )
+        stats = run_generate(cfg)
+    except (MimicDataError, ValueError, KeyError, FileExistsError) as e:
+        print(f"armtwin mimic generate: {e}", file=sys.stderr)
+        return 2
+    print(format_stats(stats))
+    print(f"wrote {stats['out']} and {stats['out']}.stats.json")
+    return 0 if stats["kept"] >= cfg.num else 1

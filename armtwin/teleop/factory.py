@@ -1,0 +1,287 @@
+"""Build a teleoperation session from one config: the only place where ``sim`` and ``real`` differ.
+
+``build_session(TeleopConfig(...))`` returns a :class:`Session` (leader, follower, side,
+recorder, loop). The follower is always wrapped in :class:`armtwin.robots.safety.SafeFollower`
+(joint limits, per-step clamp, watchdog, NaN hold), sim or real alike; ``TARGETS`` maps
+``--target`` to the function that builds the follower and its :class:`EpisodeSide`, ``LEADERS``
+maps ``--leader`` to the function that builds the leader.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from armtwin.assets import so101_constants as C
+
+LEADER_KINDS = ("so101", "keyboard", "scripted", "replay", "net")
+TARGET_KINDS = ("sim", "real")
+COMPRESSIONS = ("none", "gzip", "lzf")
+
+
+@dataclass
+class TeleopConfig:
+    """Everything ``armtwin teleop`` needs.
+
+    env_id: the sim task (also names the task of real recordings). leader: one of LEADER_KINDS.
+    target: "sim" or "real". port / leader_id / leader_calibration_dir: the SO-101 leader arm and
+    its LeRobot calibration (``<dir>/<id>.json``). follower_port / follower_id /
+    follower_calibration_dir: the real follower. replay / replay_demo: HDF5 file and episode for
+    ``--leader replay``. net_listen: "HOST:PORT" for ``--leader net``. record: HDF5 output (None:
+    do not record). episodes, episode_steps, duration_s, hz, reset_s: see LoopConfig. image_size:
+    (H, W) sim camera frames, None for none. expert_noise: scripted leader noise.
+    """
+
+    env_id: str = "armtwin/SO101-Lift-v0"
+    leader: str = "keyboard"
+    target: str = "sim"
+    port: str | None = None
+    leader_id: str | None = None
+    leader_calibration_dir: str | Path | None = None
+    follower_port: str | None = None
+    follower_id: str | None = None
+    follower_calibration_dir: str | Path | None = None
+    replay: str | Path | None = None
+    replay_demo: int | str = 0
+    net_listen: str = "127.0.0.1:5555"
+    net_wait_s: float = 5.0
+    record: str | Path | None = None
+    resume: bool = False
+    compression: str = "none"
+    flush_every: int = 30
+    episodes: int | None = None
+    episode_steps: int | None = None
+    duration_s: float | None = None
+    hz: float = 30.0
+    reset_s: float | None = None
+    seed: int | None = 0
+    image_size: tuple[int, int] | None = (128, 128)
+    use_degrees: bool = True
+    expert_noise: float = 0.0
+    max_step_rad: float = 0.15
+    print_summary: bool = True
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        from armtwin.envs import check_env_id
+
+        check_env_id(self.env_id)
+        if self.leader not in LEADER_KINDS:
+            raise ValueError(f"unknown leader {self.leader!r}; valid leaders: {', '.join(LEADER_KINDS)}")
+        if self.target not in TARGET_KINDS:
+            raise ValueError(f"unknown target {self.target!r}; valid targets: {', '.join(TARGET_KINDS)}")
+        if self.compression not in COMPRESSIONS:
+            raise ValueError(f"unknown compression {self.compression!r}; valid choices: {', '.join(COMPRESSIONS)}")
+        if self.leader == "so101" and not self.port:
+            raise ValueError("--leader so101 needs --port (the leader arm's serial port, e.g. /dev/ttyACM0)")
+        if self.target == "real" and not self.follower_port:
+            raise ValueError("--target real needs --follower-port (the follower arm's serial port)")
+        if self.leader == "replay" and not self.replay:
+            raise ValueError("--leader replay needs --replay FILE.h5 (and optionally --demo N)")
+        if self.leader == "scripted" and self.target != "sim":
+            raise ValueError("--leader scripted needs --target sim: the expert plans from the simulated scene")
+        if self.image_size is not None:
+            self.image_size = tuple(int(v) for v in self.image_size)
+        if self.record is not None:
+            self.record = Path(self.record)
+        if not (1 <= self.hz <= 60):
+            raise ValueError(f"--hz must be between 1 and 60, got {self.hz}")
+        if self.max_step_rad <= 0 or not math.isfinite(self.max_step_rad):
+            raise ValueError(f"max_step_rad must be > 0, got {self.max_step_rad}")
+
+
+@dataclass
+class Session:
+    leader: Any
+    follower: Any  # the SafeFollower the loop drives
+    side: Any
+    recorder: Any
+    loop: Any
+
+    def close(self) -> None:
+        """Disconnect both devices and close the recording (finished episodes are already on disk)."""
+        for closer in (
+            lambda: self.recorder is not None and self.recorder.close(),
+            lambda: self.leader.is_connected and self.leader.disconnect(),
+            lambda: self.follower.is_connected and self.follower.disconnect(),
+        ):
+            try:
+                closer()
+            except Exception as e:  # noqa: BLE001 - close everything we can
+                import logging
+
+                logging.getLogger(__name__).warning("while closing the session: %s", e)
+
+
+# ------------------------------------------------------------------ followers (the sim/real switch)
+
+
+def _sim_follower(cfg: TeleopConfig):
+    from armtwin.robots.sim import SimFollower, SimFollowerConfig
+    from armtwin.teleop.loop import SimSide
+
+    sim = SimFollower(
+        SimFollowerConfig(
+            env_id=cfg.env_id,
+            image_size=cfg.image_size,
+            ctrl_dt=1.0 / cfg.hz,
+            use_degrees=cfg.use_degrees,
+            seed=cfg.seed,
+            env_kwargs=dict(cfg.env_kwargs),
+        )
+    )
+    return sim, sim.converter, SimSide(sim), 0.0
+
+
+def _real_follower(cfg: TeleopConfig):
+    from armtwin.robots.real import RealFollower, RealFollowerConfig
+    from armtwin.teleop.loop import RealSide
+    from armtwin.units import Calibration, UnitConverter
+
+    rcfg = RealFollowerConfig(
+        port=cfg.follower_port, id=cfg.follower_id, calibration_dir=cfg.follower_calibration_dir,
+        use_degrees=cfg.use_degrees,
+    )
+    real = RealFollower(rcfg)
+    cal_dir = Path(rcfg.calibration_dir) if rcfg.calibration_dir else _lerobot_calibration_dir("robots/so_follower")
+    cal_file = cal_dir / f"{rcfg.id}.json"
+    converter = UnitConverter(Calibration.load(cal_file), use_degrees=cfg.use_degrees)
+    env_args = {"env_name": cfg.env_id, "type": "armtwin", "env_kwargs": {"ctrl_dt": 1.0 / cfg.hz}}
+    from armtwin.envs import ENV_IDS
+
+    side = RealSide(converter, instruction=ENV_IDS[cfg.env_id]["description"], env_args=env_args)
+    return real, converter, side, 10.0
+
+
+def _lerobot_calibration_dir(sub: str) -> Path:
+    import os
+
+    root = os.environ.get("HF_LEROBOT_CALIBRATION")
+    if root is None:
+        home = os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface"))
+        root = os.path.join(home, "lerobot", "calibration")
+    return Path(root) / sub
+
+
+#: --target -> builder returning (follower, converter, EpisodeSide, default reset period in s).
+TARGETS: dict[str, Callable[[TeleopConfig], tuple]] = {"sim": _sim_follower, "real": _real_follower}
+
+
+# ------------------------------------------------------------------ leaders
+
+
+def _so101_leader(cfg, follower, side):
+    from armtwin.robots.real import RealLeader, RealLeaderConfig
+
+    return RealLeader(
+        RealLeaderConfig(port=cfg.port, id=cfg.leader_id, calibration_dir=cfg.leader_calibration_dir,
+                         use_degrees=cfg.use_degrees)
+    )
+
+
+def _keyboard_leader(cfg, follower, side):
+    from armtwin.teleop.leaders import KeyboardLeader, KeyboardLeaderConfig
+
+    leader = KeyboardLeader(KeyboardLeaderConfig(use_degrees=cfg.use_degrees))
+    leader.converter = side.converter  # speak the follower's units
+    return leader
+
+
+def _scripted_leader(cfg, follower, side):
+    from armtwin.teleop.leaders import ExpertLeader
+
+    return ExpertLeader(side.sim, noise=cfg.expert_noise, seed=cfg.seed)
+
+
+def _replay_leader(cfg, follower, side):
+    from armtwin.teleop.leaders import ReplayLeader
+
+    leader = ReplayLeader(cfg.replay, cfg.replay_demo, use_degrees=cfg.use_degrees)
+    leader.converter = side.converter
+    return leader
+
+
+def _net_leader(cfg, follower, side):
+    from armtwin.teleop.leaders import NetLeader, NetLeaderConfig
+
+    return NetLeader(NetLeaderConfig(listen=cfg.net_listen, wait_first_s=cfg.net_wait_s))
+
+
+LEADERS: dict[str, Callable] = {
+    "so101": _so101_leader,
+    "keyboard": _keyboard_leader,
+    "scripted": _scripted_leader,
+    "replay": _replay_leader,
+    "net": _net_leader,
+}
+
+
+def build_session(cfg: TeleopConfig) -> Session:
+    """Follower (SafeFollower around sim or real), its side, the leader, the recorder and the loop."""
+    from armtwin.robots.safety import SafeFollower, SafetyConfig
+    from armtwin.teleop.loop import ControlLoop, LoopConfig
+    from armtwin.teleop.recorder import Recorder, RecorderConfig
+
+    raw, converter, side, default_reset_s = TARGETS[cfg.target](cfg)
+    follower = SafeFollower(raw, SafetyConfig.for_converter(converter, max_step_rad=cfg.max_step_rad))
+    leader = LEADERS[cfg.leader](cfg, follower, side)
+    loop_cfg = LoopConfig(
+        hz=cfg.hz,
+        episodes=cfg.episodes,
+        episode_steps=cfg.episode_steps,
+        duration_s=cfg.duration_s,
+        reset_s=default_reset_s if cfg.reset_s is None else cfg.reset_s,
+        seed=cfg.seed,
+        print_summary=cfg.print_summary,
+    )
+    recorder = None
+    if cfg.record is not None:
+        # env_args need the connected sim (its env config); connect the follower first.
+        follower.connect()
+        recorder = Recorder(
+            RecorderConfig(
+                cfg.record,
+                flush_every=cfg.flush_every,
+                compression=None if cfg.compression == "none" else cfg.compression,
+                resume=cfg.resume,
+                env_args=side.env_args,
+                fps=cfg.hz,
+                source=side.source,
+            )
+        )
+    loop = ControlLoop(leader, follower, recorder, side, loop_cfg)
+    return Session(leader, follower, side, recorder, loop)
+
+
+def run_teleop(cfg: TeleopConfig, *, keys: bool = False):
+    """Build the session, run the loop (reading keys from the terminal when ``keys``), close; returns the loop."""
+    session = build_session(cfg)
+    try:
+        if keys:
+            from armtwin.teleop.keys import TerminalKeys
+
+            with TerminalKeys(session.loop.handle_key):
+                session.loop.run()
+        else:
+            session.loop.run()
+    finally:
+        session.close()
+    return session.loop
+
+
+def run_publish(cfg: TeleopConfig, address: str) -> int:
+    """Read the configured leader and publish its actions over UDP to ``address`` (no follower)."""
+    from armtwin.teleop.leaders import run_publisher
+    from armtwin.units import UnitConverter
+
+    class _NoSide:
+        converter = UnitConverter(use_degrees=cfg.use_degrees)
+
+    leader = LEADERS[cfg.leader](cfg, None, _NoSide())
+    leader.connect()
+    try:
+        return run_publisher(leader, address, hz=cfg.hz, duration_s=cfg.duration_s)
+    finally:
+        leader.disconnect()

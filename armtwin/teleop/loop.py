@@ -1,0 +1,513 @@
+"""The fixed-rate control loop: read the leader, command the follower, observe, record.
+
+One tick (period ``1/hz``):
+
+1. ``obs = follower.get_observation()`` and the recording frame (the state *before* the action);
+2. ``action = leader.get_action()``  (t_read taken just before);
+3. ``sent = follower.send_action(action)`` (t_sent taken just after; latency = t_sent - t_read);
+4. ``recorder.add_step(frame.obs, sent in radians, state, datagen_info)`` while an episode is recorded;
+5. sleep until the next deadline (``time.sleep`` to within ``spin_s``, then a short spin).
+
+Measured: achieved rate, period jitter (|period - 1/hz|), leader->follower latency, overruns;
+:meth:`LoopStats.table` prints them at the end.
+
+Episodes: :class:`ControlLoop` has ``start_episode``, ``mark_success``, ``mark_failure``,
+``discard`` (drop and re-record), ``reset`` and ``stop``; they may be called from any thread
+(keys, a GUI, a test) and take effect at the next tick. ``handle_key`` maps keys to them
+(``EPISODE_KEYS``). Headless by default: episodes start by themselves, end on task success
+(when the follower side can tell) or after ``episode_steps``.
+
+What differs between sim and real is only the :class:`EpisodeSide` object (how to reset,
+what to record), which :func:`armtwin.teleop.factory.build_session` picks once.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from armtwin.assets import so101_constants as C
+from armtwin.teleop.leaders import LeaderExhausted
+
+log = logging.getLogger(__name__)
+
+MAX_HZ = 60.0
+
+
+# ------------------------------------------------------------------ timing
+
+
+class RateKeeper:
+    """Deadlines every ``1/hz`` s on ``time.perf_counter``: sleep to within ``spin_s``, then spin.
+
+    A tick that overruns its deadline by more than one period re-anchors the schedule
+    (counted in ``overruns``) instead of bursting to catch up.
+    """
+
+    def __init__(self, hz: float, spin_s: float = 0.002):
+        self.period = 1.0 / float(hz)
+        self.spin_s = float(spin_s)
+        self.next = time.perf_counter() + self.period
+        self.overruns = 0
+
+    def restart(self) -> None:
+        self.next = time.perf_counter() + self.period
+
+    def wait(self) -> float:
+        """Block until the next deadline; returns the time (perf_counter) it was reached."""
+        now = time.perf_counter()
+        remaining = self.next - now
+        if remaining > self.spin_s:
+            time.sleep(remaining - self.spin_s)
+        while True:
+            now = time.perf_counter()
+            if now >= self.next:
+                break
+        if now - self.next > self.period:
+            self.overruns += 1
+            self.next = now + self.period
+        else:
+            self.next += self.period
+        return now
+
+
+@dataclass
+class LoopStats:
+    """Per-tick measurements (seconds). ``tick_starts``: perf_counter at each tick start."""
+
+    hz: float
+    tick_starts: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    overruns: int = 0
+
+    def summary(self) -> dict[str, float]:
+        """achieved_hz, jitter_p50/p99/max_ms (|period - nominal|), latency_p50/p99/max_ms, ticks, overruns."""
+        t = np.asarray(self.tick_starts)
+        lat = np.asarray(self.latencies) * 1e3
+        out: dict[str, float] = {"target_hz": self.hz, "ticks": float(len(t)), "overruns": float(self.overruns)}
+        if len(t) >= 2:
+            periods = np.diff(t)
+            jit = np.abs(periods - 1.0 / self.hz) * 1e3
+            out.update(
+                achieved_hz=(len(t) - 1) / (t[-1] - t[0]),
+                period_mean_ms=float(periods.mean() * 1e3),
+                jitter_p50_ms=float(np.percentile(jit, 50)),
+                jitter_p99_ms=float(np.percentile(jit, 99)),
+                jitter_max_ms=float(jit.max()),
+            )
+        if len(lat):
+            out.update(
+                latency_p50_ms=float(np.percentile(lat, 50)),
+                latency_p99_ms=float(np.percentile(lat, 99)),
+                latency_max_ms=float(lat.max()),
+            )
+        return out
+
+    def table(self) -> str:
+        s = self.summary()
+        rows = [
+            ("ticks", f"{int(s['ticks'])}"),
+            ("rate (target / achieved)", f"{s['target_hz']:.1f} / {s.get('achieved_hz', math.nan):.2f} Hz"),
+            ("period jitter p50 / p99 / max",
+             f"{s.get('jitter_p50_ms', math.nan):.3f} / {s.get('jitter_p99_ms', math.nan):.3f} / "
+             f"{s.get('jitter_max_ms', math.nan):.3f} ms"),
+            ("leader->follower latency p50 / p99 / max",
+             f"{s.get('latency_p50_ms', math.nan):.3f} / {s.get('latency_p99_ms', math.nan):.3f} / "
+             f"{s.get('latency_max_ms', math.nan):.3f} ms"),
+            ("overruns (re-anchored deadlines)", f"{int(s['overruns'])}"),
+        ]
+        w = max(len(r[0]) for r in rows)
+        return "\n".join(f"  {k:<{w}}  {v}" for k, v in rows)
+
+
+# ------------------------------------------------------------------ the sim/real difference
+
+
+class EpisodeSide(Protocol):
+    """What the loop needs from the follower side to run and record episodes.
+
+    source: "sim" | "real". converter: contract units <-> radians of this follower.
+    instruction: task text. env_args: ``data.attrs["env_args"]``. reset(seed, state) resets the
+    scene (returns the seed used or None). frame(observation) -> {"obs", "state", "datagen_info"}
+    before the action. sent_radians(sent) -> (6,) rad, the command really applied.
+    complete(frame, sent_rad) adds action-dependent datagen info.
+    success() -> bool | None (None: cannot tell).
+    """
+
+    source: str
+    converter: Any
+
+    @property
+    def instruction(self) -> str: ...
+
+    @property
+    def env_args(self) -> dict: ...
+
+    def reset(self, seed: int | None, state=None) -> int | None: ...
+
+    def frame(self, observation: dict[str, Any]) -> dict[str, Any]: ...
+
+    def sent_radians(self, sent: dict[str, float]) -> np.ndarray: ...
+
+    def complete(self, frame: dict[str, Any], sent_rad: np.ndarray) -> None: ...
+
+    def success(self) -> bool | None: ...
+
+
+class SimSide:
+    """Episodes on a :class:`armtwin.robots.sim.SimFollower`: env resets, full states, datagen info."""
+
+    source = "sim"
+
+    def __init__(self, sim):
+        self.sim = sim
+        self.converter = sim.converter
+
+    @property
+    def instruction(self) -> str:
+        return self.sim.instruction
+
+    @property
+    def env_args(self) -> dict:
+        return self.sim.env_args
+
+    def reset(self, seed, state=None):
+        self.sim.reset(seed=seed, state=state)
+        return seed
+
+    def frame(self, observation):
+        return self.sim.recording_frame()
+
+    def sent_radians(self, sent):
+        # Exactly the bits the env applied (not a units round trip), so the recording replays bit-exactly.
+        return self.sim.applied_action
+
+    def complete(self, frame, sent_rad):
+        dg = frame["datagen_info"]
+        dg["target_eef_pose"] = self.sim.target_pose(sent_rad)
+        dg["gripper_action"] = np.asarray(sent_rad[5:6], dtype=np.float64)
+
+    def success(self):
+        return self.sim.is_success
+
+
+class RealSide:
+    """Episodes on a real arm: no reset (a reset period instead), joint positions and camera frames only."""
+
+    source = "real"
+
+    def __init__(self, converter, *, instruction: str = "", env_args: dict | None = None):
+        self.converter = converter
+        self._instruction = instruction
+        self._env_args = dict(env_args or {})
+
+    @property
+    def instruction(self) -> str:
+        return self._instruction
+
+    @property
+    def env_args(self) -> dict:
+        return self._env_args
+
+    def reset(self, seed, state=None):
+        return None
+
+    def frame(self, observation):
+        obs: dict[str, Any] = {"joint_pos": self.converter.to_radians(observation)}
+        images = {k: v for k, v in observation.items() if k in C.CAMERA_NAMES}
+        if images:
+            obs["images"] = images
+        return {"obs": obs, "state": None, "datagen_info": None}
+
+    def sent_radians(self, sent):
+        return self.converter.to_radians(sent)
+
+    def complete(self, frame, sent_rad):
+        pass
+
+    def success(self):
+        return None
+
+
+# ------------------------------------------------------------------ loop
+
+
+@dataclass
+class LoopConfig:
+    """hz: control rate, 1..60. episodes: stop after this many saved episodes (None: no limit).
+    episode_steps: longest episode (None: no limit). duration_s: stop after this long (None: no
+    limit). reset_s: teleop without recording after each reset (the real arm's reset period).
+    end_on_success: end an episode when the follower side reports success, after
+    ``success_hold`` more steps. auto_start: start each episode by itself (headless); otherwise
+    wait for ``start_episode()``. seed: episode k (counting discarded ones) resets with seed+k.
+    spin_s: busy-wait before each deadline. print_summary: print the stats table at the end."""
+
+    hz: float = 30.0
+    episodes: int | None = None
+    episode_steps: int | None = None
+    duration_s: float | None = None
+    reset_s: float = 0.0
+    end_on_success: bool = True
+    success_hold: int = 0
+    auto_start: bool = True
+    seed: int | None = 0
+    spin_s: float = 0.002
+    print_summary: bool = True
+
+    def __post_init__(self):
+        if not (isinstance(self.hz, (int, float)) and 1.0 <= self.hz <= MAX_HZ):
+            raise ValueError(f"hz must be between 1 and {MAX_HZ:g}, got {self.hz!r}")
+        for name in ("episodes", "episode_steps"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, int) or v < 1):
+                raise ValueError(f"{name} must be a positive integer or None, got {v!r}")
+        if self.duration_s is not None and not self.duration_s > 0:
+            raise ValueError(f"duration_s must be > 0 or None, got {self.duration_s!r}")
+        if not self.reset_s >= 0:
+            raise ValueError(f"reset_s must be >= 0 seconds, got {self.reset_s!r}")
+        if self.success_hold < 0:
+            raise ValueError(f"success_hold must be >= 0, got {self.success_hold}")
+        if not 0 <= self.spin_s < 1.0 / self.hz:
+            raise ValueError(f"spin_s must be in [0, 1/hz), got {self.spin_s}")
+
+
+#: Keys -> episode commands (KeyboardLeader's jog keys do not overlap).
+EPISODE_KEYS: dict[str, str] = {
+    " ": "start_episode",
+    "y": "mark_success",
+    "n": "mark_failure",
+    "x": "discard",
+    "r": "reset",
+    "Q": "stop",
+}
+
+
+@dataclass
+class EpisodeResult:
+    name: str | None  # demo name when recorded
+    steps: int
+    success: bool
+    seed: int | None
+
+
+class ControlLoop:
+    """``ControlLoop(leader, follower, recorder=None, side=None, config=LoopConfig())``.
+
+    leader/follower: contract objects (``armtwin.robots.contract``). recorder: an open
+    :class:`armtwin.teleop.recorder.Recorder` or None. side: the :class:`EpisodeSide`
+    (None: no resets, and recording is not possible). ``run()`` connects what is not
+    connected, loops until done, and returns the :class:`LoopStats`; ``results`` lists
+    the finished episodes.
+    """
+
+    def __init__(self, leader, follower, recorder=None, side: EpisodeSide | None = None,
+                 config: LoopConfig | None = None, *, on_tick: Callable[["ControlLoop"], None] | None = None):
+        if recorder is not None and side is None:
+            raise ValueError("recording needs an EpisodeSide (SimSide or RealSide) to know what to store")
+        self.leader = leader
+        self.follower = follower
+        self.recorder = recorder
+        self.side = side
+        self.config = config or LoopConfig()
+        self.on_tick = on_tick
+        self.stats = LoopStats(self.config.hz)
+        self.results: list[EpisodeResult] = []
+        self.state = "idle"  # idle | recording | resetting
+        self.episode_steps = 0
+        self.attempt = 0
+        self._cmds: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = False
+        self._success_streak = 0
+        self._reset_until = 0.0
+        self._ep_t0 = 0.0
+        self._seed: int | None = None
+        params = inspect.signature(follower.send_action).parameters
+        self._stamped = "stamp" in params  # SafeFollower's watchdog takes the leader-read time
+        self.last_observation: dict[str, Any] | None = None
+        self.last_sent: dict[str, float] | None = None
+
+    # ---------------------------------------------------------------- episode API (any thread)
+    def _post(self, cmd: str) -> None:
+        with self._lock:
+            self._cmds.append(cmd)
+
+    def start_episode(self) -> None:
+        """Start recording an episode (no-op if one is being recorded)."""
+        self._post("start")
+
+    def mark_success(self) -> None:
+        """End the episode being recorded as a success, then reset."""
+        self._post("success")
+
+    def mark_failure(self) -> None:
+        """End the episode being recorded as a failure (it is kept), then reset."""
+        self._post("failure")
+
+    def discard(self) -> None:
+        """Drop the episode being recorded, reset, and record it again under the same number."""
+        self._post("discard")
+
+    def reset(self) -> None:
+        """Reset the scene (dropping an episode being recorded) and begin the reset period."""
+        self._post("reset")
+
+    def stop(self) -> None:
+        """Leave the loop after the current tick (an episode being recorded is ended as a failure)."""
+        self._stop = True
+
+    def handle_key(self, ch: str) -> bool:
+        """Dispatch a key: episode keys (``EPISODE_KEYS``) here, others to the leader. True if used."""
+        cmd = EPISODE_KEYS.get(ch)
+        if cmd is not None:
+            getattr(self, cmd)()
+            return True
+        handler = getattr(self.leader, "handle_key", None)
+        return bool(handler(ch)) if handler is not None else False
+
+    # ---------------------------------------------------------------- internals
+    @property
+    def saved_episodes(self) -> int:
+        return sum(1 for r in self.results if r.name is not None)
+
+    def _do_reset(self) -> None:
+        self._seed = None if self.config.seed is None else self.config.seed + self.attempt
+        state = None
+        req = getattr(self.leader, "reset_request", None)
+        if req is not None:
+            r = req() or {}
+            self._seed = r.get("seed", self._seed)
+            state = r.get("state")
+        if self.side is not None:
+            self.side.reset(self._seed, state)
+        hook = getattr(self.leader, "on_episode_reset", None)
+        if hook is not None:
+            hook(self.follower.get_observation())
+        self._reset_until = time.perf_counter() + self.config.reset_s
+        self.state = "resetting" if self.config.reset_s > 0 else "idle"
+
+    def _begin(self) -> None:
+        self.episode_steps = 0
+        self._success_streak = 0
+        self._ep_t0 = time.perf_counter()
+        if self.recorder is not None:
+            self.recorder.begin_episode(seed=self._seed, instruction=self.side.instruction, source=self.side.source)
+        self.state = "recording"
+
+    def _end(self, success: bool, keep: bool = True) -> None:
+        name = None
+        if self.recorder is not None and self.recorder.in_episode:
+            if keep and self.episode_steps > 0:
+                name = self.recorder.end_episode(success)
+            else:
+                self.recorder.discard_episode()
+        if keep:
+            self.results.append(EpisodeResult(name, self.episode_steps, bool(success), self._seed))
+            log.info("episode %s: %d steps, success=%s", name or len(self.results) - 1, self.episode_steps, success)
+        self.attempt += 1
+        self.state = "idle"
+
+    def _process_commands(self) -> None:
+        with self._lock:
+            cmds, self._cmds = self._cmds, []
+        for cmd in cmds:
+            if cmd == "start":
+                if self.state != "recording":
+                    self._begin()
+            elif cmd in ("success", "failure"):
+                if self.state == "recording":
+                    self._end(cmd == "success")
+                    self._after_episode()
+            elif cmd in ("discard", "reset"):
+                if self.state == "recording":
+                    self._end(False, keep=False)
+                    if cmd == "discard":
+                        self.attempt -= 1  # re-record the same scene
+                self._do_reset()
+
+    def _after_episode(self) -> None:
+        if self.config.episodes is not None and self.saved_episodes >= self.config.episodes:
+            self._stop = True
+            return
+        self._do_reset()
+
+    def _side_success(self) -> bool:
+        return bool(self.side.success()) if self.side is not None else False
+
+    def tick(self) -> None:
+        """One loop iteration (without the wait)."""
+        cfg = self.config
+        self._process_commands()
+        if self.state == "resetting" and time.perf_counter() >= self._reset_until:
+            self.state = "idle"
+        if self.state == "idle" and cfg.auto_start and not self._stop:
+            self._begin()
+        recording = self.state == "recording"
+        obs = self.follower.get_observation()
+        frame = self.side.frame(obs) if (recording and self.recorder is not None) else None
+        t_read = time.perf_counter()
+        stamp = time.monotonic()
+        action = self.leader.get_action()
+        sent = self.follower.send_action(action, stamp=stamp) if self._stamped else self.follower.send_action(action)
+        self.stats.latencies.append(time.perf_counter() - t_read)
+        self.last_observation, self.last_sent = obs, sent
+        if recording:
+            if frame is not None:
+                sent_rad = self.side.sent_radians(sent)
+                self.side.complete(frame, sent_rad)
+                self.recorder.add_step(frame["obs"], sent_rad, state=frame["state"],
+                                       datagen_info=frame["datagen_info"], timestamp=t_read - self._ep_t0)
+            self.episode_steps += 1
+            ok = cfg.end_on_success and self._side_success()
+            self._success_streak = self._success_streak + 1 if ok else 0
+            if ok and self._success_streak > cfg.success_hold:
+                self._end(True)
+                self._after_episode()
+            elif cfg.episode_steps is not None and self.episode_steps >= cfg.episode_steps:
+                self._end(self._side_success())
+                self._after_episode()
+        if self.on_tick is not None:
+            self.on_tick(self)
+
+    def run(self) -> LoopStats:
+        """Connect, loop until done (episodes / duration / stop / leader exhausted), print and return stats."""
+        cfg = self.config
+        for dev in (self.follower, self.leader):
+            if not dev.is_connected:
+                dev.connect()
+        self._do_reset()
+        rate = RateKeeper(cfg.hz, cfg.spin_s)
+        t_end = None if cfg.duration_s is None else time.perf_counter() + cfg.duration_s
+        self._stop = False
+        try:
+            while not self._stop:
+                self.stats.tick_starts.append(time.perf_counter())
+                try:
+                    self.tick()
+                except LeaderExhausted as e:
+                    log.info("%s", e)
+                    if self.state == "recording":
+                        self._end(self._side_success())
+                    break
+                if t_end is not None and time.perf_counter() >= t_end:
+                    break
+                rate.wait()
+        finally:
+            if self.state == "recording":
+                # Interrupted (Ctrl-C, error, duration): keep what was recorded, as a failure
+                # unless the task reports success.
+                try:
+                    self._end(self._side_success(), keep=self.episode_steps > 0)
+                except Exception as e:  # noqa: BLE001 - do not mask the original error
+                    log.error("could not finish the last episode: %s", e)
+            self.stats.overruns = rate.overruns
+        if cfg.print_summary:
+            print(self.stats.table())
+        return self.stats

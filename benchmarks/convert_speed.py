@@ -1,0 +1,192 @@
+"""HDF5 -> LeRobot v3.0 conversion speed: armtwin's converter vs LeRobot's straightforward path.
+
+Both paths convert the same recording (default 20 episodes x 300 frames, two 640x480 cameras,
+real MuJoCo renders of the SO-101 scene) with the same codec, each in a fresh subprocess, and
+this script prints dataset frames/s, real-time factor (recorded seconds per wall second) and
+peak memory (RSS of the whole process tree, sampled every 50 ms) of each, and their ratio.
+
+The straightforward path is what a user writes with LeRobot's API: ``LeRobotDataset.create``
+then ``add_frame`` per frame (unit-converted state/action, both images, task) and
+``save_episode`` per episode, ``finalize()`` at the end; it uses LeRobot's async image writer
+with 4 threads per camera, as ``lerobot-record`` does.
+
+Goal (issue): armtwin >= 2x the straightforward path and >= 5x real time on a 2-core machine.
+
+Run:  MUJOCO_GL=egl .venv/bin/python benchmarks/convert_speed.py [--episodes 20 --frames 300]
+      [--vcodec h264] [--recording /tmp/convert_bench.h5 (reused if it exists)]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_recording(path: Path, episodes: int, frames: int, height: int, width: int) -> None:
+    """Real MuJoCo renders (both cameras) of the arm following smooth joint trajectories."""
+    import h5py
+    import mujoco
+    import numpy as np
+    from tqdm import tqdm
+
+    from armtwin.assets import so101_constants as C
+    from armtwin.assets.so101_mjcf import load_scene_model
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from convert_data import _write_demo, _write_file_attrs, joint_trajectory
+
+    model = load_scene_model()
+    d = mujoco.MjData(model)
+    r = mujoco.Renderer(model, height=height, width=width)
+    tmp = path.with_suffix(".partial.h5")
+    with h5py.File(tmp, "w") as f, tqdm(total=episodes * frames, desc="render recording", unit="frame") as bar:
+        data = _write_file_attrs(f, "armtwin/SO101-Lift-v0", 30.0)
+        for e in range(episodes):
+            q = joint_trajectory(frames + 1, e, margin=0.45)
+            imgs = {c: np.empty((frames, height, width, 3), np.uint8) for c in C.CAMERA_NAMES}
+            for t in range(frames):
+                d.qpos[: C.NUM_JOINTS] = q[t]
+                mujoco.mj_forward(model, d)
+                for c in C.CAMERA_NAMES:
+                    r.update_scene(d, camera=C.MJCF_CAMERAS[c])
+                    r.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
+                    r.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
+                    imgs[c][t] = r.render()
+                bar.update()
+            _write_demo(data, e, joint_pos=q[:frames], actions=q[1:], images=imgs, fps=30.0, success=True,
+                        instruction="lift the cube", seed=e)
+    r.close()
+    tmp.rename(path)
+
+
+def run_armtwin(rec: Path, out: Path, vcodec: str) -> None:
+    from armtwin.convert.lerobot_v3 import LeRobotExportConfig, export_lerobot
+
+    export_lerobot(LeRobotExportConfig(inputs=[rec], repo_id="bench/armtwin", root=out, vcodec=vcodec, progress=False))
+
+
+def run_lerobot(rec: Path, out: Path, vcodec: str) -> None:
+    import h5py
+    import numpy as np
+
+    from armtwin import _tv_compat
+
+    _tv_compat.declare_missing_ops()
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    from armtwin.assets import so101_constants as C
+    from armtwin.convert.h5io import demo_names
+    from armtwin.units import UnitConverter
+
+    conv = UnitConverter()
+    with h5py.File(rec, "r") as f:
+        names = demo_names(f["data"])
+        g0 = f[f"data/{names[0]}"]
+        H, W = g0["obs/images/front"].shape[1:3]
+        motor = {"dtype": "float32", "shape": (6,), "names": list(C.LEROBOT_MOTOR_KEYS)}
+        feats = {"observation.state": motor, "action": dict(motor)}
+        for c in C.CAMERA_NAMES:
+            feats[f"observation.images.{c}"] = {"dtype": "video", "shape": (H, W, 3), "names": ["height", "width", "channels"]}
+        ds = LeRobotDataset.create("bench/lerobot", 30, feats, root=out, robot_type=C.LEROBOT_ROBOT_TYPE,
+                                   vcodec=vcodec, image_writer_threads=4 * len(C.CAMERA_NAMES))
+        for name in names:
+            g = f[f"data/{name}"]
+            state = conv.from_radians(g["obs/joint_pos"][()]).astype(np.float32)
+            action = conv.from_radians(g["actions"][()]).astype(np.float32)
+            task = str(g.attrs["instruction"])
+            for t in range(len(action)):
+                frame = {"observation.state": state[t], "action": action[t], "task": task}
+                for c in C.CAMERA_NAMES:
+                    frame[f"observation.images.{c}"] = g[f"obs/images/{c}"][t]
+                ds.add_frame(frame)
+            ds.save_episode()
+        ds.finalize()
+        ds.stop_image_writer()
+
+
+def _child(args) -> int:
+    fn = {"armtwin": run_armtwin, "lerobot": run_lerobot}[args.child]
+    t0 = time.perf_counter()
+    fn(Path(args.recording), Path(args.out), args.vcodec)
+    print(json.dumps({"wall_s": time.perf_counter() - t0}))
+    return 0
+
+
+def _measure(which: str, rec: Path, out: Path, vcodec: str) -> dict:
+    """Run one path in a fresh interpreter; wall time from the child, peak tree RSS sampled here."""
+    import psutil
+
+    env = dict(os.environ, HF_HUB_OFFLINE="1", WANDB_MODE="disabled", PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, __file__, "--child", which, "--recording", str(rec), "--out", str(out), "--vcodec", vcodec]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+    proc = psutil.Process(p.pid)
+    peak = 0
+    while p.poll() is None:
+        try:
+            rss = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
+            peak = max(peak, rss)
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    out_text = p.stdout.read()
+    if p.returncode != 0:
+        raise RuntimeError(f"{which} path failed (exit {p.returncode}); rerun the child to see why:\n  {' '.join(cmd)}")
+    wall = json.loads(out_text.strip().splitlines()[-1])["wall_s"]
+    size = sum(q.stat().st_size for q in out.rglob("*") if q.is_file())
+    return {"wall_s": wall, "peak_rss_mb": peak / 2**20, "size_mb": size / 2**20}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--episodes", type=int, default=20)
+    ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--size", default="640x480", help="WxH of both cameras")
+    ap.add_argument("--vcodec", default="h264", help="codec for both paths (h264 or libsvtav1)")
+    ap.add_argument("--recording", default=None, help="HDF5 recording to use/create (default: a cached file in /tmp)")
+    ap.add_argument("--only", choices=("armtwin", "lerobot"), default=None, help="run one path only")
+    ap.add_argument("--child", choices=("armtwin", "lerobot"), default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--out", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        return _child(args)
+    W, H = (int(v) for v in args.size.split("x"))
+    rec = Path(args.recording or f"/tmp/armtwin_convert_bench_{args.episodes}x{args.frames}_{W}x{H}.h5")
+    if not rec.exists():
+        make_recording(rec, args.episodes, args.frames, H, W)
+    n = args.episodes * args.frames
+    print(f"recording: {rec} ({rec.stat().st_size / 2**30:.2f} GiB), {args.episodes} episodes x {args.frames} frames, "
+          f"2 cameras {W}x{H}, 30 fps = {n / 30:.0f} s of data; codec {args.vcodec}; {os.cpu_count()} cores")
+    results = {}
+    work = Path(tempfile.mkdtemp(prefix="armtwin_convert_bench_"))
+    try:
+        for which in ("armtwin", "lerobot"):
+            if args.only and which != args.only:
+                continue
+            out = work / which
+            r = _measure(which, rec, out, args.vcodec)
+            r["fps"] = n / r["wall_s"]
+            r["rtf"] = (n / 30) / r["wall_s"]
+            results[which] = r
+            print(f"{which:8s}: {r['wall_s']:7.1f} s  {r['fps']:7.1f} frames/s  {r['rtf']:5.2f}x real time  "
+                  f"peak RSS {r['peak_rss_mb']:7.0f} MB  dataset {r['size_mb']:.1f} MB", flush=True)
+            shutil.rmtree(out, ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if len(results) == 2:
+        ratio = results["armtwin"]["fps"] / results["lerobot"]["fps"]
+        print(f"speed-up armtwin / LeRobot add_frame path: {ratio:.2f}x (goal >= 2x); "
+              f"armtwin real-time factor {results['armtwin']['rtf']:.2f}x (goal >= 5x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""How fast the SO-101 twin simulates and renders, against Gymnasium's Reacher-v5 measured in the same run.
+
+Prints: raw physics steps/s (mj_step of the Lift scene), env steps/s without cameras (and the real-time
+factor at ctrl_dt = 1/30 s), env steps/s with both cameras at 128x128, Reacher-v5 steps/s with
+render_mode="rgb_array" at 128x128 (the peer), and the ratios. Goals: >= 200x real time without cameras,
+>= 120 env steps/s with both cameras (>= 1.7x Reacher-v5's rendered rate).
+
+    MUJOCO_GL=egl python benchmarks/sim_speed.py [--seconds 2] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import gymnasium as gym  # noqa: E402
+import mujoco  # noqa: E402
+import numpy as np  # noqa: E402
+
+import armtwin.envs as E  # noqa: E402
+from armtwin.assets import so101_constants as C  # noqa: E402
+
+
+def _actions(n: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    q = np.array(C.HOME_QPOS)
+    out = []
+    for _ in range(n):
+        q = np.clip(q + rng.normal(0, 0.03, 6), C.lower_limits(), C.upper_limits())
+        out.append(q.astype(np.float32))
+    return out
+
+
+def _timed(fn, seconds: float) -> tuple[float, float]:
+    """Calls of fn per wall-clock second and per second of this process's CPU time, over ~seconds.
+
+    On a shared machine the CPU-time rate is what one free core would give (the software renderer's
+    threads count towards CPU time too, so for camera runs it is a lower bound)."""
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
+    while time.perf_counter() - t0 < seconds:
+        fn()
+        n += 1
+    return n / (time.perf_counter() - t0), n / max(time.process_time() - c0, 1e-9)
+
+
+def physics_fn():
+    """One call = 100 mj_step of the Lift scene with changing ctrl."""
+    env = E.make("armtwin/SO101-Lift-v0", image_size=None).unwrapped
+    env.reset(seed=0)
+    m, d = env.model, env.data
+    acts = _actions(1000)
+    i = [0]
+
+    def one():
+        d.ctrl[:] = acts[i[0] % 1000]
+        i[0] += 1
+        mujoco.mj_step(m, d, nstep=100)
+
+    return one, 100
+
+
+def env_fn(env_id: str, image_size):
+    """One call = one env step (through gymnasium.make's wrappers)."""
+    env = E.make(env_id, image_size=image_size)
+    env.reset(seed=0)
+    acts = _actions(1000)
+    i = [0]
+
+    def one():
+        _, _, _, trunc, _ = env.step(acts[i[0] % 1000])
+        i[0] += 1
+        if trunc:
+            env.reset()
+
+    return one, 1
+
+
+def reacher_fn():
+    """One call = one Reacher-v5 step plus its rgb_array render at 128x128."""
+    env = gym.make("Reacher-v5", render_mode="rgb_array", width=128, height=128)
+    env.reset(seed=0)
+
+    renderer = env.unwrapped.mujoco_renderer
+
+    def one():
+        _, _, term, trunc, _ = env.step(env.action_space.sample())
+        # Gymnasium's offscreen viewer does not make its GL context current when it renders: with
+        # other contexts in the process (ours) it would draw into theirs and look far too fast.
+        renderer._get_viewer("rgb_array").make_context_current()
+        env.render()
+        if term or trunc:
+            env.reset()
+
+    return one, 1
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=2.0, help="time per measurement and round")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (the machine may be shared)")
+    args = ap.parse_args()
+    items = {"physics": physics_fn()}
+    for env_id in E.ENV_IDS:
+        items[f"{env_id} no cameras"] = env_fn(env_id, None)
+    items["Lift cameras"] = env_fn("armtwin/SO101-Lift-v0", (128, 128))
+    items["Sandwich cameras"] = env_fn("armtwin/SO101-Sandwich-v0", (128, 128))
+    items["Reacher"] = reacher_fn()
+    wall: dict[str, list[float]] = {k: [] for k in items}
+    cpu: dict[str, list[float]] = {k: [] for k in items}
+    for fn, _ in items.values():
+        fn()  # warm up (renderer creation, first contacts)
+    # interleave the measurements so that load from other processes hits all of them alike
+    for _ in range(args.rounds):
+        for k, (fn, per_call) in items.items():
+            w, c = _timed(fn, args.seconds / args.rounds)
+            wall[k].append(per_call * w)
+            cpu[k].append(per_call * c)
+    W = {k: max(v) for k, v in wall.items()}
+    P = {k: max(v) for k, v in cpu.items()}
+    dt = C.CTRL_DT
+    print(f"best of {args.rounds} interleaved rounds of {args.seconds / args.rounds:.1f} s each; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"{'':44s} {'wall-clock rate':>18s} {'per CPU-second':>18s}")
+    print(f"{'physics, Lift scene (mj_step/s)':44s} {W['physics']:18,.0f} {P['physics']:18,.0f}"
+          f"   = {W['physics'] * C.SIM_DT:.0f}x / {P['physics'] * C.SIM_DT:.0f}x real time (sim_dt {C.SIM_DT:.5f} s)")
+    for env_id in E.ENV_IDS:
+        k = f"{env_id} no cameras"
+        print(f"{k + ' (steps/s)':44s} {W[k]:18,.0f} {P[k]:18,.0f}   = {W[k] * dt:.0f}x / {P[k] * dt:.0f}x real time")
+    for k, label in (("Lift cameras", "Lift, wrist+front 128x128 (steps/s)"),
+                     ("Sandwich cameras", "Sandwich, wrist+front 128x128 (steps/s)"),
+                     ("Reacher", "Reacher-v5 rgb_array 128x128 (steps/s)")):
+        print(f"{label:44s} {W[k]:18,.1f} {P[k]:18,.1f}")
+    slow_w = min(W[f"{e} no cameras"] for e in E.ENV_IDS)
+    slow_c = min(P[f"{e} no cameras"] for e in E.ENV_IDS)
+    print("ratios (wall / per CPU-second):")
+    print(f"  slowest env without cameras / real time = {slow_w * dt:.0f}x / {slow_c * dt:.0f}x   (goal >= 200x)")
+    print(f"  Lift with cameras / Reacher-v5          = {W['Lift cameras'] / W['Reacher']:.2f}x / "
+          f"{P['Lift cameras'] / P['Reacher']:.2f}x   (goal >= 1.7x and >= 120 steps/s)")
+    print(f"  Sandwich with cameras / Reacher-v5      = {W['Sandwich cameras'] / W['Reacher']:.2f}x / "
+          f"{P['Sandwich cameras'] / P['Reacher']:.2f}x")
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+"""LeRobot plugin: the armtwin simulated SO-101 as robot type ``armtwin_so101_sim``.
+
+Installed, it lets LeRobot's own scripts drive the twin, e.g. with a real leader arm::
+
+    lerobot-teleoperate --robot.type=armtwin_so101_sim --robot.env_id=armtwin/SO101-Lift-v0 \\
+        --teleop.type=so101_leader --teleop.port=/dev/ttyACM0 --teleop.id=my_leader
+
+LeRobot imports this package by its distribution name (``register_third_party_plugins``);
+importing it registers the config with ``RobotConfig.register_subclass``, and
+``make_robot_from_config`` finds :class:`ArmtwinSO101Sim` next to the config class.
+"""
+
+from lerobot_robot_armtwin.config_armtwin_so101_sim import ArmtwinSO101SimConfig
+from lerobot_robot_armtwin.armtwin_so101_sim import ArmtwinSO101Sim
+
+__all__ = ["ArmtwinSO101SimConfig", "ArmtwinSO101Sim"]

@@ -1,0 +1,236 @@
+"""armtwin.envs: Gymnasium API, determinism, state save/restore, pickling, images, bad actions."""
+
+import pickle
+import subprocess
+import sys
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import armtwin.envs as E
+from armtwin.assets import so101_constants as C
+from armtwin.envs.base import EnvConfig
+
+IDS = list(E.ENV_IDS)
+
+
+def _random_walk(env, seed, n):
+    """n actions that wander around the home pose (deterministic in seed)."""
+    rng = np.random.default_rng(seed)
+    q = np.array(C.HOME_QPOS)
+    out = []
+    for _ in range(n):
+        q = np.clip(q + rng.normal(0, 0.05, 6), C.lower_limits(), C.upper_limits())
+        out.append(q.astype(np.float32))
+    return out
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_check_env(env_id):
+    env = E.make(env_id, image_size=(32, 40), render_mode="rgb_array")
+    with warnings.catch_warnings():
+        # advisory only: absolute joint targets are deliberately not normalized, poses are unbounded
+        warnings.filterwarnings("ignore", message=".*(symmetric and normalized|infinity).*")
+        check_env(env.unwrapped)
+    obs, info = env.reset(seed=0)
+    assert env.observation_space.contains(obs)
+    assert set(obs) == {"joint_pos", "joint_vel", "eef_pos", "eef_quat", "object_pos", "object_quat", "instruction", "images"}
+    assert obs["images"]["wrist"].shape == (32, 40, 3) and obs["images"]["wrist"].dtype == np.uint8
+    u = env.unwrapped
+    assert obs["object_pos"].shape == (len(u.object_names), 3)
+    assert isinstance(info["is_success"], bool) and not info["is_success"]
+    assert set(info["subtask_signals"]) == set(u.SIGNALS)
+    spec = u.subtask_spec
+    assert spec[-1][1] is None and all(s is not None for _, s in spec[:-1])
+    assert all(o in u.object_names for o, _ in spec)
+    assert all(s in u.SIGNALS for _, s in spec[:-1])
+    assert obs["instruction"] == u.instruction and len(u.instruction) > 5
+    frame = env.render()
+    assert frame.shape == (32, 80, 3)
+    dg = u.get_datagen_info()
+    assert dg["eef_pose"].shape == (4, 4)
+    np.testing.assert_allclose(dg["eef_pose"][:3, 3], obs["eef_pos"])
+    assert set(dg["object_poses"]) == set(u.object_names)
+    np.testing.assert_allclose(dg["object_poses"][u.object_names[0]][:3, 3], obs["object_pos"][0])
+    assert set(dg["subtask_term_signals"]) == set(u.SIGNALS)
+    env.close()
+
+
+def test_registration_is_explicit_and_ids_are_checked():
+    code = (
+        "import gymnasium as gym, armtwin.envs as E, sys;"
+        "assert not any(k.startswith('armtwin/') for k in gym.registry);"
+        "E.register(); E.register();"
+        "assert all(k in gym.registry for k in E.ENV_IDS);"
+        "assert 'mujoco' not in sys.modules and 'torch' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    with pytest.raises(ValueError, match="valid ids: armtwin/SO101-Lift-v0"):
+        E.make("armtwin/SO101-Nope-v0")
+
+
+def test_config_is_validated():
+    with pytest.raises(ValueError, match="divide"):
+        EnvConfig(sim_dt=0.007)
+    with pytest.raises(ValueError, match="reset_distribution"):
+        EnvConfig(reset_distribution="D7")
+    with pytest.raises(ValueError, match="cameras"):
+        EnvConfig(cameras=("top",))
+    with pytest.raises(ValueError, match="image_size"):
+        EnvConfig(image_size=(128,))
+    with pytest.raises(TypeError):
+        EnvConfig(1 / 30)  # keyword-only
+    cfg = EnvConfig(ctrl_dt=0.05, sim_dt=0.005)
+    assert cfg.n_substeps == 10
+    env = E.make("armtwin/SO101-Lift-v0", ctrl_dt=0.05, sim_dt=0.005, image_size=None)
+    env.reset(seed=0)
+    t0 = env.unwrapped.data.time
+    env.step(np.array(C.HOME_QPOS, np.float32))
+    assert env.unwrapped.data.time - t0 == pytest.approx(0.05)
+    assert env.unwrapped.model.opt.timestep == 0.005
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_same_seed_same_rollout_and_different_seed_different_scene(env_id):
+    def roll(seed):
+        env = E.make(env_id, image_size=None, reset_distribution="D1")
+        obs, _ = env.reset(seed=seed)
+        out = [obs["object_pos"].copy(), obs["instruction"]]
+        for a in _random_walk(env, 7, 20):
+            obs, *_ = env.step(a)
+            out.append(np.concatenate([obs["joint_pos"], obs["object_pos"].ravel()]))
+        return out
+
+    a, b, c = roll(3), roll(3), roll(4)
+    assert a[1] == b[1]
+    for x, y in zip(a[2:], b[2:]):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(a[0], c[0])
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_state_save_restore_replays_bit_exactly_and_rerenders(env_id):
+    env = E.make(env_id, image_size=(48, 48))
+    u = env.unwrapped
+    obs, _ = env.reset(seed=11)
+    actions = _random_walk(env, 1, 30)
+    states, images = [], []
+    for a in actions:
+        states.append(u.get_state())
+        images.append(obs["images"])
+        obs, *_ = env.step(a)
+    final = u.get_state()
+    assert states[0].shape == (u.state_size,)
+    # replay from a state in the middle, in a fresh env
+    env2 = E.make(env_id, image_size=(48, 48))
+    env2.reset(seed=999)  # a different scene (and for Sandwich possibly a different ingredient)
+    env2.unwrapped.set_state(states[10])
+    assert env2.unwrapped.instruction == u.instruction
+    for a in actions[10:]:
+        env2.step(a)
+    np.testing.assert_array_equal(env2.unwrapped.get_state(), final)
+    # re-render a saved state later: the same pixels as seen live
+    env2.unwrapped.set_state(states[20])
+    ims = env2.unwrapped.render_images()
+    for cam in C.CAMERA_NAMES:
+        np.testing.assert_array_equal(ims[cam], images[20][cam])
+    with pytest.raises(ValueError, match="state must have shape"):
+        u.set_state(final[:-1])
+
+
+@pytest.mark.parametrize("env_id", ["armtwin/SO101-Stack-v0", "armtwin/SO101-Sandwich-v0"])
+def test_pickle_round_trip(env_id):
+    env = E.make(env_id, image_size=(32, 32))
+    obs, _ = env.reset(seed=5)
+    for a in _random_walk(env, 2, 5):
+        env.step(a)
+    clone = pickle.loads(pickle.dumps(env))
+    np.testing.assert_array_equal(clone.unwrapped.get_state(), env.unwrapped.get_state())
+    for a in _random_walk(env, 3, 10):
+        o1, *_ = env.step(a)
+        o2, *_ = clone.step(a)
+        np.testing.assert_array_equal(o1["joint_pos"], o2["joint_pos"])
+        np.testing.assert_array_equal(o1["images"]["front"], o2["images"]["front"])
+    # the seeded generator travels too: the next reset draws the same scene
+    np.testing.assert_array_equal(env.reset()[0]["object_pos"], clone.reset()[0]["object_pos"])
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_images_are_not_blank_and_differ_between_cameras(env_id):
+    env = E.make(env_id, image_size=(64, 64))
+    obs, _ = env.reset(seed=0)
+    w, f = obs["images"]["wrist"], obs["images"]["front"]
+    for im in (w, f):
+        assert im.shape == (64, 64, 3) and im.dtype == np.uint8
+        assert im.std() > 10 and len(np.unique(im.reshape(-1, 3), axis=0)) > 20
+    assert np.abs(w.astype(int) - f.astype(int)).mean() > 20
+    # the images follow the arm
+    obs2, *_ = env.step(np.array([0.4, -0.2, 0.2, 1.2, 0.5, 1.0], np.float32))
+    for _ in range(10):
+        obs2, *_ = env.step(np.array([0.4, -0.2, 0.2, 1.2, 0.5, 1.0], np.float32))
+    assert np.abs(obs2["images"]["wrist"].astype(int) - w.astype(int)).mean() > 5
+    assert np.abs(obs2["images"]["front"].astype(int) - f.astype(int)).mean() > 1
+    no_cam = E.make(env_id, image_size=None)
+    assert "images" not in no_cam.reset(seed=0)[0]
+    one_cam = E.make(env_id, image_size=(16, 16), cameras=("front",))
+    assert set(one_cam.reset(seed=0)[0]["images"]) == {"front"}
+
+
+def test_bad_actions_raise_or_clamp_without_blowing_up():
+    env = E.make("armtwin/SO101-Lift-v0", image_size=None)
+    env.reset(seed=0)
+    u = env.unwrapped
+    with pytest.raises(ValueError, match=r"shape \(6,\)"):
+        env.step(np.zeros(5, np.float32))
+    with pytest.raises(ValueError, match=r"shape \(6,\)"):
+        env.step(np.zeros((2, 6), np.float32))
+    with pytest.raises(ValueError, match="NaN or inf.*elbow_flex"):
+        env.step(np.array([0, 0, np.nan, 0, 0, 0], np.float32))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        env.step(np.array([0, 0, 0, 0, np.inf, 0], np.float32))
+    with pytest.raises(ValueError):
+        env.step("not an action")
+    before = u.get_state()
+    # nothing was applied by the rejected actions
+    np.testing.assert_array_equal(u.get_state(), before)
+    huge = np.array([100, -100, 100, -100, 100, 100], np.float32)
+    for _ in range(60):
+        obs, r, term, trunc, info = env.step(huge)
+        assert info["action_clamped"]
+        np.testing.assert_array_equal(info["action"], np.clip(huge, C.lower_limits(), C.upper_limits()))
+        assert np.all(np.isfinite(obs["joint_pos"])) and np.all(np.isfinite(obs["object_pos"]))
+    # the arm went to (near) the clamped targets, no blow-up
+    assert np.all(obs["joint_pos"] >= C.lower_limits() - 0.05) and np.all(obs["joint_pos"] <= C.upper_limits() + 0.05)
+    assert np.abs(obs["joint_vel"]).max() < 50
+    _, _, _, _, info = env.step(np.array(C.HOME_QPOS, np.float32))
+    assert not info["action_clamped"]
+
+
+def test_truncation_and_terminate_on_success():
+    env = E.make("armtwin/SO101-Lift-v0", image_size=None, max_episode_steps=3)
+    env.reset(seed=0)
+    flags = [env.step(np.array(C.HOME_QPOS, np.float32))[3] for _ in range(3)]
+    assert flags == [False, False, True]
+
+
+def test_sandwich_instruction_names_the_target_and_varies():
+    env = E.make("armtwin/SO101-Sandwich-v0", image_size=None)
+    seen = set()
+    for seed in range(12):
+        obs, _ = env.reset(seed=seed)
+        u = env.unwrapped
+        assert obs["instruction"] == f"pick up the {u.target} and place it on the plate"
+        assert u.subtask_spec == [(u.target, "grasp"), ("plate", None)]
+        seen.add(u.target)
+    assert seen == {"bread", "cheese", "patty"}
+
+
+def test_d1_is_wider_than_d0():
+    def spread(dist):
+        env = E.make("armtwin/SO101-PickPlace-v0", image_size=None, reset_distribution=dist)
+        return np.array([env.reset(seed=s)[0]["object_pos"][0, :2] for s in range(30)]).std(axis=0)
+
+    assert np.all(spread("D1") > 2 * spread("D0"))

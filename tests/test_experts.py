@@ -1,0 +1,160 @@
+"""Scripted experts (>= 95 % over 50 D0 seeds per task), the IK they use, and the rollout command."""
+
+import math
+import os
+
+import numpy as np
+import pytest
+
+import armtwin.envs as E
+from armtwin.assets import so101_constants as C
+from armtwin.envs.experts import make_expert, run_episode
+from armtwin.envs.ik import IK, mat_to_pose, pose_to_mat, quat_to_mat, topdown_quat
+
+IDS = list(E.ENV_IDS)
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_expert_succeeds_on_95_percent_of_50_d0_seeds(env_id):
+    env = E.make(env_id, image_size=None, reset_distribution="D0")
+    results = [run_episode(env, make_expert(env_id), seed=s)[0] for s in range(50)]
+    rate = float(np.mean(results))
+    assert rate >= 0.95, f"{env_id}: expert success {rate:.0%} over 50 D0 seeds (failed seeds {np.flatnonzero(~np.array(results)).tolist()})"
+
+
+def test_doing_nothing_does_not_succeed():
+    for env_id in IDS:
+        env = E.make(env_id, image_size=None)
+        env.reset(seed=0)
+        for _ in range(40):
+            _, r, _, _, info = env.step(np.array(C.HOME_QPOS, np.float32))
+        assert not info["is_success"] and r == 0.0 and not any(info["subtask_signals"].values())
+
+
+def test_expert_emits_subtask_signals_in_order():
+    env_id = "armtwin/SO101-PickPlace-v0"
+    env = E.make(env_id, image_size=None)
+    obs, _ = env.reset(seed=2)
+    ex = make_expert(env_id)
+    ex.reset(env, obs)
+    first = {}
+    for t in range(250):
+        obs, _, _, _, info = env.step(ex.act(obs))
+        for k, v in info["subtask_signals"].items():
+            if v and k not in first:
+                first[k] = t
+        if ex.done:
+            break
+    assert info["is_success"]
+    assert first["grasp"] < first["place"]
+    # grasp ended before the place signal: the cube was released
+    assert not info["subtask_signals"]["grasp"]
+
+
+def test_expert_noise_is_seeded_and_changes_actions():
+    env_id = "armtwin/SO101-Lift-v0"
+    env = E.make(env_id, image_size=None)
+
+    def actions(noise, seed):
+        obs, _ = env.reset(seed=0)
+        ex = make_expert(env_id, noise=noise, seed=seed)
+        ex.reset(env, obs)
+        out = []
+        for _ in range(30):
+            a = ex.act(obs)
+            out.append(a)
+            obs, *_ = env.step(a)
+        return np.array(out)
+
+    clean, a1, a2, b = actions(0.0, 0), actions(0.01, 1), actions(0.01, 1), actions(0.01, 2)
+    np.testing.assert_array_equal(a1, a2)
+    assert not np.array_equal(a1, b)
+    d = a1[:, :5] - clean[:, :5]
+    assert 0.003 < d.std() < 0.03
+    np.testing.assert_array_equal(a1[:, 5], clean[:, 5])  # the gripper is not noised
+    with pytest.raises(ValueError, match="noise"):
+        make_expert(env_id, noise=-1.0)
+    with pytest.raises(ValueError, match="valid ids"):
+        make_expert("armtwin/SO101-Nope-v0")
+
+
+def test_noisy_expert_still_mostly_succeeds():
+    env_id = "armtwin/SO101-PickPlace-v0"
+    env = E.make(env_id, image_size=None)
+    ok = [run_episode(env, make_expert(env_id, noise=0.005, seed=s), seed=s)[0] for s in range(10)]
+    assert np.mean(ok) >= 0.8
+
+
+# ----------------------------------------------------------------------------- IK
+@pytest.fixture(scope="module")
+def ik():
+    return IK()
+
+
+def test_ik_reaches_reachable_poses_topdown(ik):
+    rng = np.random.default_rng(0)
+    home = np.array(C.HOME_QPOS)
+    for _ in range(30):
+        r, a = rng.uniform(0.14, 0.24), rng.uniform(-0.7, 0.7)
+        target = np.array([r * math.cos(a), r * math.sin(a), rng.uniform(0.015, 0.06)])
+        yaw = a + rng.uniform(-0.5, 0.5)
+        q, ok, err = ik.solve(target, topdown_quat(yaw), home, orientation_weight=0.03)
+        assert ok and err < 5e-4, (target, err)
+        assert np.all(q >= ik.lower) and np.all(q <= ik.upper)
+        pos, quat = ik.fk(q)
+        np.testing.assert_allclose(pos, target, atol=5e-4)
+        R = quat_to_mat(quat)
+        assert R[2, 0] < -0.99  # approach axis within ~8 degrees of straight down
+        assert q[5] == home[5]
+
+
+def test_ik_trades_orientation_for_position_when_both_cannot_hold(ik):
+    """Top-down 12 cm above the table at 25 cm is out of the 5-DoF arm's reach: with a small orientation
+    weight the position is met and the approach tilts; with a large one the position gives."""
+    target, quat, home = np.array([0.25, 0.0, 0.12]), topdown_quat(0.0), np.array(C.HOME_QPOS)
+    q_pos, ok_pos, err_pos = ik.solve(target, quat, home, orientation_weight=0.01)
+    q_ori, ok_ori, err_ori = ik.solve(target, quat, home, orientation_weight=3.0)
+    assert ok_pos and err_pos < 5e-4
+    assert not ok_ori and err_ori > 0.005
+    tilt = lambda q: -quat_to_mat(ik.fk(q)[1])[2, 0]  # noqa: E731  cos of the angle to straight down
+    assert tilt(q_ori) > tilt(q_pos)
+    # position only
+    q, ok, err = ik.solve(target, None, home)
+    assert ok
+
+
+def test_ik_matches_env_kinematics_and_pose_helpers(ik):
+    env = E.make("armtwin/SO101-Lift-v0", image_size=None)
+    obs, _ = env.reset(seed=0)
+    pos, quat = ik.fk(obs["joint_pos"])
+    np.testing.assert_allclose(pos, obs["eef_pos"], atol=1e-9)
+    np.testing.assert_allclose(quat, obs["eef_quat"], atol=1e-9)
+    T = pose_to_mat(pos, quat)
+    np.testing.assert_allclose(T, ik.fk_mat(obs["joint_pos"]), atol=1e-12)
+    p2, q2 = mat_to_pose(T)
+    np.testing.assert_allclose(p2, pos)
+    np.testing.assert_allclose(q2, quat, atol=1e-12)
+    with pytest.raises(ValueError, match="arm-only"):
+        IK(env.unwrapped.model)
+
+
+# ----------------------------------------------------------------------------- commands
+def test_envs_and_rollout_commands(tmp_path, capsys):
+    from armtwin.cli import main
+
+    assert main(["envs"]) == 0
+    out = capsys.readouterr().out
+    assert all(i in out for i in IDS) and len(out.strip().splitlines()) == len(IDS)
+    video = tmp_path / "lift.mp4"
+    rc = main(["rollout", "--env", "armtwin/SO101-Lift-v0", "--expert", "--episodes", "2", "--seed", "0",
+               "--video", str(video), "--size", "64", "80"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "success 2/2 = 100.0%" in out
+    import imageio.v2 as imageio
+
+    frames = [f for f in imageio.get_reader(str(video))]
+    assert len(frames) > 100 and frames[0].shape == (64, 160, 3)
+    assert os.listdir(tmp_path) == ["lift.mp4"]  # no temp file left behind
+    assert main(["rollout", "--env", "armtwin/SO101-Nope-v0", "--expert"]) == 2
+    assert "valid ids" in capsys.readouterr().err

@@ -1,0 +1,276 @@
+"""LeRobot's own SO101Follower / SO101Leader (via armtwin.robots.real) against virtual Feetech buses.
+
+What is checked on the wire: the goal positions the virtual follower receives are
+exactly LeRobot's encoding of the clamped commands SafeFollower returns, and a
+corrupted, late or missing reply is retried or stops the arm without any
+further (let alone unclamped) goal on the wire.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import time
+
+import numpy as np
+import pytest
+
+from armtwin.assets import so101_constants as C
+from armtwin.hardware.virtual_arm import VirtualArm, VirtualArmConfig
+from armtwin.robots.real import CalibrationMismatch, RealFollower, RealFollowerConfig, RealLeader, RealLeaderConfig
+from armtwin.robots.safety import SafeFollower, SafetyConfig, SafetyStop
+from armtwin.units import Calibration, UnitConverter
+
+
+@pytest.fixture(autouse=True)
+def no_prompts(monkeypatch):
+    """LeRobot asks on stdin when the calibration does not match; here that is a failure."""
+
+    def refuse(prompt=""):
+        raise AssertionError(f"LeRobot prompted: {prompt!r}")
+
+    monkeypatch.setattr(builtins, "input", refuse)
+
+
+@pytest.fixture
+def follower_arm(tmp_path):
+    with VirtualArm(VirtualArmConfig(role="follower", calibration_dir=tmp_path / "robots" / "so_follower")) as arm:
+        yield arm
+
+
+@pytest.fixture
+def follower(follower_arm):
+    f = RealFollower(
+        RealFollowerConfig(port=follower_arm.port, id=follower_arm.id, calibration_dir=follower_arm.calibration_dir)
+    )
+    f.connect()
+    yield f
+    f.disconnect()
+
+
+def wire_ticks(arm, count: int) -> np.ndarray:
+    """Ticks of the last goal write, once ``count`` writes have arrived."""
+    goals = arm.bus.wait_goal_writes(count)[-1].goals
+    return np.array([goals[C.MOTOR_IDS[n]] for n in C.JOINT_NAMES])
+
+
+def lerobot_wire_encoding(conv: UnitConverter, sent: dict) -> np.ndarray:
+    """LeRobot's _unnormalize: int() of the exact tick value."""
+    return np.trunc(conv.lerobot_to_ticks(sent)).astype(int)
+
+
+def test_leader_and_follower_connect_with_their_calibration_files(tmp_path):
+    cfg_l = VirtualArmConfig(role="leader", script="sine", calibration_dir=tmp_path / "teleoperators" / "so_leader")
+    with VirtualArm(VirtualArmConfig(role="follower", calibration_dir=tmp_path / "f")) as fa, VirtualArm(cfg_l) as la:
+        assert la.calibration_path == tmp_path / "teleoperators" / "so_leader" / "armtwin_virtual_leader.json"
+        saved = json.loads(la.calibration_path.read_text())
+        assert saved["wrist_roll"]["homing_offset"] == la.calibration.motors["wrist_roll"].homing_offset
+        leader = RealLeader(RealLeaderConfig(port=la.port, id=la.id, calibration_dir=la.calibration_dir))
+        follower = RealFollower(RealFollowerConfig(port=fa.port, id=fa.id, calibration_dir=fa.calibration_dir))
+        leader.connect()  # calibrate=True: would prompt (and fail) unless the registers match the file
+        follower.connect()
+        try:
+            assert leader.lerobot_teleop.is_calibrated and follower.lerobot_robot.is_calibrated
+            assert not any(s.torque_enabled for s in la.bus.servos)  # a leader is moved by hand
+            assert all(s.torque_enabled for s in fa.bus.servos)
+            action = leader.get_action()
+            assert set(action) == set(C.LEROBOT_MOTOR_KEYS)
+            # The leader's reading means the physical joint angle: within a tick (+ script motion).
+            conv_l = UnitConverter(la.calibration)
+            assert np.allclose(conv_l.to_radians(action), la.joint_positions(), atol=0.02)
+            obs = follower.get_observation()
+            conv_f = UnitConverter(fa.calibration)
+            assert np.allclose(conv_f.to_radians(obs), fa.joint_positions(), atol=2 * C.RAD_PER_TICK)
+            assert set(follower.observation_features) == set(C.LEROBOT_MOTOR_KEYS)
+        finally:
+            leader.disconnect()
+            follower.disconnect()
+
+
+def test_wire_goals_equal_the_clamped_commands(follower_arm, follower):
+    conv = UnitConverter(follower_arm.calibration)
+    safe = SafeFollower(follower, SafetyConfig.for_converter(conv, max_step_rad=0.1))
+    rng = np.random.default_rng(0)
+    for i in range(15):
+        q = rng.uniform(C.lower_limits() - 0.5, C.upper_limits() + 0.5)  # some beyond the limits
+        sent = safe.send_action(conv.to_lerobot_dict(q))
+        s = np.array([sent[k] for k in C.LEROBOT_MOTOR_KEYS])
+        present = np.array([safe.last_present[k] for k in C.LEROBOT_MOTOR_KEYS])
+        mrt = np.array([safe.config.max_relative_target[k] for k in C.LEROBOT_MOTOR_KEYS])
+        assert np.all(np.abs(s - present) <= mrt + 1e-9)
+        lo = np.array([safe.config.lower[k] for k in C.LEROBOT_MOTOR_KEYS])
+        hi = np.array([safe.config.upper[k] for k in C.LEROBOT_MOTOR_KEYS])
+        assert np.all((s >= lo) & (s <= hi))
+        assert np.array_equal(wire_ticks(follower_arm, i + 1), lerobot_wire_encoding(conv, sent))
+        assert len(follower_arm.bus.goal_writes()) == i + 1
+    assert safe.events["step_clamped"] > 0
+
+
+def test_corrupted_and_late_replies_are_retried(follower_arm, follower):
+    conv = UnitConverter(follower_arm.calibration)
+    truth = follower_arm.joint_positions()
+    follower_arm.bus.corrupt_next(1)
+    obs = follower.get_observation()
+    assert follower.bus_errors == 1
+    assert np.allclose(conv.to_radians(obs), truth, atol=2 * C.RAD_PER_TICK)
+    follower_arm.bus.delay_next(1, 0.08)  # past LeRobot's ~50 ms packet timeout
+    obs = follower.get_observation()
+    assert follower.bus_errors == 2
+    assert np.allclose(conv.to_radians(obs), truth, atol=2 * C.RAD_PER_TICK)
+    # The late reply was flushed, so the next reads are not shifted by one stale packet.
+    for _ in range(3):
+        assert np.allclose(conv.to_radians(follower.get_joint_positions()), truth, atol=2 * C.RAD_PER_TICK)
+    assert follower.bus_errors == 2
+    safe = SafeFollower(follower, SafetyConfig.for_converter(conv))
+    follower_arm.bus.corrupt_next(2)
+    sent = safe.send_action(conv.to_lerobot_dict(truth + 0.05))
+    assert np.array_equal(wire_ticks(follower_arm, 1), lerobot_wire_encoding(conv, sent))
+    assert len(follower_arm.bus.goal_writes()) == 1
+
+
+def test_silent_bus_stops_safely_and_rearms(follower_arm, follower):
+    conv = UnitConverter(follower_arm.calibration)
+    safe = SafeFollower(follower, SafetyConfig.for_converter(conv))
+    safe.send_action(conv.to_lerobot_dict(np.zeros(6)))
+    n_writes = len(follower_arm.bus.wait_goal_writes(1))
+    follower_arm.bus.drop_next(float("inf"))
+    with pytest.raises(SafetyStop, match="Present_Position|no status packet|failed after"):
+        safe.send_action(conv.to_lerobot_dict(np.full(6, 1.0)))
+    with pytest.raises(SafetyStop, match="rearm"):
+        safe.send_action(conv.to_lerobot_dict(np.full(6, 1.0)))
+    assert len(follower_arm.bus.goal_writes()) == n_writes  # nothing at all went on the wire
+    assert safe.events["stops"] == 1 and all(s.torque_enabled for s in follower_arm.bus.servos)  # holding
+    follower_arm.bus.clear_faults()
+    safe.rearm()
+    sent = safe.send_action(conv.to_lerobot_dict(np.full(6, 1.0)))
+    present = safe.last_present
+    assert np.allclose(conv.to_radians(present), follower_arm.joint_positions(), atol=0.05)
+    for k in C.LEROBOT_MOTOR_KEYS:  # the first command after rearm is one step from the present pose
+        assert abs(sent[k] - present[k]) <= safe.config.max_relative_target[k] + 1e-9
+
+
+def test_torque_off_policy_after_retries_run_out(follower_arm, follower):
+    conv = UnitConverter(follower_arm.calibration)
+    safe = SafeFollower(follower, SafetyConfig.for_converter(conv, on_fault="torque_off"))
+    follower_arm.bus.corrupt_next(6 * (1 + follower.config.read_retries))  # every reply of every try
+    with pytest.raises(SafetyStop, match="failed after 4 tries"):
+        safe.send_action(conv.to_lerobot_dict(np.zeros(6)))
+    assert follower_arm.bus.goal_writes() == []
+    assert not any(s.torque_enabled for s in follower_arm.bus.servos)  # the torque_off policy ran
+
+
+def test_servo_error_bits_on_disconnect_do_not_leave_the_port_open(follower_arm, follower):
+    follower_arm.bus.set_error(3, 32)  # overload: LeRobot's checked writes raise RuntimeError
+    follower.disconnect()
+    assert not follower.is_connected
+
+
+def test_hang_up_stops_without_crashing(follower_arm, follower):
+    conv = UnitConverter(follower_arm.calibration)
+    safe = SafeFollower(follower, SafetyConfig.for_converter(conv))
+    safe.send_action(conv.to_lerobot_dict(np.zeros(6)))
+    follower_arm.bus.hang_up()
+    with pytest.raises(SafetyStop):
+        safe.send_action(conv.to_lerobot_dict(np.full(6, 0.5)))
+    follower.disconnect()  # must not raise with the adapter gone
+    assert not follower.is_connected
+
+
+def test_mismatched_calibration_file_is_a_clear_error(tmp_path, follower_arm):
+    bad = follower_arm.calibration.to_dict()
+    bad["elbow_flex"]["range_max"] -= 100
+    d = tmp_path / "other"
+    d.mkdir()
+    (d / "arm.json").write_text(json.dumps(bad))
+    f = RealFollower(RealFollowerConfig(port=follower_arm.port, id="arm", calibration_dir=d))
+    with pytest.raises(CalibrationMismatch, match=r"elbow_flex\.range_max"):
+        f.connect(calibrate=False)
+    assert not f.is_connected
+    f = RealFollower(RealFollowerConfig(port=follower_arm.port, id="nobody", calibration_dir=d))
+    with pytest.raises(CalibrationMismatch, match="no calibration file"):
+        f.connect(calibrate=False)
+
+
+def test_configs_validate():
+    with pytest.raises(ValueError, match="port"):
+        RealFollowerConfig(port="")
+    with pytest.raises(ValueError, match="camera"):
+        RealFollowerConfig(port="/dev/null", cameras={"top": object()})
+    with pytest.raises(ValueError, match="read_retries"):
+        RealLeaderConfig(port="/dev/null", read_retries=-1)
+
+
+def test_virtual_follower_is_the_mujoco_twin(tmp_path):
+    """--env: the present positions LeRobot reads come from the MuJoCo arm, which tracks the goals."""
+    cfg = VirtualArmConfig(role="follower", env_id="armtwin/SO101-Lift-v0", calibration_dir=tmp_path)
+    with VirtualArm(cfg) as arm:
+        sim = arm.plant.env.unwrapped
+        f = RealFollower(RealFollowerConfig(port=arm.port, id=arm.id, calibration_dir=arm.calibration_dir))
+        f.connect()
+        try:
+            conv = UnitConverter(arm.calibration)
+            q_sim = np.asarray(sim.data.qpos[: C.NUM_JOINTS]).copy()
+            assert np.allclose(conv.to_radians(f.get_observation()), q_sim, atol=2 * C.RAD_PER_TICK)
+            safe = SafeFollower(f, SafetyConfig.for_converter(conv, max_step_rad=0.2))
+            target = np.array([0.4, -0.2, 0.5, 1.0, 0.3, 0.8])
+            t_end = time.monotonic() + 3.0
+            while time.monotonic() < t_end:
+                safe.send_action(conv.to_lerobot_dict(target))
+                time.sleep(1 / 30)
+                if np.allclose(conv.to_radians(f.get_joint_positions()), target, atol=0.05):
+                    break
+            reached = conv.to_radians(f.get_joint_positions())
+            assert np.allclose(reached, target, atol=0.05), reached
+            assert arm.plant.steps > 10  # the physics really ran
+            assert np.allclose(reached, arm.plant.q, atol=0.02)
+        finally:
+            f.disconnect()
+
+
+def test_cli_virtual_arm_process_serves_lerobot(tmp_path):
+    """`armtwin virtual-arm` in its own process; LeRobot's leader driver connects to the printed port."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    cal_dir = tmp_path / "teleoperators" / "so_leader"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "armtwin", "virtual-arm", "--role", "leader", "--script", "hold",
+         "--calibration-dir", str(cal_dir), "--id", "cli_leader", "--duration", "60"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        lines = {}
+        while "LeRobot" not in lines:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+            key, _, value = line.partition(": ")
+            lines[key] = value.strip()
+        assert lines["id"] == "cli_leader" and lines["calibration"] == str(cal_dir / "cli_leader.json")
+        leader = RealLeader(RealLeaderConfig(port=lines["port"], id="cli_leader", calibration_dir=cal_dir))
+        leader.connect()
+        try:
+            action = leader.get_action()
+            conv = UnitConverter(Calibration.load(cal_dir / "cli_leader.json"))
+            assert np.allclose(conv.to_radians(action), np.zeros(6), atol=2 * C.RAD_PER_TICK)  # "hold" at zero
+        finally:
+            leader.disconnect()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+        assert "served" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_failed_observation_stops_the_follower_too(follower_arm, follower):
+    conv = UnitConverter(follower_arm.calibration)
+    safe = SafeFollower(follower, SafetyConfig.for_converter(conv))
+    follower_arm.bus.drop_next(float("inf"))
+    with pytest.raises(SafetyStop, match="get_observation failed"):
+        safe.get_observation()
+    with pytest.raises(SafetyStop, match="rearm"):
+        safe.send_action(conv.to_lerobot_dict(np.zeros(6)))
+    assert follower_arm.bus.goal_writes() == []
