@@ -14,7 +14,9 @@ Two processes on one machine (shared clock, so one-way latency = receive time - 
     CYCLONEDDS_URI=... .venv/bin/python benchmarks/bridge_latency.py [--duration 60] [--rate 100]
 
 Prints p50/p99/max one-way latency (ms), loss, achieved rate, and bridge/floor ratios; goal: bridge
-p99 <= 1 ms, zero loss. ``--json out.json`` saves the figures.
+p99 <= 1 ms, zero loss. ``--json out.json`` saves the figures. On a shared, loaded machine the tail is
+the scheduler's: ``--fifo 50`` runs the measured processes under SCHED_FIFO, as a robot computer
+would run its control processes, and the printed load average says how busy the machine was.
 """
 
 # No "from __future__ import annotations": Cyclone resolves the Ping struct's annotations at run time.
@@ -170,8 +172,15 @@ def role_ping_sub(args) -> None:
 # --- orchestration --------------------------------------------------------------------------------
 
 
+_FIFO_PRIORITY: int | None = None
+
+
 def _spawn(argv, env, log):
-    return subprocess.Popen(argv, cwd=REPO, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, text=True)
+    def realtime():
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(_FIFO_PRIORITY))
+
+    return subprocess.Popen(argv, cwd=REPO, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=realtime if _FIFO_PRIORITY else None)
 
 
 def _wait_ready(proc, log: Path, timeout=60):
@@ -199,7 +208,8 @@ def run(args) -> dict:
     env.setdefault("ROS_DOMAIN_ID", str(200 + os.getpid() % 30))
     py = sys.executable
     me = str(Path(__file__).resolve())
-    results = {"rate_hz": args.rate, "duration_s": args.duration, "cyclonedds_uri": env["CYCLONEDDS_URI"]}
+    results = {"rate_hz": args.rate, "duration_s": args.duration, "cyclonedds_uri": env["CYCLONEDDS_URI"],
+               "cpus": os.cpu_count(), "loadavg_1m_start": os.getloadavg()[0]}
 
     # 1. bridge
     sub = _spawn([py, me, "--role", "bridge-sub", "--out", str(tmp / "bsub.json"), "--duration", str(args.duration)],
@@ -253,13 +263,17 @@ def run(args) -> dict:
             "tracking_settled_rms_rad": m["tracking"]["settled"].get("rms_rad"),
             "mirror_overruns": m["overruns"],
         }
+    results["loadavg_1m_end"] = os.getloadavg()[0]
     return results
 
 
 def report(results: dict) -> None:
     rows = [k for k in ("bridge", "floor", "mirror") if k in results]
-    print(f"\n{results['duration_s']:g} s at {results['rate_hz']:g} Hz, reliable QoS, two processes, loopback")
-    print(f"{'':8s} {'sent':>6s} {'recv':>6s} {'lost':>5s} {'rate Hz':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'max ms':>8s}")
+    print(f"\n{results['duration_s']:g} s at {results['rate_hz']:g} Hz, reliable QoS, two processes, loopback; "
+          f"{results['cpus']} CPUs, load average {results['loadavg_1m_start']:.1f} -> {results['loadavg_1m_end']:.1f}, "
+          f"{results.get('scheduling', '')}")
+    cols = ("sent", "recv", "lost", "rate Hz", "p50 ms", "p99 ms", "max ms")
+    print(f"{'':8s} " + " ".join(f"{c:>{6 if i < 2 else 5 if i == 2 else 8}s}" for i, c in enumerate(cols)))
     for k in rows:
         r = results[k]
         rate = f"{r['rate_hz']:.2f}" if r.get("rate_hz") else "-"
@@ -277,13 +291,23 @@ def main(argv=None) -> int:
     ap.add_argument("--rate", type=float, default=100.0, help="Hz (default 100)")
     ap.add_argument("--with-mirror", action="store_true", help="also measure `armtwin bridge mirror` (sim in loop)")
     ap.add_argument("--json", default=None, help="save the figures here")
+    ap.add_argument("--fifo", type=int, default=None, metavar="PRIO",
+                    help="run every measured process under SCHED_FIFO at PRIO (1-99; needs CAP_SYS_NICE), as a "
+                         "robot computer would run its control processes; default: normal scheduling")
     ap.add_argument("--role", default=None, choices=("bridge-sub", "ping-pub", "ping-sub"), help=argparse.SUPPRESS)
     ap.add_argument("--out", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.role:
         {"bridge-sub": role_bridge_sub, "ping-pub": role_ping_pub, "ping-sub": role_ping_sub}[args.role](args)
         return 0
+    global _FIFO_PRIORITY
+    if args.fifo is not None:
+        if not 1 <= args.fifo <= 99:
+            ap.error(f"--fifo must be in 1..99, got {args.fifo}")
+        os.sched_param(args.fifo)
+        _FIFO_PRIORITY = args.fifo
     results = run(args)
+    results["scheduling"] = f"SCHED_FIFO {args.fifo}" if args.fifo else "SCHED_OTHER (default)"
     report(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

@@ -4,7 +4,8 @@ One tick = leader read (SO101Leader.get_action) + follower write
 (SO101Follower.send_action) + follower read (SO101Follower.get_observation).
 Measured with the virtual arms (a) in this process (server threads) and (b) in
 their own `armtwin virtual-arm` processes, plus (c) the same tick through
-armtwin's SafeFollower (one more read for the per-step clamp). Peer: a bare
+armtwin's SafeFollower (one more read for the per-step clamp), interleaved
+tick by tick with the plain one. Peer: a bare
 PING round trip with pyserial on the same kind of bus, the floor of one
 transaction. Run by hand:
 
@@ -14,6 +15,7 @@ transaction. Run by hand:
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import signal
 import subprocess
@@ -37,18 +39,20 @@ def stats(ms: np.ndarray) -> str:
     return f"median {np.median(ms):6.3f} ms  p99 {np.percentile(ms, 99):6.3f} ms  (n={len(ms)})"
 
 
-def time_ticks(leader, follower, n: int, label: str, *, safe=None) -> np.ndarray:
-    out = []
+def time_ticks(leader, follower, safe, n: int, label: str) -> tuple[np.ndarray, np.ndarray]:
+    """Plain and SafeFollower ticks, interleaved so that load changes hit both alike."""
+    plain, guarded = [], []
     for _ in tqdm(range(n), desc=label, leave=False):
         t0 = time.perf_counter()
-        action = leader.get_action()
-        if safe is None:
-            follower.lerobot_robot.send_action(action)
-        else:
-            safe.send_action(action, stamp=time.monotonic())
+        follower.lerobot_robot.send_action(leader.get_action())
         follower.get_observation()
-        out.append((time.perf_counter() - t0) * 1e3)
-    return np.array(out)
+        t1 = time.perf_counter()
+        safe.send_action(leader.get_action(), stamp=time.monotonic())
+        follower.get_observation()
+        t2 = time.perf_counter()
+        plain.append((t1 - t0) * 1e3)
+        guarded.append((t2 - t1) * 1e3)
+    return np.array(plain), np.array(guarded)
 
 
 def ping_floor(port: str, n: int) -> np.ndarray:
@@ -91,6 +95,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=500)
     n = ap.parse_args().n
+    from armtwin import _tv_compat
+
+    _tv_compat.declare_missing_ops()
+    import lerobot.robots.so_follower  # noqa: F401
+    import lerobot.teleoperators.so_leader  # noqa: F401
+
+    # A full GC pass over LeRobot's heap takes ~0.7 s here and would stall the in-process servers.
+    gc.collect()
+    gc.freeze()
     tmp = Path(tempfile.mkdtemp(prefix="armtwin-bench-"))
     results = {}
     with ExitStack() as stack:
@@ -100,21 +113,23 @@ def main() -> None:
         leader, follower = connect(la.port, la.calibration_dir, la.id, fa.port, fa.calibration_dir, fa.id)
         stack.callback(leader.disconnect)
         stack.callback(follower.disconnect)
-        time_ticks(leader, follower, 50, "warm-up")
-        results["tick, arms in-process"] = time_ticks(leader, follower, n, "in-process")
         safe = SafeFollower(follower, SafetyConfig.for_converter(UnitConverter(fa.calibration)))
-        results["tick + SafeFollower, in-process"] = time_ticks(leader, follower, n, "safe in-process", safe=safe)
+        time_ticks(leader, follower, safe, 50, "warm-up")
+        plain, guarded = time_ticks(leader, follower, safe, n, "in-process")
+        results["tick, arms in-process"] = plain
+        results["tick + SafeFollower, in-process"] = guarded
     with ExitStack() as stack:
         li = spawn("leader", tmp / "pl", stack)
         fi = spawn("follower", tmp / "pf", stack)
         leader, follower = connect(li["port"], tmp / "pl", li["id"], fi["port"], tmp / "pf", fi["id"])
         stack.callback(leader.disconnect)
         stack.callback(follower.disconnect)
-        time_ticks(leader, follower, 50, "warm-up")
-        results["tick, arms in own processes"] = time_ticks(leader, follower, n, "processes")
         cal = Calibration.load(tmp / "pf" / f"{fi['id']}.json")
         safe = SafeFollower(follower, SafetyConfig.for_converter(UnitConverter(cal)))
-        results["tick + SafeFollower, own processes"] = time_ticks(leader, follower, n, "safe processes", safe=safe)
+        time_ticks(leader, follower, safe, 50, "warm-up")
+        plain, guarded = time_ticks(leader, follower, safe, n, "processes")
+        results["tick, arms in own processes"] = plain
+        results["tick + SafeFollower, own processes"] = guarded
     peer = np.median(results["pyserial PING (peer)"])
     print(f"\nleader read + follower write + follower read through LeRobot 0.4.4's drivers ({os.cpu_count()} cores)")
     for label, ms in results.items():

@@ -74,7 +74,8 @@ def test_sites_cameras_and_primitive_geometry():
     assert m.nmesh == 0
     assert "mesh" not in scene_xml() and "mesh" not in arm_xml()
     # only the jaw pads of the arm collide (with the table and objects)
-    arm_bodies = {m.body(n).id for n in ("base", "shoulder", "upper_arm", "lower_arm", "wrist", "gripper", "moving_jaw")}
+    names = ("base", "shoulder", "upper_arm", "lower_arm", "wrist", "gripper", "moving_jaw")
+    arm_bodies = {m.body(n).id for n in names}
     colliding = {m.geom(g).name for g in range(m.ngeom) if m.geom_bodyid[g] in arm_bodies and m.geom_contype[g]}
     assert colliding == {"static_pad", "moving_pad"}
 

@@ -204,6 +204,14 @@ def test_recorder_writes_mcap_that_rosbags_reads_back(tmp_path):
     msgs = read_bag(tmp_path / "run")
     assert [t for _, t, _ in msgs] == [10**18 + i for i in range(5)]
     assert msgs[3][2].position.tolist() == [0.3] * 6
+    from rosbags.interfaces import QosDurability, QosReliability
+    from rosbags.rosbag2 import Reader
+
+    with Reader(tmp_path / "run") as reader:  # what `ros2 bag play` reads: type, hash, offered QoS
+        (conn,) = reader.connections
+        assert conn.msgtype == M.JOINT_STATE_ROS_TYPE and conn.digest == M.TYPE_HASHES[M.JOINT_STATE_ROS_TYPE]
+        (qos,) = conn.ext.offered_qos_profiles
+        assert qos.reliability == QosReliability.RELIABLE and qos.durability == QosDurability.VOLATILE
     with pytest.raises(FileExistsError):
         BagRecorder(tmp_path / "run.mcap", {"/joint_states": M.JOINT_STATE_ROS_TYPE})
 

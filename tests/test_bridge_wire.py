@@ -222,7 +222,7 @@ def test_mirror_tracks_publisher_and_survives_malformed(dds, procs, tmp_path):
         _send(inject, M.make_joint_state(time.time_ns(), np.zeros(5)))
     for _ in range(2):
         _send(inject, M.make_joint_state(time.time_ns(), np.zeros(6), names=[*C.JOINT_NAMES[:5], "elbow"]))
-    _send(inject, M.make_joint_state(now - 50_000_000, np.zeros(6)))  # older than what the mirror has
+    _send(inject, M.make_joint_state(now - 500_000_000, np.zeros(6)))  # older than what the mirror has
     injected_at = time.time_ns()
     _wait(pub, 20, tmp_path / "pub.log")
     _wait(mirror, 20, tmp_path / "mirror.log")

@@ -5,7 +5,6 @@ import subprocess
 import sys
 import warnings
 
-import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
@@ -37,7 +36,8 @@ def test_check_env(env_id):
         check_env(env.unwrapped)
     obs, info = env.reset(seed=0)
     assert env.observation_space.contains(obs)
-    assert set(obs) == {"joint_pos", "joint_vel", "eef_pos", "eef_quat", "object_pos", "object_quat", "instruction", "images"}
+    keys = {"joint_pos", "joint_vel", "eef_pos", "eef_quat", "object_pos", "object_quat", "instruction", "images"}
+    assert set(obs) == keys
     assert obs["images"]["wrist"].shape == (32, 40, 3) and obs["images"]["wrist"].dtype == np.uint8
     u = env.unwrapped
     assert obs["object_pos"].shape == (len(u.object_names), 3)
@@ -214,6 +214,17 @@ def test_truncation_and_terminate_on_success():
     env.reset(seed=0)
     flags = [env.step(np.array(C.HOME_QPOS, np.float32))[3] for _ in range(3)]
     assert flags == [False, False, True]
+    assert env.unwrapped.config.max_episode_steps == 3 and env.spec.max_episode_steps == 3
+    env = E.make("armtwin/SO101-Lift-v0", image_size=None, terminate_on_success=True)
+    env.reset(seed=0)
+    u = env.unwrapped
+    cube = u._obj_qpos[0]
+    u.data.qpos[cube + 2] = 0.2  # hold the cube up in the air: lifted
+    import mujoco
+
+    mujoco.mj_forward(u.model, u.data)
+    _, r, term, _, info = env.step(np.array(C.HOME_QPOS, np.float32))
+    assert info["is_success"] and term and r == 1.0
 
 
 def test_sandwich_instruction_names_the_target_and_varies():

@@ -279,3 +279,26 @@ def test_inspect_command(tmp_path, capsys):
     assert main(["inspect", str(tmp_path / "missing.h5")]) != 0
     assert main(["inspect", "--json", str(path)]) == 0
     assert json.loads(capsys.readouterr().out)["total"] == 10
+
+
+def test_resume_drops_an_unreadable_interrupted_episode(tmp_path):
+    """A kill during a flush can leave the in-progress episode's metadata half-written; resume copes."""
+    path = tmp_path / "rec.h5"
+    rec = Recorder(RecorderConfig(path, flush_every=2))
+    record(rec, 0, 3)
+    rec.begin_episode(seed=1)
+    for t in range(4):
+        obs, a, s, dg = make_step(1, t)
+        rec.add_step(obs, a, state=s)
+    addr = h5py.h5o.get_info(rec._episode.group["obs"].id).addr
+    rec._file.close()  # as if killed: the episode stays in /incomplete
+    rec._file = None
+    with open(path, "r+b") as f:  # garble the object header of /incomplete/demo_1/obs
+        f.seek(addr)
+        f.write(b"\xde\xad\xbe\xef" * 8)
+    with Recorder(RecorderConfig(path, resume=True)) as rec2:
+        assert rec2.recovered == []
+        assert record(rec2, 1, 5) == "demo_1"
+    check_episode(path, 0, 0, 3)
+    check_episode(path, 1, 1, 5)
+    assert summarize(path)["incomplete"] == []

@@ -85,8 +85,8 @@ def test_episode_api_with_recorder(tmp_path):
     sim, follower = sim_follower()
     leader = KeyboardLeader()
     rec = Recorder(RecorderConfig(tmp_path / "ep.h5", flush_every=4, env_args=sim_env_args(sim)))
-    script = {3: "mark_success", 8: "discard", 12: "mark_failure", 14: "reset", 15: "start_episode",
-              19: "mark_success"}
+    script = {3: "mark_success", 5: "start_episode", 8: "discard", 9: "start_episode", 12: "mark_failure",
+              14: "reset", 15: "start_episode", 19: "mark_success"}
     ticks = []
 
     def on_tick(lp):
@@ -95,7 +95,8 @@ def test_episode_api_with_recorder(tmp_path):
         if cmd:
             getattr(lp, cmd)()
 
-    cfg = LoopConfig(hz=60, episodes=3, end_on_success=False, auto_start=False, seed=100, print_summary=False)
+    cfg = LoopConfig(hz=60, episodes=3, end_on_success=False, auto_start=False, seed=100, duration_s=10,
+                     print_summary=False)
     loop = ControlLoop(leader, follower, rec, SimSide(sim), cfg, on_tick=on_tick)
     loop.start_episode()
     loop.run()
@@ -105,11 +106,13 @@ def test_episode_api_with_recorder(tmp_path):
     eps = [load_episode(path, i) for i in range(3)]
     # tick 1-3 recorded -> success; the next episode starts only on start_episode (auto_start off).
     assert [e.success for e in eps] == [True, False, True]
-    assert eps[0].num_samples == 3
-    assert eps[0].attrs["seed"] == 100
-    # demo_1 was discarded after a start and re-recorded under the same seed (same scene).
-    assert [r.seed for r in loop.results] == [100, 101, 103]
-    assert loop.results[-1].name == "demo_2"
+    # Commands take effect at the next tick: ticks 1-3, 10-12, 16-19 were recorded.
+    assert [e.num_samples for e in eps] == [3, 3, 4]
+    assert ticks[:3] == ["recording"] * 3 and ticks[3] == "idle"  # auto_start off: wait for a start
+    # The discarded attempt was re-recorded on the same scene (seed 101); a reset keeps the next seed.
+    assert [e.attrs["seed"] for e in eps] == [100, 101, 102]
+    assert [r.name for r in loop.results] == ["demo_0", "demo_1", "demo_2"]
+    assert len(ticks) == 19  # stopped after the third saved episode
     for e in eps:
         assert e.states.shape[0] == e.num_samples
         np.testing.assert_array_equal(e.initial_state, e.states[0])

@@ -29,9 +29,10 @@ from armtwin.assets import so101_constants as C
 # Numbers read from so101_new_calib.xml (bodies "base" ... "moving_jaw_so101_v1").
 _LINKS: tuple[tuple, ...] = (
     ("base", "world", (0.0, 0.0, 0.0), (1.0, 0.0, 0.0, 0.0), None, 0.147,
-     (0.0137179, -5.19711e-05, 0.0334843), (0.000114686, 0.000136117, 0.000130364, -4.59787e-07, 4.97151e-06, 9.75275e-08)),
-    ("shoulder", "base", (0.0388353, -8.97657e-09, 0.0624), (3.56167e-16, 1.22818e-15, -1.0, -4.14635e-16), "shoulder_pan",
-     0.100006, (-0.0307604, -1.66727e-05, -0.0252713),
+     (0.0137179, -5.19711e-05, 0.0334843),
+     (0.000114686, 0.000136117, 0.000130364, -4.59787e-07, 4.97151e-06, 9.75275e-08)),
+    ("shoulder", "base", (0.0388353, -8.97657e-09, 0.0624), (3.56167e-16, 1.22818e-15, -1.0, -4.14635e-16),
+     "shoulder_pan", 0.100006, (-0.0307604, -1.66727e-05, -0.0252713),
      (8.3759e-05, 8.10403e-05, 2.39783e-05, 7.55525e-08, -1.16342e-06, 1.54663e-07)),
     ("upper_arm", "shoulder", (-0.0303992, -0.0182778, -0.0542), (0.5, -0.5, -0.5, -0.5), "shoulder_lift",
      0.103, (-0.0898471, -0.00838224, 0.0184089),
@@ -141,7 +142,8 @@ def _bodies(*, wrist_camera: bool) -> str:
             out.append(f'{pad}  <site name="{C.BASE_SITE}" pos="0 0 0"/>')
         if name == "gripper":
             out.append(
-                f'{pad}  <site name="{C.GRIPPER_SITE}" pos="{_fmt(_GRIPPER_SITE_POS)}" quat="{_fmt(_GRIPPER_SITE_QUAT)}"/>'
+                f'{pad}  <site name="{C.GRIPPER_SITE}" pos="{_fmt(_GRIPPER_SITE_POS)}"'
+                f' quat="{_fmt(_GRIPPER_SITE_QUAT)}"/>'
             )
             if wrist_camera:
                 # Above the fixed jaw, tilted so the jaw tips and the object between them are in view.
@@ -266,8 +268,10 @@ def scene_xml(
         obj_xml.append(
             f'    <body name="{o.name}" pos="0 0 {o.half_height + 0.5}">\n'
             f'      <freejoint name="{o.name}"/>\n'
+            # condim 3 against the table and each other; contacts with the pads take the pads' condim 4
+            # (MuJoCo uses the larger), so grasps keep torsional friction at fewer constraint rows
             f'      <geom name="{o.name}" {geom} rgba="{_fmt(o.rgba)}" mass="{o.mass}" friction="{_fmt(o.friction)}"'
-            ' condim="4" solref="0.004 1"/>\n'
+            ' condim="3" solref="0.004 1"/>\n'
             "    </body>"
         )
     static_xml = [

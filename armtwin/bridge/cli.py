@@ -103,7 +103,13 @@ def _run(fn, cfg_factory, args) -> int:
     except (ValueError, FileExistsError) as e:
         print(f"armtwin bridge {args.bridge_command}: {e}", file=sys.stderr)
         return 2
-    fn(cfg)
+    try:
+        fn(cfg)
+    except (ImportError, FileNotFoundError, ConnectionError, ValueError) as e:
+        # What a user can fix (no ROS 2 for --backend rclpy, a wrong port or calibration file,
+        # an unknown env): one line, not a traceback.
+        print(f"armtwin bridge {args.bridge_command}: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

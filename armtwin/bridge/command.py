@@ -75,6 +75,10 @@ class CommandConfig:
             raise ValueError(f"max_step_rad must be > 0, got {self.max_step_rad}")
         if self.watchdog_s is not None and not self.watchdog_s > 0:
             raise ValueError(f"watchdog_s must be > 0, got {self.watchdog_s}")
+        if self.source == "sim":
+            from armtwin.envs import check_env_id
+
+            check_env_id(self.env_id)
         M.dds_topic_name(self.topic)
         if self.state_topic is not None:
             M.dds_topic_name(self.state_topic)

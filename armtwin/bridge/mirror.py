@@ -57,6 +57,9 @@ class MirrorConfig:
             raise ValueError(f"settle_s must be >= 0, got {self.settle_s}")
         if self.trace_every < 0:
             raise ValueError(f"trace_every must be >= 0 (0: no trace), got {self.trace_every}")
+        from armtwin.envs import check_env_id
+
+        check_env_id(self.env_id)
         M.dds_topic_name(self.topic)
         if self.twin_topic is not None:
             M.dds_topic_name(self.twin_topic)

@@ -98,6 +98,10 @@ class PublishConfig:
             raise ValueError("source 'real' needs the follower's serial port (--port /dev/ttyACM0)")
         if self.source == "script" and self.motion == "none":
             self.motion = "sine"
+        if self.source == "sim":
+            from armtwin.envs import check_env_id
+
+            check_env_id(self.env_id)
         M.dds_topic_name(self.topic)
 
 

@@ -32,6 +32,24 @@ def bag_paths(out: str | Path) -> tuple[Path, Path]:
     return bag_dir, bag_dir / f"{bag_dir.name}.mcap"
 
 
+def _ros_default_qos(reliable: bool, depth: int):
+    """The offered QoS stored per topic, which ``ros2 bag play`` replays with (infinite times as ROS 2 writes them)."""
+    from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
+
+    inf = QosTime(sec=2147483647, nsec=4294967295)
+    return Qos(
+        history=QosHistory.KEEP_LAST,
+        depth=depth,
+        reliability=QosReliability.RELIABLE if reliable else QosReliability.BEST_EFFORT,
+        durability=QosDurability.VOLATILE,
+        deadline=inf,
+        lifespan=inf,
+        liveliness=QosLiveliness.AUTOMATIC,
+        liveliness_lease_duration=inf,
+        avoid_ros_namespace_conventions=False,
+    )
+
+
 class BagRecorder:
     """Write CDR messages of the bridge's topics to a rosbag2 MCAP bag.
 
@@ -39,7 +57,7 @@ class BagRecorder:
     manager or call ``close()``; ``abort()`` drops everything written.
     """
 
-    def __init__(self, out: str | Path, topics: dict[str, str]):
+    def __init__(self, out: str | Path, topics: dict[str, str], *, reliable: bool = True, depth: int = 10):
         from rosbags.rosbag2 import StoragePlugin, Writer
         from rosbags.typesys import Stores, get_typestore
 
@@ -56,7 +74,9 @@ class BagRecorder:
             M.dds_topic_name(topic)
             if ros_type not in M.IDL_TYPES:
                 raise ValueError(f"cannot record {ros_type!r}; supported types: {', '.join(M.IDL_TYPES)}")
-            self._connections[topic] = self._writer.add_connection(topic, ros_type, typestore=typestore)
+            self._connections[topic] = self._writer.add_connection(
+                topic, ros_type, typestore=typestore, offered_qos_profiles=[_ros_default_qos(reliable, depth)]
+            )
         self.count = 0
         self._closed = False
 
@@ -168,7 +188,7 @@ def run_record(cfg: RecordConfig, *, out=sys.stdout) -> dict:
     types = cfg.topic_types()
     counts = {t: 0 for t in types}
     try:
-        with BagRecorder(cfg.out, types) as rec:
+        with BagRecorder(cfg.out, types, reliable=cfg.reliable) as rec:
             subs = {t: backend.create_subscription(t, ty, qos=QosProfile(reliable=cfg.reliable, depth=cfg.depth))
                     for t, ty in types.items()}
             print(f"armtwin bridge record: {', '.join(types)} -> {rec.mcap_path}", file=out, flush=True)

@@ -102,8 +102,8 @@ def add_convert(subparsers) -> None:
     lr.add_argument("--fps", type=int, default=None, help="frame rate (default: the recordings' fps)")
     lr.add_argument("--vcodec", default="libsvtav1", help="video codec: libsvtav1 (LeRobot's default), h264 or hevc")
     lr.add_argument("--crf", type=int, default=None,
-                    help="encoder quality, lower is better (default: libsvtav1 30 as LeRobot, h264 23, hevc 28)")
-    lr.add_argument("--preset", default=None, help="encoder preset (default: svt-av1 12, x264 veryfast)")
+                    help="encoder quality, lower is better (default: libsvtav1 30 as LeRobot, h264 20, hevc 26)")
+    lr.add_argument("--preset", default=None, help="encoder preset (default: svt-av1 12, x264 superfast)")
     lr.add_argument("--image-size", default=None, metavar="WxH", help="resize all cameras to WxH")
     lr.add_argument("--episodes", choices=("success", "all"), default="success", help="which demos to convert")
     lr.add_argument("--task", default=None, help="task string for every episode (default: each demo's instruction)")

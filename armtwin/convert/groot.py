@@ -47,8 +47,8 @@ class GrootExportConfig:
     output: Path
     repo_id: str | None = None
     overwrite: bool = False
-    crf: int = 23
-    preset: str = "veryfast"
+    crf: int = 20
+    preset: str = "superfast"
     gop: int = 2
 
     def __post_init__(self):

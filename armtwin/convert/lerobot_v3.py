@@ -37,13 +37,13 @@ from armtwin.convert.h5io import ConvertError, EpisodeRef, RecordingScan, order_
 VIDEO_CODECS: dict[str, str] = {"libsvtav1": "libsvtav1", "h264": "libx264", "hevc": "libx265"}
 #: LeRobot 0.4.4's encoder defaults (``video_utils._get_codec_options``): keyframe every 2 frames, crf 30.
 DEFAULT_GOP = 2
-#: Default crf per codec. svt-av1 keeps LeRobot's 30; crf scales differ between encoders and x264
-#: at 30 falls to ~35 dB PSNR on 320x240 sim renders, so h264/hevc use the encoders' own defaults
-#: (x264 23: ~37 dB; measured on MuJoCo renders of the SO-101 scene).
-DEFAULT_CRF: dict[str, int] = {"libsvtav1": 30, "h264": 23, "hevc": 28}
-#: x264 preset: LeRobot leaves x264 at "medium"; "veryfast" encodes ~3x faster at the same crf and
-#: keeps PSNR > 35 dB on sim renders (measured in tests/test_convert_lerobot.py).
-DEFAULT_X264_PRESET = "veryfast"
+#: Default crf per codec. svt-av1 keeps LeRobot's 30 (>= 38 dB PSNR on 320x240 sim renders).
+#: crf scales differ between encoders: x264 at LeRobot's 30 falls to ~31-35 dB on the same renders,
+#: so h264 uses crf 20 with preset "superfast" (LeRobot leaves x264 at "medium"): worst frame
+#: 35.9 dB on 320x240 renders, ~39 dB at 640x480, and superfast encodes ~3x faster than medium.
+#: (x264's "veryfast" was measured *worse* in worst-frame PSNR than "superfast": 34.6 dB at crf 20.)
+DEFAULT_CRF: dict[str, int] = {"libsvtav1": 30, "h264": 20, "hevc": 26}
+DEFAULT_X264_PRESET = "superfast"
 #: LeRobot's default svt-av1 preset.
 DEFAULT_SVTAV1_PRESET = "12"
 #: LeRobot 0.4.4 file layout limits (utils.DEFAULT_*).

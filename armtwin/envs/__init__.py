@@ -8,6 +8,13 @@ loads neither MuJoCo nor Gymnasium (nor torch).
 
 from __future__ import annotations
 
+import os as _os
+
+if "MUJOCO_GL" not in _os.environ and not _os.environ.get("DISPLAY"):
+    # Headless by default: MuJoCo reads MUJOCO_GL once, when it is first imported, so set it before
+    # any armtwin.envs module (IK, envs) imports mujoco. EGL renders offscreen without a display.
+    _os.environ["MUJOCO_GL"] = "egl"
+
 ENV_IDS: dict[str, dict[str, str]] = {
     "armtwin/SO101-Lift-v0": {
         "entry_point": "armtwin.envs.tasks:LiftEnv",
@@ -45,12 +52,18 @@ def register() -> None:
 
 
 def make(env_id: str, **kwargs):
-    """``gymnasium.make(env_id, **kwargs)`` after :func:`register`; kwargs are EnvConfig fields."""
+    """``gymnasium.make`` of ``env_id`` after :func:`register`; kwargs are EnvConfig fields (validated here).
+
+    ``max_episode_steps`` reaches both the env's config and Gymnasium's TimeLimit wrapper (a bare
+    ``gymnasium.make(..., max_episode_steps=N)`` would keep it from the env)."""
     import gymnasium as gym
+
+    from armtwin.envs.base import EnvConfig
 
     check_env_id(env_id)
     register()
-    return gym.make(env_id, **kwargs)
+    config = EnvConfig(**kwargs)
+    return gym.make(env_id, config=config, max_episode_steps=config.max_episode_steps)
 
 
 def env_class(env_id: str):

@@ -22,13 +22,9 @@ info: ``is_success`` bool, ``subtask_signals`` {name: bool}, ``action`` (6,) flo
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import os
 from dataclasses import asdict, dataclass, field
-
-if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
-    # Headless by default: EGL renders offscreen without a display; must be set before mujoco loads.
-    os.environ["MUJOCO_GL"] = "egl"
 
 import gymnasium as gym
 import mujoco
@@ -120,10 +116,12 @@ class SO101Env(gym.Env):
     SIGNALS: tuple[str, ...] = ("grasp",)
 
     def __init__(self, config: EnvConfig | None = None, **kwargs):
+        """config: an EnvConfig; keyword arguments (EnvConfig fields) build one or override its fields."""
         if config is None:
             config = EnvConfig(**kwargs)
         elif kwargs:
-            raise TypeError(f"pass either config or keyword arguments, not both (got {sorted(kwargs)})")
+            # e.g. Gymnasium re-making an env from its spec with another render_mode
+            config = dataclasses.replace(config, **kwargs)
         self.config = config
         self.render_mode = config.render_mode
         self.metadata = {"render_modes": ["rgb_array"], "render_fps": int(round(1.0 / config.ctrl_dt))}
@@ -137,6 +135,7 @@ class SO101Env(gym.Env):
         self._site = self.model.site(C.GRIPPER_SITE).id
         self._joint_qpos = np.array([self.model.joint(n).qposadr[0] for n in C.JOINT_NAMES])
         self._joint_dof = np.array([self.model.joint(n).dofadr[0] for n in C.JOINT_NAMES])
+        self._names = tuple(o.name for o in self.OBJECTS)
         self._obj_qpos = np.array([self.model.joint(o.name).qposadr[0] for o in self.OBJECTS], dtype=int)
         self._obj_body = np.array([self.model.body(o.name).id for o in self.OBJECTS], dtype=int)
         self._obj_geom = {o.name: self.model.geom(o.name).id for o in self.OBJECTS}
@@ -163,14 +162,16 @@ class SO101Env(gym.Env):
                 {c: gym.spaces.Box(0, 255, (h, w, 3), np.uint8) for c in config.cameras}
             )
         self.observation_space = gym.spaces.Dict(spaces)
-        self.action_space = gym.spaces.Box(self.lower.astype(np.float32), self.upper.astype(np.float32), dtype=np.float32)
+        self.action_space = gym.spaces.Box(
+            self.lower.astype(np.float32), self.upper.astype(np.float32), dtype=np.float32
+        )
         self._reset_sim(np.random.default_rng(0))
 
     # ----------------------------------------------------------------- task hooks
     @property
     def object_names(self) -> tuple[str, ...]:
         """Names of the free objects, the row order of ``object_pos``/``object_quat``."""
-        return tuple(o.name for o in self.OBJECTS)
+        return self._names
 
     @property
     def instruction(self) -> str:
@@ -300,6 +301,10 @@ class SO101Env(gym.Env):
             "action_clamped": bool(clamped),
             "time": float(self._elapsed * self.config.ctrl_dt),
         }
+
+    def get_obs(self) -> dict:
+        """The observation dict of the current state (e.g. after :meth:`set_state`)."""
+        return self._obs()
 
     def _obs(self) -> dict:
         d = self.data

@@ -27,6 +27,44 @@ def _run_envs(args) -> int:
     return 0
 
 
+class Mp4Writer:
+    """H.264 MP4 through PyAV (bundled FFmpeg): ``write((H, W, 3) uint8)``, then ``close()``.
+    Odd frame sizes are padded by one black row/column (yuv420p needs even sizes)."""
+
+    def __init__(self, path: str, *, fps: int, crf: int = 23):
+        import av
+
+        self._av = av
+        self._container = av.open(path, mode="w")
+        self._stream = self._container.add_stream("libx264", rate=fps)
+        self._stream.pix_fmt = "yuv420p"
+        self._stream.options = {"preset": "ultrafast", "crf": str(crf)}
+        self._size = None
+
+    def write(self, image) -> None:
+        import numpy as np
+
+        h, w = image.shape[:2]
+        if self._size is None:
+            self._size = (h + h % 2, w + w % 2)
+            self._stream.height, self._stream.width = self._size
+        if (h, w) != self._size:
+            padded = np.zeros((*self._size, 3), np.uint8)
+            padded[:h, :w] = image
+            image = padded
+        frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+
+    def close(self) -> None:
+        if self._container is None:
+            return
+        for packet in self._stream.encode():
+            self._container.mux(packet)
+        self._container.close()
+        self._container = None
+
+
 @dataclass(kw_only=True)
 class RolloutConfig:
     """One ``armtwin rollout`` run. env_id: an id of ENV_IDS; episodes >= 1; seed: first reset seed
@@ -71,13 +109,9 @@ def rollout(cfg: RolloutConfig, *, progress: bool = True) -> dict:
     writer = None
     tmp = None
     if cfg.video:
-        import imageio.v2 as imageio
-
         os.makedirs(os.path.dirname(os.path.abspath(cfg.video)), exist_ok=True)
         tmp = cfg.video + ".part.mp4"
-        fps = round(1.0 / u.config.ctrl_dt)
-        writer = imageio.get_writer(tmp, fps=fps, codec="libx264", macro_block_size=8, format="FFMPEG",
-                                    pixelformat="yuv420p", output_params=["-preset", "ultrafast"])
+        writer = Mp4Writer(tmp, fps=round(1.0 / u.config.ctrl_dt))
 
     def frame():
         ims = u.render_images(image_size=cfg.image_size, cameras=("front", "wrist"))
@@ -91,12 +125,12 @@ def rollout(cfg: RolloutConfig, *, progress: bool = True) -> dict:
             obs, info = env.reset(seed=cfg.seed + i)
             expert.reset(env, obs)
             if writer:
-                writer.append_data(frame())
+                writer.write(frame())
             after = 0
             for t in range(u.config.max_episode_steps):
                 obs, _, term, trunc, info = env.step(expert.act(obs))
                 if writer:
-                    writer.append_data(frame())
+                    writer.write(frame())
                 after += expert.done
                 if term or trunc or after > 10:
                     break

@@ -96,8 +96,9 @@ class PickPlaceExpert:
         grasp[2] = max(p[2] + 0.002, 0.012)
         self.half_h = spec.half_height
         self.grasp_offset = grasp - p  # site minus object centre at the grasp
+        opening = C.GRIPPER_HALF_OPEN if self._tight() else C.GRIPPER_OPEN
         phases = [
-            _Phase("approach", 30, grasp + [0, 0, self.APPROACH_H], C.GRIPPER_HALF_OPEN if self._tight() else C.GRIPPER_OPEN, 3),
+            _Phase("approach", 30, grasp + [0, 0, self.APPROACH_H], opening, 3),
             _Phase("descend", 22, grasp, None, 4),
             _Phase("close", 10, None, C.GRIPPER_CLOSED, 4),
             _Phase("lift", 20, "lift", C.GRIPPER_CLOSED, 2),

@@ -118,7 +118,7 @@ class IK:
         q_init=None,
         *,
         position_weight: float = 1.0,
-        orientation_weight=0.3,
+        orientation_weight=0.05,
         max_iters: int = 60,
         tol: float = 5e-4,
         dt: float = 0.5,
@@ -132,7 +132,8 @@ class IK:
         """
         mink = self._mink
         target_pos = np.asarray(target_pos, dtype=float).reshape(3)
-        q = np.zeros(C.NUM_JOINTS) if q_init is None else np.clip(np.asarray(q_init, float).reshape(-1), self.lower, self.upper)
+        q0 = np.zeros(C.NUM_JOINTS) if q_init is None else np.asarray(q_init, float).reshape(-1)
+        q = np.clip(q0, self.lower, self.upper)
         if target_quat is None:
             target_quat = self.fk(q)[1]
             ori = np.zeros(3)
@@ -140,7 +141,8 @@ class IK:
             ori = np.broadcast_to(np.asarray(orientation_weight, dtype=float), (3,)).copy()
         self._frame.set_position_cost(position_weight)
         self._frame.set_orientation_cost(ori)
-        self._frame.set_target(mink.SE3.from_rotation_and_translation(mink.SO3(np.asarray(target_quat, float)), target_pos))
+        rot = mink.SO3(np.asarray(target_quat, float))
+        self._frame.set_target(mink.SE3.from_rotation_and_translation(rot, target_pos))
         cfg = self._cfg
         cfg.update(q)
         self._posture.set_target(q)
@@ -154,6 +156,6 @@ class IK:
             if err < tol and np.abs(vel).max() * dt < 1e-4:
                 break
         q = np.clip(cfg.q.copy(), self.lower, self.upper)
-        q[_ARM:] = (np.zeros(C.NUM_JOINTS) if q_init is None else np.asarray(q_init, float).reshape(-1))[_ARM:]
+        q[_ARM:] = q0[_ARM:]
         err = float(np.linalg.norm(self.fk(q)[0] - target_pos))
         return q, err < tol, err

@@ -318,6 +318,13 @@ class Servo:
     (:meth:`set_joint`); the servo turns it into Present_* registers and turns
     Goal_Position writes (clipped to the position limits, shifted by the
     homing offset) into a joint-frame goal (:meth:`joint_goal`).
+
+    Modelled: read-only identity/present registers, torque on/off (a servo
+    takes its present position as goal when torque comes on, so it never
+    jumps), Min/Max_Position_Limit clipping of goals, Response_Status_Level 0
+    (answers PING/READ only), REG_WRITE/ACTION, status error bits. Not
+    modelled: Lock (EEPROM writes always take effect, nothing persists),
+    Return_Delay_Time and Baud_Rate (bytes are not paced), load and current.
     """
 
     def __init__(self, servo_id: int, *, mount_offset: int = 0, joint_ticks: float = C.TICK_AT_ZERO):

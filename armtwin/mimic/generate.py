@@ -285,8 +285,10 @@ class TrialRunner:
                     "object_poses": {n: np.asarray(p, dtype=np.float64) for n, p in dg["object_poses"].items()},
                     "subtask_term_signals": {n: np.int8(v) for n, v in dg["subtask_term_signals"].items()},
                 })
-                actions.append(action)
-                obs, _, terminated, truncated, info = env.step(action.astype(np.float32))
+                # float64 as the env applies it (a float32 cast would make the stored action differ
+                # from the applied one and break bit-exact replay)
+                obs, _, terminated, truncated, info = env.step(action)
+                actions.append(np.asarray(info.get("action", action), dtype=np.float64))
                 sig = info.get("subtask_signals", {})
                 now_held = bool(sig.get(grasp, False))
                 if now_held:

@@ -171,6 +171,11 @@ class TaskSpec:
         return cls(**d)
 
 
+#: Steps added to the end of a grasp subtask (MimicGen uses (10, 20) on its Stack): the next,
+#: object-to-object segment then starts from the lifted carry pose, so the interpolation to it does
+#: not drag the held object along the table (in D1 that stalled the arm on a third of PickPlace trials).
+GRASP_OFFSET: tuple[int, int] = (15, 25)
+
 #: The spec of every task, keyed by env id. Object and signal names must match the env's
 #: ``subtask_spec`` (checked by :func:`check_against_env`).
 TASK_SPECS: dict[str, TaskSpec] = {
@@ -184,21 +189,21 @@ TASK_SPECS: dict[str, TaskSpec] = {
     "armtwin/SO101-PickPlace-v0": TaskSpec(
         env_id="armtwin/SO101-PickPlace-v0",
         subtasks=(
-            SubtaskSpec("cube", "grasp"),
+            SubtaskSpec("cube", "grasp", term_offset_range=GRASP_OFFSET),
             SubtaskSpec("plate", None),
         ),
     ),
     "armtwin/SO101-Stack-v0": TaskSpec(
         env_id="armtwin/SO101-Stack-v0",
         subtasks=(
-            SubtaskSpec("cube_a", "grasp"),
+            SubtaskSpec("cube_a", "grasp", term_offset_range=GRASP_OFFSET),
             SubtaskSpec("cube_b", None),
         ),
     ),
     "armtwin/SO101-Sandwich-v0": TaskSpec(
         env_id="armtwin/SO101-Sandwich-v0",
         subtasks=(
-            SubtaskSpec(ENV_OBJECT, "grasp"),
+            SubtaskSpec(ENV_OBJECT, "grasp", term_offset_range=GRASP_OFFSET),
             SubtaskSpec("plate", None),
         ),
     ),

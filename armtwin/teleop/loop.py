@@ -332,6 +332,7 @@ class ControlLoop:
         params = inspect.signature(follower.send_action).parameters
         self._stamped = "stamp" in params  # SafeFollower's watchdog takes the leader-read time
         self.last_observation: dict[str, Any] | None = None
+        self.last_action: dict[str, Any] | None = None  # what the leader gave at the last tick
         self.last_sent: dict[str, float] | None = None
 
     # ---------------------------------------------------------------- episode API (any thread)
@@ -445,6 +446,8 @@ class ControlLoop:
         """One loop iteration (without the wait)."""
         cfg = self.config
         self._process_commands()
+        if self._stop:  # the last episode ended on a command: no further command to the follower
+            return
         if self.state == "resetting" and time.perf_counter() >= self._reset_until:
             self.state = "idle"
         if self.state == "idle" and cfg.auto_start and not self._stop:
@@ -457,7 +460,7 @@ class ControlLoop:
         action = self.leader.get_action()
         sent = self.follower.send_action(action, stamp=stamp) if self._stamped else self.follower.send_action(action)
         self.stats.latencies.append(time.perf_counter() - t_read)
-        self.last_observation, self.last_sent = obs, sent
+        self.last_observation, self.last_action, self.last_sent = obs, action, sent
         if recording:
             if frame is not None:
                 sent_rad = self.side.sent_radians(sent)

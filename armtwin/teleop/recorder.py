@@ -239,14 +239,16 @@ class Recorder:
             try:
                 n = inc[name]
                 rows = int(n["actions"].shape[0]) if "actions" in n else 0
+                n.visititems(lambda _, obj: getattr(obj, "shape", None))  # every object must open
             except Exception as e:  # noqa: BLE001
-                log.warning("%s: an interrupted episode (/incomplete/%s) is unreadable (%s); dropping it", path, name, e)
-                try:
-                    del inc[name]
-                except Exception:  # noqa: BLE001
-                    del f["incomplete"]
-                    return f.create_group("incomplete")
-                continue
+                # Its metadata, and so maybe /incomplete's own index, was half-written: do not modify
+                # that index any further; unlink the whole group from the root and start a fresh one.
+                log.warning(
+                    "%s: an interrupted episode (/incomplete/%s) is unreadable (%s); dropping /incomplete",
+                    path, name, e,
+                )
+                del f["incomplete"]
+                return f.create_group("incomplete")
             if rows == 0:  # interrupted before its first flush: nothing to keep
                 del inc[name]
             elif self.config.keep_incomplete:

@@ -1,0 +1,128 @@
+"""MimicGen data-generation rate and throughput on the four armtwin tasks.
+
+For each task: record 10 scripted expert source demos on D0 (no cameras), annotate them
+automatically, then generate ``--num`` demos with ``--workers`` processes and both cameras at
+128x128 on D0 and on D1 (the sources stay D0, as in MimicGen). Prints per task and distribution the
+data-generation rate (successes / attempts), successful demos per minute (wall clock, worker start
+and merging included), the failure reasons, next to the published reference numbers:
+
+- MimicGen (Mandlekar et al., CoRL 2023, 10 source demos, 7-DoF Panda with OSC): Stack D0 94.3%,
+  Stack D1 ~ (not comparable: other scene ranges), Square D0 73.7%, Coffee D0 78.2%.
+- ChefMate (MimicGen in Isaac Sim on an RTX 4080): ~2 min per generated demo = 0.5 demos/min.
+
+and, as the peer measured in this same run, the scripted expert's own throughput (demos per minute,
+one process, no cameras) while recording the sources.
+
+Goals: rate >= 90% on PickPlace D0, >= 85% on Stack D0; >= 30 successful demos/min on 2 cores.
+
+    MUJOCO_GL=egl .venv/bin/python benchmarks/mimic_rate.py [--num 50] [--workers 2] [--tasks Lift,Stack]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+TASKS = ("Lift", "PickPlace", "Stack", "Sandwich")
+#: Published data-generation rates, D0, 10 sources (MimicGen paper, Table 1 / appendix).
+MIMICGEN_D0 = {"Stack": 94.3, "StackThree": 71.3, "Square": 73.7, "Threading": 51.0, "Coffee": 78.2}
+CHEFMATE_DEMOS_PER_MIN = 0.5
+GOALS = {("PickPlace", "D0"): 90.0, ("Stack", "D0"): 85.0}
+GOAL_DPM = 30.0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--num", type=int, default=50, help="successful demos to generate per task and distribution")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--sources", type=int, default=10)
+    ap.add_argument("--tasks", default=",".join(TASKS))
+    ap.add_argument("--dists", default="D0,D1")
+    ap.add_argument("--image-size", type=int, default=128)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workdir", default=None, help="keep files here (default: a temporary directory)")
+    ap.add_argument("--json", default=None, help="also write the results as JSON to this path")
+    args = ap.parse_args(argv)
+
+    from armtwin.mimic.annotate import annotate_file
+    from armtwin.mimic.runner import GenerateConfig, run_generate
+    from armtwin.mimic.sources import record_expert_demos
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="mimic_rate_"))
+    work.mkdir(parents=True, exist_ok=True)
+    tasks = [t for t in args.tasks.split(",") if t]
+    dists = [d for d in args.dists.split(",") if d]
+    rows = []
+    print(f"# {args.sources} scripted D0 sources per task, {args.num} demos per run, {args.workers} workers, "
+          f"cameras wrist+front at {args.image_size}x{args.image_size}; machine: {os.cpu_count()} cores",
+          flush=True)
+    for task in tasks:
+        env_id = f"armtwin/SO101-{task}-v0"
+        raw, ann = work / f"{task}_src.h5", work / f"{task}_ann.h5"
+        for p in (raw, ann):
+            if p.exists():
+                p.unlink()
+        t0 = time.perf_counter()
+        record_expert_demos(env_id, raw, num=args.sources, seed=1000, reset_distribution="D0")
+        expert_dpm = args.sources / ((time.perf_counter() - t0) / 60.0)
+        annotate_file(str(raw), str(ann))
+        for dist in dists:
+            out = work / f"{task}_{dist}.h5"
+            for p in (out, Path(str(out) + ".stats.json")):
+                if p.exists():
+                    p.unlink()
+            shutil.rmtree(str(out) + ".shards", ignore_errors=True)
+            st = run_generate(GenerateConfig(
+                source=str(ann), env_id=env_id, num=args.num, out=str(out), workers=args.workers, seed=args.seed,
+                reset_distribution=dist, image_size=(args.image_size, args.image_size), progress=True,
+                max_failures=4 * args.num,
+            ))
+            row = {
+                "task": task, "dist": dist, "attempts": st["attempts"], "successes": st["successes"],
+                "rate_pct": 100.0 * st["data_generation_rate"], "demos_per_min": st["demos_per_minute"],
+                "wall_s": st["wall_seconds"], "failures": st["failures"], "expert_demos_per_min": expert_dpm,
+                "mean_steps": st["mean_steps"],
+            }
+            rows.append(row)
+            print(f"{task:<10}{dist}  rate {row['rate_pct']:5.1f}%  ({st['successes']}/{st['attempts']})  "
+                  f"{row['demos_per_min']:6.1f} demos/min  failures {st['failures']}", flush=True)
+            if out.exists():
+                out.unlink()
+
+    print()
+    hdr = (f"{'task':<10}{'dist':<5}{'attempts':>9}{'rate %':>8}{'goal %':>8}{'MimicGen %':>11}"
+           f"{'demos/min':>10}{'x ChefMate':>11}{'x expert':>9}  failures (ik/grasp/drop/timeout)")
+    print(hdr)
+    print("-" * len(hdr))
+    for r in rows:
+        goal = GOALS.get((r["task"], r["dist"]))
+        ref = MIMICGEN_D0.get(r["task"]) if r["dist"] == "D0" else None
+        f = r["failures"]
+        print(f"{r['task']:<10}{r['dist']:<5}{r['attempts']:>9}{r['rate_pct']:>8.1f}"
+              f"{(f'{goal:.0f}' if goal else '-'):>8}{(f'{ref:.1f}' if ref else '-'):>11}"
+              f"{r['demos_per_min']:>10.1f}{r['demos_per_min'] / CHEFMATE_DEMOS_PER_MIN:>11.0f}"
+              f"{r['demos_per_min'] / r['expert_demos_per_min']:>9.2f}  "
+              f"{f['ik_unreachable']}/{f['grasp_missed']}/{f['drop']}/{f['timeout']}")
+    ok_rate = all(r["rate_pct"] >= GOALS[(r["task"], r["dist"])] for r in rows if (r["task"], r["dist"]) in GOALS)
+    ok_dpm = all(r["demos_per_min"] >= GOAL_DPM for r in rows if r["dist"] == "D0")
+    print(f"\nMimicGen Stack D0 (7-DoF Panda): {MIMICGEN_D0['Stack']}%; ChefMate (Isaac Sim, RTX 4080): "
+          f"~{CHEFMATE_DEMOS_PER_MIN} demos/min.")
+    print(f"goals: rate (PickPlace D0 >= 90%, Stack D0 >= 85%): {'met' if ok_rate else 'NOT met'}; "
+          f">= {GOAL_DPM:.0f} demos/min on every D0 task: {'met' if ok_dpm else 'NOT met'}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+    if args.workdir is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

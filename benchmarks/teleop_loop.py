@@ -1,0 +1,123 @@
+"""Teleop loop timing: a virtual SO-101 leader and a virtual follower, both through LeRobot's drivers.
+
+    MUJOCO_GL=egl .venv/bin/python benchmarks/teleop_loop.py [--hz 60] [--seconds 60] [--peer-seconds 20]
+
+armtwin's ControlLoop (RealLeader -> SafeFollower(RealFollower), i.e. LeRobot's SO101Leader and
+SO101Follower on emulated Feetech buses) runs at --hz for --seconds. Each tick: follower
+observation (SYNC_READ), leader read (SYNC_READ), safety layer (present-position SYNC_READ, clamp),
+follower command (SYNC_WRITE). Reported: achieved rate, period jitter |period - 1/hz| p50/p99,
+leader-to-follower latency (leader read start -> command written) p50/p99.
+
+Peer, measured in the same run on the same buses: LeRobot's own teleoperation loop
+(``lerobot-teleoperate``: get_action, send_action, ``precise_sleep`` of the rest of the period).
+Goal: the target rate held, p99 jitter <= 2 ms, p99 latency <= one period.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def peer_loop(teleop, robot, hz: float, seconds: float):
+    """LeRobot 0.4.4's teleop_loop body (minus display), timed the same way."""
+    from lerobot.utils.robot_utils import precise_sleep
+
+    from armtwin.teleop.loop import LoopStats
+
+    stats = LoopStats(hz)
+    t_end = time.perf_counter() + seconds
+    while time.perf_counter() < t_end:
+        start = time.perf_counter()
+        stats.tick_starts.append(start)
+        robot.get_observation()
+        t_read = time.perf_counter()
+        action = teleop.get_action()
+        robot.send_action(action)
+        stats.latencies.append(time.perf_counter() - t_read)
+        precise_sleep(max(1.0 / hz - (time.perf_counter() - start), 0.0))
+    return stats
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--hz", type=float, default=60.0)
+    p.add_argument("--seconds", type=float, default=60.0)
+    p.add_argument("--peer-seconds", type=float, default=20.0, help="LeRobot's loop, 0 to skip")
+    args = p.parse_args(argv)
+
+    from tqdm import tqdm
+
+    from armtwin import _tv_compat
+
+    _tv_compat.declare_missing_ops()
+    from armtwin.hardware.virtual_arm import VirtualArm, VirtualArmConfig
+    from armtwin.robots.real import RealFollower, RealFollowerConfig, RealLeader, RealLeaderConfig
+    from armtwin.robots.safety import SafeFollower, SafetyConfig
+    from armtwin.teleop.loop import ControlLoop, LoopConfig
+    from armtwin.units import UnitConverter
+
+    tmp = tempfile.mkdtemp(prefix="armtwin-bench-")
+    os.environ.setdefault("HF_LEROBOT_CALIBRATION", os.path.join(tmp, "calibration"))
+    with (
+        VirtualArm(VirtualArmConfig(role="leader", script="sine", sine_period_s=6.0)) as la,
+        VirtualArm(VirtualArmConfig(role="follower", calibration_dir=os.path.join(tmp, "f"))) as fa,
+    ):
+        leader = RealLeader(RealLeaderConfig(port=la.port, id=la.id, calibration_dir=la.calibration_dir))
+        real = RealFollower(RealFollowerConfig(port=fa.port, id=fa.id, calibration_dir=fa.calibration_dir))
+        follower = SafeFollower(real, SafetyConfig.for_converter(UnitConverter(fa.calibration)))
+        leader.connect()
+        follower.connect()
+        n = int(args.seconds * args.hz)
+        bar = tqdm(total=n, desc=f"armtwin loop @ {args.hz:g} Hz", unit="tick", file=sys.stderr)
+        loop = ControlLoop(
+            leader, follower,
+            config=LoopConfig(hz=args.hz, duration_s=args.seconds, print_summary=False),
+            on_tick=lambda lp: bar.update(1),
+        )
+        ours = loop.run().summary()
+        bar.close()
+        peer = None
+        if args.peer_seconds > 0:
+            print(f"LeRobot's teleop loop for {args.peer_seconds:g} s ...", file=sys.stderr)
+            peer = peer_loop(leader.lerobot_teleop, real.lerobot_robot, args.hz, args.peer_seconds).summary()
+        leader.disconnect()
+        follower.disconnect()
+
+    period_ms = 1e3 / args.hz
+    rows = [
+        ("achieved rate (Hz)", "achieved_hz", f"= {args.hz:g}"),
+        ("period jitter p50 (ms)", "jitter_p50_ms", ""),
+        ("period jitter p99 (ms)", "jitter_p99_ms", "<= 2"),
+        ("period jitter max (ms)", "jitter_max_ms", ""),
+        ("leader->follower latency p50 (ms)", "latency_p50_ms", ""),
+        ("leader->follower latency p99 (ms)", "latency_p99_ms", f"<= {period_ms:.2f}"),
+        ("overruns", "overruns", ""),
+    ]
+    print(f"\nteleop loop, virtual leader + virtual follower through LeRobot's drivers, "
+          f"{args.hz:g} Hz, {args.seconds:g} s ({int(ours['ticks'])} ticks)")
+    head = f"{'':36}{'armtwin':>12}{'LeRobot loop':>14}{'ratio':>8}  goal"
+    print(head)
+    for label, key, goal in rows:
+        a = ours.get(key, float("nan"))
+        b = peer.get(key, float("nan")) if peer else float("nan")
+        ratio = a / b if peer and b else float("nan")
+        print(f"{label:36}{a:12.3f}{b:14.3f}{ratio:8.2f}  {goal}")
+    ok = (
+        abs(ours["achieved_hz"] - args.hz) / args.hz < 0.005
+        and ours["jitter_p99_ms"] <= 2.0
+        and ours["latency_p99_ms"] <= period_ms
+    )
+    print(f"goals met: {ok}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""Subtask annotation (`armtwin mimic annotate`) on scripted demos and on small hand-written files."""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from armtwin.cli import main as cli_main
+from armtwin.mimic.annotate import (
+    MimicDataError,
+    annotate_file,
+    auto_boundaries,
+    first_rise,
+    load_sources,
+    parse_boundaries_arg,
+)
+from armtwin.mimic.spec import get_task_spec
+
+LIFT = "armtwin/SO101-Lift-v0"
+SANDWICH = "armtwin/SO101-Sandwich-v0"
+
+
+def write_layout_file(path, demos, env_id=LIFT):
+    """A minimal file in the docs/interfaces.md layout: {name: {"grasp": (T,) signal}} demos, with
+    datagen_info poses that move (so shapes and values are real, not placeholders)."""
+    with h5py.File(path, "w") as f:
+        data = f.create_group("data")
+        data.attrs["env_args"] = json.dumps({"env_name": env_id, "type": "armtwin", "env_kwargs": {}})
+        data.attrs["fps"] = 30.0
+        total = 0
+        for name, signals in demos.items():
+            T = len(next(iter(signals.values())))
+            g = data.create_group(name)
+            g.attrs["num_samples"] = T
+            g.attrs["success"] = True
+            g.create_dataset("actions", data=np.zeros((T, 6)))
+            poses = np.tile(np.eye(4), (T, 1, 1))
+            poses[:, 0, 3] = np.linspace(0.1, 0.2, T)
+            g.create_dataset("datagen_info/eef_pose", data=poses)
+            g.create_dataset("datagen_info/target_eef_pose", data=poses)
+            g.create_dataset("datagen_info/gripper_action", data=np.zeros((T, 1)))
+            g.create_dataset("datagen_info/object_poses/cube", data=np.tile(np.eye(4), (T, 1, 1)))
+            for k, v in signals.items():
+                g.create_dataset(f"datagen_info/subtask_term_signals/{k}", data=np.asarray(v, dtype=np.int8))
+            total += T
+        data.attrs["total"] = total
+
+
+def test_first_rise_convention():
+    s = np.array([0, 0, 1, 1, 0, 0, 1, 1])
+    assert first_rise(s, 0) == 2
+    assert first_rise(s, 3) == 6  # a rise at or after the start of the subtask
+    assert first_rise(np.array([1, 1, 0, 1]), 0) == 3  # on at frame 0 is not a rise
+    assert first_rise(np.array([1, 1, 1]), 0) is None
+    spec = get_task_spec(LIFT)
+    # MimicGen: the subtask ends just after the first frame where the signal is on
+    assert auto_boundaries({"grasp": s}, spec, 8) == [(0, 3), (3, 8)]
+    with pytest.raises(MimicDataError, match="never rises"):
+        auto_boundaries({"grasp": np.zeros(8)}, spec, 8)
+    with pytest.raises(MimicDataError, match="not recorded"):
+        auto_boundaries({"lift": s}, spec, 8)
+
+
+def test_annotate_reports_demos_whose_signal_never_fires(tmp_path):
+    src, out = tmp_path / "in.h5", tmp_path / "out.h5"
+    write_layout_file(src, {
+        "demo_0": {"grasp": [0, 0, 0, 1, 1, 1, 1, 1, 0, 0]},
+        "demo_1": {"grasp": [0] * 10},  # never fires: reported, not guessed
+        "demo_2": {"grasp": [1] * 10},  # on from the start, never rises
+        "demo_10": {"grasp": [0, 1, 1, 1, 1, 1, 1, 1]},
+    })
+    report = annotate_file(str(src), str(out))
+    assert report.boundaries == {"demo_0": [(0, 4), (4, 10)], "demo_10": [(0, 2), (2, 8)]}
+    assert set(report.skipped) == {"demo_1", "demo_2"}
+    assert "never rises" in report.skipped["demo_1"] and "first frame" in report.skipped["demo_2"]
+    with h5py.File(out) as f:
+        assert sorted(f["data"]) == ["demo_0", "demo_10"]
+        assert f["data/demo_0"].attrs["subtask_boundaries"].tolist() == [[0, 4], [4, 10]]
+        assert json.loads(f["data/demo_0"].attrs["subtask_objects"]) == ["cube", "cube"]
+        meta = json.loads(f["data"].attrs["mimic_annotation"])
+        assert meta["method"] == "auto" and set(meta["skipped"]) == {"demo_1", "demo_2"}
+        assert f["data"].attrs["total"] == 18
+    # nothing annotatable: a clear error and no output file
+    bad = tmp_path / "bad.h5"
+    write_layout_file(bad, {"demo_0": {"grasp": [0] * 5}})
+    with pytest.raises(MimicDataError, match="no demo could be annotated"):
+        annotate_file(str(bad), str(tmp_path / "bad_out.h5"))
+    assert not (tmp_path / "bad_out.h5").exists()
+
+
+def test_manual_boundaries(tmp_path):
+    src, out = tmp_path / "in.h5", tmp_path / "out.h5"
+    write_layout_file(src, {"demo_0": {"grasp": [0] * 10}, "demo_1": {"grasp": [0] * 12}})
+    assert parse_boundaries_arg("demo_0:4; demo_1:7,12") == {"demo_0": [4], "demo_1": [7, 12]}
+    with pytest.raises(ValueError, match="expected 'demo_<i>:<end>"):
+        parse_boundaries_arg("demo_0=4")
+    report = annotate_file(str(src), str(out), boundaries={"demo_0": [4], "demo_1": [7, 12]})
+    assert report.boundaries == {"demo_0": [(0, 4), (4, 10)], "demo_1": [(0, 7), (7, 12)]}
+    report = annotate_file(str(src), str(tmp_path / "o2.h5"), boundaries={"demo_0": [11], "demo_1": [7]})
+    assert "must be > 0" in report.skipped["demo_0"] or "<= 10" in report.skipped["demo_0"]
+    with pytest.raises(MimicDataError, match="not in the file"):
+        annotate_file(str(src), str(tmp_path / "o3.h5"), boundaries={"demo_7": [3]})
+    # through the CLI
+    assert cli_main(["mimic", "annotate", str(src), str(tmp_path / "o4.h5"), "--boundaries", "demo_0:5;demo_1:6"]) == 0
+    with h5py.File(tmp_path / "o4.h5") as f:
+        assert f["data/demo_1"].attrs["subtask_boundaries"].tolist() == [[0, 6], [6, 12]]
+
+
+@pytest.fixture(scope="module")
+def scripted_lift(tmp_path_factory):
+    from armtwin.mimic.sources import record_expert_demos
+
+    d = tmp_path_factory.mktemp("annot")
+    path = d / "lift.h5"
+    record_expert_demos(LIFT, path, num=3, seed=0)
+    return path
+
+
+def test_auto_annotation_of_scripted_demos_finds_the_grasp(scripted_lift, tmp_path):
+    """The boundary is one past the first frame where the jaws really hold the cube, found here
+    independently by restoring every saved state into the env and asking it."""
+    from armtwin import envs
+
+    out = tmp_path / "ann.h5"
+    assert cli_main(["mimic", "annotate", str(scripted_lift), str(out), "--auto"]) == 0
+    env = envs.make(LIFT, image_size=None)
+    env.reset(seed=0)
+    u = env.unwrapped
+    with h5py.File(out) as f:
+        for name in ("demo_0", "demo_1", "demo_2"):
+            g = f["data"][name]
+            held = []
+            for s in g["states"][()]:
+                u.set_state(s)
+                held.append(u.is_grasped("cube"))
+            held = np.array(held)
+            t = int(np.flatnonzero(held)[0])
+            assert not held[:t].any()
+            b = g.attrs["subtask_boundaries"].tolist()
+            T = int(g.attrs["num_samples"])
+            assert b == [[0, t + 1], [t + 1, T]], name
+            # the gripper is closing when the grasp starts
+            assert g["actions"][t, 5] < g["actions"][0, 5]
+    env.close()
+    srcs = load_sources(str(out), get_task_spec(LIFT))
+    assert [s.name for s in srcs] == ["demo_0", "demo_1", "demo_2"]
+    assert srcs[0].object_poses["cube"].shape == (srcs[0].num_samples, 4, 4)
+
+
+def test_sandwich_annotation_records_each_demos_ingredient(tmp_path):
+    from armtwin import envs
+    from armtwin.mimic.sources import record_expert_demos
+
+    src, out = tmp_path / "s.h5", tmp_path / "a.h5"
+    record_expert_demos(SANDWICH, src, num=2, seed=3)
+    annotate_file(str(src), str(out))
+    env = envs.make(SANDWICH, image_size=None)
+    env.reset(seed=0)
+    with h5py.File(out) as f:
+        for name in ("demo_0", "demo_1"):
+            g = f["data"][name]
+            env.unwrapped.set_state(g["initial_state"][()])
+            objs = json.loads(g.attrs["subtask_objects"])
+            assert objs == [env.unwrapped.target, "plate"]
+            assert env.unwrapped.target in g.attrs["instruction"]
+    env.close()
