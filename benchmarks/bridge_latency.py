@@ -24,6 +24,7 @@ would run its control processes, and the printed load average says how busy the 
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -264,6 +265,7 @@ def run(args) -> dict:
             "mirror_overruns": m["overruns"],
         }
     results["loadavg_1m_end"] = os.getloadavg()[0]
+    shutil.rmtree(tmp, ignore_errors=True)  # kept only when a step failed, for its logs
     return results
 
 

@@ -51,6 +51,7 @@ def main(argv=None) -> int:
     p.add_argument("--hz", type=float, default=60.0)
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--peer-seconds", type=float, default=20.0, help="LeRobot's loop, 0 to skip")
+    p.add_argument("--spin-ms", type=float, default=2.0, help="busy-wait before each deadline (LoopConfig.spin_s)")
     args = p.parse_args(argv)
 
     from tqdm import tqdm
@@ -79,7 +80,7 @@ def main(argv=None) -> int:
         bar = tqdm(total=n, desc=f"armtwin loop @ {args.hz:g} Hz", unit="tick", file=sys.stderr)
         loop = ControlLoop(
             leader, follower,
-            config=LoopConfig(hz=args.hz, duration_s=args.seconds, print_summary=False),
+            config=LoopConfig(hz=args.hz, duration_s=args.seconds, spin_s=args.spin_ms / 1e3, print_summary=False),
             on_tick=lambda lp: bar.update(1),
         )
         ours = loop.run().summary()

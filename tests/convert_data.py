@@ -86,6 +86,7 @@ def _write_demo(
     states: np.ndarray | None = None,
     seed: int = -1,
     source: str = "sim",
+    image_compression: str | None = None,
 ) -> None:
     T = len(actions)
     g = data.create_group(f"demo_{i}")
@@ -98,7 +99,10 @@ def _write_demo(
     g["obs/eef_quat"] = eef_quat if eef_quat is not None else np.tile([1.0, 0, 0, 0], (T, 1))
     for cam, frames in images.items():
         chunks = (1, *frames.shape[1:]) if T else None
-        g.create_dataset(f"obs/images/{cam}", data=frames, chunks=chunks)
+        kw = {"compression": "gzip", "compression_opts": 1} if image_compression == "gzip" else {}
+        if image_compression == "lzf":
+            kw = {"compression": "lzf"}
+        g.create_dataset(f"obs/images/{cam}", data=frames, chunks=chunks, **kw)
     if states is not None:
         g["states"] = states
         g["initial_state"] = states[0]

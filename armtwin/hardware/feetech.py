@@ -524,22 +524,30 @@ class VirtualBus:
                 return s
         raise KeyError(f"no servo with id {servo_id} on {self.name}; ids: {[s.id for s in self.servos]}")
 
-    def goal_writes(self, *, wait: bool = True) -> list[GoalWrite]:
-        """Every Goal_Position write seen on the wire, oldest first (a copy); ``wait``: after
-        :meth:`wait_idle`, so a write the client just sent is included."""
+    def goal_writes(self, *, wait: bool = True, start: int = 0) -> list[GoalWrite]:
+        """The Goal_Position writes seen on the wire from the ``start``-th on, oldest first (a copy);
+        ``wait``: after :meth:`wait_idle`, so a write the client just sent is included."""
         if wait:
             self.wait_idle()
         with self._lock:
-            return list(self._goal_log)
+            return self._goal_log[start:]
 
-    def wait_goal_writes(self, count: int, timeout: float = 2.0) -> list[GoalWrite]:
+    def goal_write_count(self, *, wait: bool = True) -> int:
+        """How many Goal_Position writes were seen (after :meth:`wait_idle` when ``wait``)."""
+        if wait:
+            self.wait_idle()
+        with self._lock:
+            return len(self._goal_log)
+
+    def wait_goal_writes(self, count: int, timeout: float = 2.0, *, start: int = 0) -> list[GoalWrite]:
         """Wait until at least ``count`` goal writes were seen (a broadcast write has no reply to wait
-        for, and the kernel hands pty bytes over asynchronously); returns them all. TimeoutError if not."""
+        for, and the kernel hands pty bytes over asynchronously); returns them from the ``start``-th
+        on. TimeoutError if not."""
         deadline = time.monotonic() + timeout
         while True:
             with self._lock:
                 if len(self._goal_log) >= count:
-                    return list(self._goal_log)
+                    return self._goal_log[start:]
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.name}: {len(self._goal_log)} goal writes after {timeout} s, expected {count}")
             time.sleep(0.0002)
@@ -547,6 +555,26 @@ class VirtualBus:
     def clear_goal_writes(self) -> None:
         with self._lock:
             self._goal_log.clear()
+
+    def get_counters(self) -> BusCounters:
+        """A copy of :attr:`counters`."""
+        with self._lock:
+            c = self.counters
+            return BusCounters(**{**vars(c), "instructions": dict(c.instructions)})
+
+    def torque_enabled(self) -> list[bool]:
+        """Torque_Enable of every servo, bus order."""
+        with self._lock:
+            return [s.torque_enabled for s in self.servos]
+
+    def get_register(self, servo_id: int, name: str) -> int:
+        with self._lock:
+            return self.servo(servo_id).get(name)
+
+    def put_register(self, servo_id: int, name: str, value: int) -> None:
+        """Set a register of one servo directly (e.g. to fake a wrong id or firmware in a test)."""
+        with self._lock:
+            self.servo(servo_id).put(name, value)
 
     def joint_ticks(self) -> np.ndarray:
         """(n,) float, joint-frame ticks of the servos, bus order."""

@@ -156,6 +156,9 @@ class VirtualArmConfig:
     initial_q: (6,) radians, the start pose (follower without env, leader "hold"); default joint zero.
     faults: faults to inject (see :class:`Fault`), ``faults_after_s`` seconds after start (e.g. once
         LeRobot has connected: its connect tries every packet only once).
+    calibrated: True: the servos hold the calibration in their registers (an arm calibrated
+        earlier). False: factory registers (Homing_Offset 0, limits 0..4095), the calibration's
+        homing offsets are only where the horns are mounted, as before LeRobot's calibration.
     """
 
     role: str = "follower"
@@ -169,6 +172,7 @@ class VirtualArmConfig:
     sine_period_s: float = 4.0
     faults: tuple[Fault, ...] = field(default_factory=tuple)
     faults_after_s: float = 0.0
+    calibrated: bool = True
 
     def __post_init__(self):
         _check_role(self.role)
@@ -237,6 +241,8 @@ class VirtualArm:
         q0 = np.zeros(C.NUM_JOINTS) if self.config.initial_q is None else np.asarray(self.config.initial_q, float)
         servos = make_so101_servos(mount_offsets=offsets, joint_ticks=radians_to_ticks(q0))
         for s, n in zip(servos, C.JOINT_NAMES):  # calibrated earlier: the values live in EEPROM
+            if not self.config.calibrated:
+                break
             m = cal.motors[n]
             s.put("Homing_Offset", m.homing_offset)
             s.put("Min_Position_Limit", m.range_min)
@@ -280,3 +286,129 @@ class VirtualArm:
         from armtwin.units import ticks_to_radians
 
         return ticks_to_radians(self.bus.joint_ticks())
+
+
+# --- a virtual arm in its own process ------------------------------------------------------------
+
+#: VirtualBus methods a RemoteVirtualArm's ``bus`` forwards.
+REMOTE_BUS_METHODS = frozenset(
+    {
+        "goal_writes", "goal_write_count", "wait_goal_writes", "clear_goal_writes", "wait_idle", "joint_ticks", "get_counters",
+        "torque_enabled", "get_register", "put_register", "corrupt_next", "drop_next", "delay_next",
+        "set_fault_rates", "set_error", "clear_faults", "hang_up",
+    }
+)
+
+
+def _serve_remote_arm(config: VirtualArmConfig, conn) -> None:
+    """Child process: run the arm and answer ``(target, method, args, kwargs)`` requests until None."""
+    try:
+        arm = VirtualArm(config).start()
+    except Exception as e:  # noqa: BLE001  reported to the parent
+        conn.send((False, e))
+        return
+    conn.send((True, {"port": arm.port, "calibration_dir": str(arm.calibration_dir),
+                      "calibration_path": str(arm.calibration_path), "calibration": arm.calibration.to_dict()}))
+    try:
+        while True:
+            msg = conn.recv()
+            if msg is None:
+                break
+            target, name, args, kwargs = msg
+            try:
+                obj = arm if target == "arm" else arm.bus
+                conn.send((True, getattr(obj, name)(*args, **kwargs)))
+            except Exception as e:  # noqa: BLE001
+                conn.send((False, e))
+    except EOFError:  # the parent went away
+        pass
+    finally:
+        arm.close()
+        conn.close()
+
+
+class _RemoteBus:
+    def __init__(self, owner: "RemoteVirtualArm"):
+        self._owner = owner
+
+    def __getattr__(self, name: str):
+        if name not in REMOTE_BUS_METHODS:
+            raise AttributeError(f"a remote bus forwards only {sorted(REMOTE_BUS_METHODS)}, not {name!r}")
+        return lambda *args, **kwargs: self._owner._call("bus", name, *args, **kwargs)
+
+
+class RemoteVirtualArm:
+    """A :class:`VirtualArm` served by its own process, so its replies never wait for this process's
+    GIL or garbage collector (LeRobot gives a servo ~50 ms). Same ``port``, ``id``, ``calibration_dir``,
+    ``calibration_path``, ``calibration``, ``joint_positions()``; ``bus`` forwards the VirtualBus
+    methods in ``REMOTE_BUS_METHODS`` (``bus.get_counters()`` for the counters)."""
+
+    def __init__(self, config: VirtualArmConfig, *, start_timeout_s: float = 60.0):
+        self.config = config
+        self.id = config.id
+        self.role = config.role
+        self.start_timeout_s = start_timeout_s
+        self._proc = None
+        self._conn = None
+        self._lock = threading.Lock()
+        self.bus = _RemoteBus(self)
+
+    def start(self) -> "RemoteVirtualArm":
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")  # a fresh interpreter: no threads or locks inherited
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve_remote_arm, args=(self.config, child), daemon=True)
+        self._proc.start()
+        child.close()
+        if not self._conn.poll(self.start_timeout_s):
+            self.close()
+            raise TimeoutError(f"virtual {self.role} process did not start within {self.start_timeout_s} s")
+        try:
+            ok, info = self._conn.recv()
+        except EOFError:
+            self.close()
+            raise RuntimeError(f"virtual {self.role} process exited while starting") from None
+        if not ok:
+            self.close()
+            raise info
+        self.port = info["port"]
+        self.calibration_dir = Path(info["calibration_dir"])
+        self.calibration_path = Path(info["calibration_path"])
+        self.calibration = Calibration.from_dict(info["calibration"])
+        return self
+
+    def _call(self, target: str, name: str, *args, **kwargs):
+        if self._conn is None:
+            raise RuntimeError("remote virtual arm is not running")
+        with self._lock:
+            self._conn.send((target, name, args, kwargs))
+            ok, result = self._conn.recv()
+        if not ok:
+            raise result
+        return result
+
+    def joint_positions(self) -> np.ndarray:
+        """(6,) radians: where the virtual arm's joints are (ground truth, not read over the wire)."""
+        return self._call("arm", "joint_positions")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.send(None)
+            except (OSError, BrokenPipeError):
+                pass
+        if self._proc is not None:
+            self._proc.join(timeout=5)
+            if self._proc.is_alive():
+                self._proc.terminate()
+                self._proc.join(timeout=5)
+        if self._conn is not None:
+            self._conn.close()
+        self._proc = self._conn = None
+
+    def __enter__(self) -> "RemoteVirtualArm":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()

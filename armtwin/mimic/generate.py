@@ -31,7 +31,7 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.mimic.annotate import SourceDemo
-from armtwin.mimic.poses import interpolate_poses, make_pose, perturb_pose, pose_to_pos_quat, transform_segment
+from armtwin.mimic.poses import interpolate_poses, path_length, make_pose, perturb_pose, pose_to_pos_quat, transform_segment
 from armtwin.mimic.select import select_source
 from armtwin.mimic.spec import ENV_OBJECT, TaskSpec
 
@@ -249,10 +249,11 @@ class TrialRunner:
                 seg = transform_segment(seg, src.object_poses[src.subtask_objects[s_i]][a], obj_pose)
             start_pose = last_target if last_target is not None else np.asarray(dg["eef_pose"])
             n_interp = st.num_interpolation_steps
+            cyl = st.interpolation_space == "cylindrical"
             if st.interpolation_step_size is not None:
-                dist = float(np.linalg.norm(seg[0][:3, 3] - start_pose[:3, 3]))
+                dist = path_length(start_pose, seg[0], cylindrical=cyl)
                 n_interp = max(n_interp, int(np.ceil(dist / st.interpolation_step_size)) - 1)
-            interp = interpolate_poses(start_pose, seg[0], n_interp)  # ends at seg[0]
+            interp = interpolate_poses(start_pose, seg[0], n_interp, cylindrical=cyl)  # ends at seg[0]
             fixed = np.repeat(seg[:1], st.num_fixed_steps, axis=0)
             poses = np.concatenate([interp, fixed, seg[1:]])
             grips = np.concatenate([np.full(len(interp) + len(fixed), grip[0]), grip[1:]])

@@ -30,6 +30,7 @@ __all__ = [
     "pose_distance",
     "transform_segment",
     "interpolate_poses",
+    "path_length",
     "perturb_pose",
 ]
 
@@ -198,24 +199,47 @@ def transform_segment(src_eef_poses: np.ndarray, src_obj_pose: np.ndarray, new_o
     return np.asarray(new_obj_pose, dtype=np.float64)[None] @ rel
 
 
-def interpolate_poses(pose_1: np.ndarray, pose_2: np.ndarray, num_steps: int) -> np.ndarray:
+def interpolate_poses(pose_1: np.ndarray, pose_2: np.ndarray, num_steps: int, *, cylindrical: bool = False) -> np.ndarray:
     """Poses strictly between pose_1 and pose_2 followed by pose_2 itself.
 
     Positions are interpolated linearly, orientations with slerp, at
     tau = k / (num_steps + 1), k = 1..num_steps+1. Returns (num_steps + 1, 4, 4):
     ``num_steps`` intermediate poses then the end pose (the start is not repeated,
     because it is where the robot already is or was last sent).
+
+    ``cylindrical=True`` interpolates the position linearly in (radius, azimuth, z) about the
+    world z axis (the arm's pan axis) instead of along the straight chord, so a move from one side
+    of the base to the other keeps its distance from the base rather than cutting through the
+    unreachable space next to it.
     """
     if num_steps < 0:
         raise ValueError(f"num_steps must be >= 0, got {num_steps}")
     p1, r1 = unmake_pose(pose_1)
     p2, r2 = unmake_pose(pose_2)
     tau = np.arange(1, num_steps + 2, dtype=np.float64) / (num_steps + 1)
-    pos = p1[None] + tau[:, None] * (p2 - p1)[None]
+    if cylindrical:
+        rad1, rad2 = np.hypot(p1[0], p1[1]), np.hypot(p2[0], p2[1])
+        az1 = np.arctan2(p1[1], p1[0])
+        daz = (np.arctan2(p2[1], p2[0]) - az1 + np.pi) % (2 * np.pi) - np.pi  # short way round
+        rad = rad1 + tau * (rad2 - rad1)
+        az = az1 + tau * daz
+        pos = np.stack([rad * np.cos(az), rad * np.sin(az), p1[2] + tau * (p2[2] - p1[2])], axis=-1)
+    else:
+        pos = p1[None] + tau[:, None] * (p2 - p1)[None]
     quats = quat_slerp(mat_to_quat(r1), mat_to_quat(r2), tau)
     out = make_pose(pos, quat_to_mat(quats))
     out[-1] = np.asarray(pose_2, dtype=np.float64)  # exact end point, no round-off
     return out
+
+
+def path_length(pose_1: np.ndarray, pose_2: np.ndarray, *, cylindrical: bool = False) -> float:
+    """Length, metres, of the position path :func:`interpolate_poses` takes (chord or cylindrical)."""
+    p1, p2 = np.asarray(pose_1)[:3, 3], np.asarray(pose_2)[:3, 3]
+    if not cylindrical:
+        return float(np.linalg.norm(p2 - p1))
+    rad1, rad2 = np.hypot(p1[0], p1[1]), np.hypot(p2[0], p2[1])
+    daz = (np.arctan2(p2[1], p2[0]) - np.arctan2(p1[1], p1[0]) + np.pi) % (2 * np.pi) - np.pi
+    return float(np.sqrt((rad2 - rad1) ** 2 + (0.5 * (rad1 + rad2) * daz) ** 2 + (p2[2] - p1[2]) ** 2))
 
 
 def perturb_pose(pose: np.ndarray, rng: np.random.Generator, *, pos_sigma: float, rot_sigma: float) -> np.ndarray:

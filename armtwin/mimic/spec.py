@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 SELECTION_STRATEGIES: tuple[str, ...] = ("random", "nearest_neighbor_object", "nearest_neighbor_robot_distance")
 
+INTERPOLATION_SPACES: tuple[str, ...] = ("cylindrical", "cartesian")
+
 #: ``object_ref`` value meaning "the object the env's ``subtask_spec`` names for this subtask in this
 #: episode" (Sandwich: the ingredient the instruction names changes per reset). Source demos record
 #: theirs at annotation time; a new scene reads it after reset.
@@ -50,6 +52,10 @@ class SubtaskSpec:
             (metres per control step, default 0.01), so a long move to the next segment is not rushed by
             the position servos (which could fling a held object); None keeps exactly
             ``num_interpolation_steps``.
+        interpolation_space: "cylindrical" (default) interpolates the position in (radius, azimuth,
+            height) about the base's pan axis, so moves across the front of the arm keep their distance
+            from the base (a straight chord cuts through the unreachable space next to it: a third of
+            Stack D1's IK failures); "cartesian" is MimicGen's straight line.
         num_fixed_steps: extra steps holding the first pose of the segment (default 0).
         apply_noise_during_interpolation: add the action noise on the interpolation steps too
             (default False, as in MimicGen).
@@ -67,6 +73,7 @@ class SubtaskSpec:
     action_noise_rot: float = 0.005
     num_interpolation_steps: int = 5
     interpolation_step_size: float | None = 0.01
+    interpolation_space: str = "cylindrical"
     num_fixed_steps: int = 0
     apply_noise_during_interpolation: bool = False
     term_offset_range: tuple[int, int] = (0, 0)
@@ -85,6 +92,9 @@ class SubtaskSpec:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.num_interpolation_steps < 0 or self.num_fixed_steps < 0:
             raise ValueError("num_interpolation_steps and num_fixed_steps must be >= 0")
+        if self.interpolation_space not in INTERPOLATION_SPACES:
+            raise ValueError(f"unknown interpolation_space {self.interpolation_space!r}; valid: "
+                             f"{', '.join(INTERPOLATION_SPACES)}")
         if self.interpolation_step_size is not None and self.interpolation_step_size <= 0:
             raise ValueError("interpolation_step_size must be > 0 or None")
         lo, hi = self.term_offset_range

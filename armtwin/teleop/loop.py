@@ -70,6 +70,8 @@ class RateKeeper:
             now = time.perf_counter()
             if now >= self.next:
                 break
+            # sleep(0) releases the GIL: other threads (e.g. a camera or a virtual bus) keep running.
+            time.sleep(0)
         if now - self.next > self.period:
             self.overruns += 1
             self.next = now + self.period
