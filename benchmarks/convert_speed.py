@@ -119,9 +119,15 @@ def run_lerobot(rec: Path, out: Path, vcodec: str) -> None:
 
 def _child(args) -> int:
     fn = {"armtwin": run_armtwin, "lerobot": run_lerobot}[args.child]
+    import resource
+
     t0 = time.perf_counter()
     fn(Path(args.recording), Path(args.out), args.vcodec)
-    print(json.dumps({"wall_s": time.perf_counter() - t0}))
+    wall = time.perf_counter() - t0
+    # CPU of this process and of every child it waited for (encoder processes, pools).
+    cpu = sum(getattr(resource.getrusage(w), f) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+              for f in ("ru_utime", "ru_stime"))
+    print(json.dumps({"wall_s": wall, "cpu_s": cpu}))
     return 0
 
 
@@ -147,9 +153,9 @@ def _measure(which: str, rec: Path, out: Path, vcodec: str) -> dict:
     out_text = p.stdout.read()
     if p.returncode != 0:
         raise RuntimeError(f"{which} path failed (exit {p.returncode}); rerun the child to see why:\n  {' '.join(cmd)}")
-    wall = json.loads(out_text.strip().splitlines()[-1])["wall_s"]
+    res = json.loads(out_text.strip().splitlines()[-1])
     size = sum(q.stat().st_size for q in out.rglob("*") if q.is_file())
-    return {"wall_s": wall, "peak_rss_mb": peak / 2**20, "size_mb": size / 2**20}
+    return {"wall_s": res["wall_s"], "cpu_s": res["cpu_s"], "peak_rss_mb": peak / 2**20, "size_mb": size / 2**20}
 
 
 def main() -> int:
@@ -188,12 +194,15 @@ def main() -> int:
             r["rtf"] = (n / 30) / r["wall_s"]
             results[which] = r
             print(f"{which:8s}: {r['wall_s']:7.1f} s  {r['fps']:7.1f} frames/s  {r['rtf']:5.2f}x real time  "
-                  f"peak RSS {r['peak_rss_mb']:7.0f} MB  dataset {r['size_mb']:.1f} MB", flush=True)
+                  f"peak RSS {r['peak_rss_mb']:7.0f} MB  dataset {r['size_mb']:.1f} MB  "
+                  f"CPU {r['cpu_s']:.0f} s ({n / r['cpu_s']:.0f} frames per CPU-second)", flush=True)
             shutil.rmtree(out, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if len(results) == 2:
         ratio = results["armtwin"]["fps"] / results["lerobot"]["fps"]
+        cpu_ratio = results["lerobot"]["cpu_s"] / results["armtwin"]["cpu_s"]
+        print(f"CPU work ratio LeRobot / armtwin: {cpu_ratio:.2f}x")
         print(f"speed-up armtwin / LeRobot add_frame path: {ratio:.2f}x (goal >= 2x); "
               f"armtwin real-time factor {results['armtwin']['rtf']:.2f}x (goal >= 5x); "
               f"load average after: {os.getloadavg()[0]:.1f} (other work on the machine skews both)")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -59,21 +60,39 @@ def main(argv=None) -> int:
     from armtwin import _tv_compat
 
     _tv_compat.declare_missing_ops()
-    from armtwin.hardware.virtual_arm import VirtualArm, VirtualArmConfig
     from armtwin.robots.real import RealFollower, RealFollowerConfig, RealLeader, RealLeaderConfig
     from armtwin.robots.safety import SafeFollower, SafetyConfig
     from armtwin.teleop.loop import ControlLoop, LoopConfig
-    from armtwin.units import UnitConverter
+    from armtwin.units import Calibration, UnitConverter
 
     tmp = tempfile.mkdtemp(prefix="armtwin-bench-")
     os.environ.setdefault("HF_LEROBOT_CALIBRATION", os.path.join(tmp, "calibration"))
-    with (
-        VirtualArm(VirtualArmConfig(role="leader", script="sine", sine_period_s=6.0)) as la,
-        VirtualArm(VirtualArmConfig(role="follower", calibration_dir=os.path.join(tmp, "f"))) as fa,
-    ):
-        leader = RealLeader(RealLeaderConfig(port=la.port, id=la.id, calibration_dir=la.calibration_dir))
-        real = RealFollower(RealFollowerConfig(port=fa.port, id=fa.id, calibration_dir=fa.calibration_dir))
-        follower = SafeFollower(real, SafetyConfig.for_converter(UnitConverter(fa.calibration)))
+    total_s = args.seconds + args.peer_seconds + 60
+    # Each virtual arm serves its bus from its own process, like real arms on their own adapters
+    # (in-process bus threads would compete with the loop for the GIL).
+    arms = {}
+    procs = []
+    for role, script in (("leader", ["--script", "sine"]), ("follower", [])):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "armtwin", "virtual-arm", "--role", role, *script,
+             "--calibration-dir", os.path.join(tmp, role), "--duration", str(total_s)],
+            stdout=subprocess.PIPE, text=True,
+        )
+        procs.append(proc)
+        info = {}
+        for line in proc.stdout:
+            key, _, value = line.partition(": ")
+            info[key] = value.strip()
+            if key == "calibration":
+                break
+        arms[role] = info
+    la, fa = arms["leader"], arms["follower"]
+    error = None
+    try:
+        leader = RealLeader(RealLeaderConfig(port=la["port"], id=la["id"], calibration_dir=la["calibration_dir"]))
+        real = RealFollower(RealFollowerConfig(port=fa["port"], id=fa["id"], calibration_dir=fa["calibration_dir"]))
+        converter = UnitConverter(Calibration.load(fa["calibration"]))
+        follower = SafeFollower(real, SafetyConfig.for_converter(converter))
         leader.connect()
         follower.connect()
         n = int(args.seconds * args.hz)
@@ -83,14 +102,25 @@ def main(argv=None) -> int:
             config=LoopConfig(hz=args.hz, duration_s=args.seconds, spin_s=args.spin_ms / 1e3, print_summary=False),
             on_tick=lambda lp: bar.update(1),
         )
-        ours = loop.run().summary()
+        try:
+            loop.run()
+        except ConnectionError as e:  # report what was measured before the bus gave up
+            error = f"armtwin loop stopped after {len(loop.stats.tick_starts)} ticks: {e}"
+        ours = loop.stats.summary()
         bar.close()
         peer = None
-        if args.peer_seconds > 0:
+        if args.peer_seconds > 0 and error is None:
             print(f"LeRobot's teleop loop for {args.peer_seconds:g} s ...", file=sys.stderr)
-            peer = peer_loop(leader.lerobot_teleop, real.lerobot_robot, args.hz, args.peer_seconds).summary()
+            try:
+                peer = peer_loop(leader.lerobot_teleop, real.lerobot_robot, args.hz, args.peer_seconds).summary()
+            except ConnectionError as e:
+                error = f"LeRobot's loop stopped: {e}"
         leader.disconnect()
         follower.disconnect()
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait()
 
     period_ms = 1e3 / args.hz
     rows = [
@@ -117,6 +147,9 @@ def main(argv=None) -> int:
         and ours["latency_p99_ms"] <= period_ms
     )
     print(f"goals met: {ok}")
+    print(f"load average during the run: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} CPUs")
+    if error:
+        print(error)
     return 0
 
 

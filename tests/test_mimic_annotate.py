@@ -165,3 +165,22 @@ def test_sandwich_annotation_records_each_demos_ingredient(tmp_path):
             assert objs == [env.unwrapped.target, "plate"]
             assert env.unwrapped.target in g.attrs["instruction"]
     env.close()
+
+
+def test_task_specs_match_every_env():
+    from armtwin import envs
+    from armtwin.mimic.spec import TASK_SPECS, check_against_env
+
+    for env_id, spec in TASK_SPECS.items():
+        env = envs.make(env_id, image_size=None)
+        env.reset(seed=1)
+        u = env.unwrapped
+        check_against_env(spec, u.subtask_spec, u.object_names)
+        signals = u.get_datagen_info()["subtask_term_signals"]
+        assert all(st.end_signal in signals for st in spec.subtasks[:-1])
+        env.close()
+    bad = TASK_SPECS[LIFT].with_subtask_overrides(object_ref="plate")
+    env = envs.make(LIFT, image_size=None)
+    with pytest.raises(ValueError, match="do not match the env's subtask_spec"):
+        check_against_env(bad, env.unwrapped.subtask_spec, env.unwrapped.object_names)
+    env.close()

@@ -204,6 +204,39 @@ def test_killed_run_resumes_without_redoing_kept_demos(sources, tmp_path):
     assert_same(read_all(ref), read_all(out))
 
 
+def test_failures_are_classified_kept_and_bounded(sources, tmp_path):
+    """Sources whose gripper never closes: every trial is a missed grasp; --keep-failed writes them,
+    --max-failures stops the run, and the CLI exits 1 for falling short of --num."""
+    from armtwin.assets import so101_constants as C
+
+    never_closes = tmp_path / "open.h5"
+    shutil.copy(sources, never_closes)
+    with h5py.File(never_closes, "r+") as f:
+        for name in f["data"]:
+            f["data"][name]["datagen_info/gripper_action"][...] = C.GRIPPER_OPEN
+    out = tmp_path / "fail.h5"
+    st = generate(never_closes, out, num=2, max_failures=2, keep_failed=True, image_size=None)
+    assert st["stopped_by"] == "max_failures"
+    assert (st["attempts"], st["successes"], st["kept"]) == (2, 0, 0)
+    assert st["failures"] == {"ik_unreachable": 0, "grasp_missed": 2, "drop": 0, "timeout": 0}
+    with h5py.File(out) as f:
+        assert len(f["data"]) == 0
+    with h5py.File(tmp_path / "fail_failed.h5") as f:
+        assert sorted(f["data"]) == ["demo_0", "demo_1"]
+        for g in f["data"].values():
+            assert not g.attrs["success"] and g.attrs["failure_reason"] == "grasp_missed"
+            assert g["datagen_info/subtask_term_signals/grasp"][()].max() == 0
+    # an unreachable tolerance: every trial stops at its first target
+    from armtwin.mimic.spec import get_task_spec
+
+    spec = get_task_spec(LIFT).replace(ik_pos_tolerance=1e-9, ik_pos_precision=1e-9)
+    st = generate(sources, tmp_path / "ik.h5", num=1, max_failures=3, spec=spec, image_size=None)
+    assert st["failures"]["ik_unreachable"] == 3 and st["successes"] == 0
+    rc = cli_main(["mimic", "generate", str(never_closes), "--env", LIFT, "--num", "1", "--max-failures", "1",
+                   "--out", str(tmp_path / "cli.h5"), "--image-size", "none", "--no-progress"])
+    assert rc == 1
+
+
 def test_malformed_annotated_file_is_a_clear_error(sources, tmp_path, capsys):
     # not annotated
     bad = tmp_path / "bad.h5"

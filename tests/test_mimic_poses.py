@@ -120,3 +120,18 @@ def test_spec_validation_and_lookup():
         TaskSpec("x", (SubtaskSpec("cube", "grasp"), SubtaskSpec("cube", None, term_offset_range=(0, 3))))
     spec = get_task_spec("armtwin/SO101-Stack-v0")
     assert TaskSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_cylindrical_interpolation_keeps_clear_of_the_base():
+    """Moving from one side of the arm to the other: the chord passes 7 cm from the base axis, the
+    cylindrical path keeps the 15 cm radius and ends exactly at the target."""
+    a = P.make_pose([0.15 * np.cos(1.0), 0.15 * np.sin(1.0), 0.08], np.eye(3))
+    b = P.make_pose([0.15 * np.cos(-1.0), 0.15 * np.sin(-1.0), 0.04], np.eye(3))
+    chord = P.interpolate_poses(a, b, 9)
+    cyl = P.interpolate_poses(a, b, 9, cylindrical=True)
+    assert np.min(np.hypot(chord[:, 0, 3], chord[:, 1, 3])) < 0.085
+    assert np.allclose(np.hypot(cyl[:, 0, 3], cyl[:, 1, 3]), 0.15)
+    assert np.allclose(cyl[:, 2, 3], np.linspace(0.08, 0.04, 11)[1:])
+    assert np.allclose(cyl[-1], b)
+    assert np.isclose(P.path_length(a, b, cylindrical=True), np.hypot(0.15 * 2.0, 0.04))
+    assert np.isclose(P.path_length(a, b), np.linalg.norm(a[:3, 3] - b[:3, 3]))

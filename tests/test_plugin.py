@@ -75,14 +75,19 @@ def test_lerobot_factory_builds_the_twin_and_its_loop_drives_it():
 def test_lerobot_teleoperate_cli_drives_the_twin(tmp_path):
     """The README command: LeRobot's own `lerobot-teleoperate` with the twin and a leader arm."""
     exe = Path(sys.executable).parent / "lerobot-teleoperate"
-    with VirtualArm(VirtualArmConfig(role="leader", script="sine")) as arm:
-        r = subprocess.run(
-            [str(exe), "--robot.type=armtwin_so101_sim", "--robot.env_id=armtwin/SO101-Lift-v0",
-             "--robot.image_height=32", "--robot.image_width=32", "--robot.fps=30",
-             "--teleop.type=so101_leader", f"--teleop.port={arm.port}", f"--teleop.id={arm.id}",
-             f"--teleop.calibration_dir={arm.calibration_dir}", "--fps=30", "--teleop_time_s=1"],
-            capture_output=True, text=True, timeout=180, env=dict(os.environ),
-        )
+    for attempt in range(3):
+        with VirtualArm(VirtualArmConfig(role="leader", script="sine")) as arm:
+            r = subprocess.run(
+                [str(exe), "--robot.type=armtwin_so101_sim", "--robot.env_id=armtwin/SO101-Lift-v0",
+                 "--robot.image_height=32", "--robot.image_width=32", "--robot.fps=30",
+                 "--teleop.type=so101_leader", f"--teleop.port={arm.port}", f"--teleop.id={arm.id}",
+                 f"--teleop.calibration_dir={arm.calibration_dir}", "--fps=30", "--teleop_time_s=1"],
+                capture_output=True, text=True, timeout=180, env=dict(os.environ),
+            )
+        # LeRobot's own loop reads the bus without retries: on a loaded machine a reply from the
+        # emulated bus (a thread in this process) can miss its ~16 ms window. Only that is retried.
+        if r.returncode == 0 or "There is no status packet" not in r.stderr:
+            break
     assert r.returncode == 0, r.stderr[-3000:]
     # LeRobot parsed the plugin's config class (its fields are in the printed config) and looped.
     assert "'env_id': 'armtwin/SO101-Lift-v0'" in r.stderr and "'camera_names': ['wrist', 'front']" in r.stderr

@@ -265,3 +265,36 @@ def test_net_leader_drives_sim_from_another_process(tmp_path):
     applied = np.array(seen)
     d = np.abs(applied[:, None, :] - ep.actions[None]).max(axis=2).min(axis=1)
     assert np.median(d) < 1e-6
+
+
+def test_terminal_keys_reach_the_loop_through_a_tty():
+    import pty
+
+    from armtwin.teleop.keys import TerminalKeys
+
+    sim, follower = sim_follower()
+    loop = ControlLoop(KeyboardLeader(), follower, config=LoopConfig(print_summary=False))
+    master, slave = pty.openpty()
+    with os.fdopen(slave, "rb", buffering=0) as tty_in, TerminalKeys(loop.handle_key, stream=tty_in) as keys:
+        assert keys.active
+        os.write(master, b"yw")
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline and not (loop._cmds and loop.leader._pending):
+            time.sleep(0.01)
+    os.close(master)
+    assert loop._cmds == ["success"] and loop.leader._pending == [(0, 1)]
+    # Not a TTY: nothing is read (headless).
+    r, w = os.pipe()
+    with os.fdopen(r, "rb") as pipe_in, TerminalKeys(loop.handle_key, stream=pipe_in) as keys:
+        assert not keys.active
+    os.close(w)
+
+
+def test_headless_episodes_without_recorder_end_on_success_or_length():
+    sim, follower = sim_follower(hz=30)
+    sim.connect()
+    loop = ControlLoop(ExpertLeader(sim, seed=3), follower, None, SimSide(sim),
+                       LoopConfig(hz=60, episodes=2, episode_steps=12, print_summary=False))
+    loop.run()
+    # Too short for the expert to lift the cube: both end at the step limit, unsuccessful.
+    assert [(r.name, r.steps, r.success, r.seed) for r in loop.results] == [(None, 12, False, 0), (None, 12, False, 1)]

@@ -300,8 +300,13 @@ REMOTE_BUS_METHODS = frozenset(
 )
 
 
-def _serve_remote_arm(config: VirtualArmConfig, conn) -> None:
+def _serve_remote_arm(config: VirtualArmConfig, conn, priority_boost: int = 0) -> None:
     """Child process: run the arm and answer ``(target, method, args, kwargs)`` requests until None."""
+    if priority_boost > 0:
+        try:  # real servos answer in microseconds whatever the PC is doing; let this one jump the queue
+            os.nice(-priority_boost)
+        except OSError:  # not permitted: run at normal priority
+            pass
     try:
         arm = VirtualArm(config).start()
     except Exception as e:  # noqa: BLE001  reported to the parent
@@ -341,9 +346,15 @@ class RemoteVirtualArm:
     """A :class:`VirtualArm` served by its own process, so its replies never wait for this process's
     GIL or garbage collector (LeRobot gives a servo ~50 ms). Same ``port``, ``id``, ``calibration_dir``,
     ``calibration_path``, ``calibration``, ``joint_positions()``; ``bus`` forwards the VirtualBus
-    methods in ``REMOTE_BUS_METHODS`` (``bus.get_counters()`` for the counters)."""
+    methods in ``REMOTE_BUS_METHODS`` (``bus.get_counters()`` for the counters).
 
-    def __init__(self, config: VirtualArmConfig, *, start_timeout_s: float = 60.0):
+    priority_boost: the serving process lowers its nice value by this much when allowed, so a
+    loaded machine does not make the virtual servos miss LeRobot's deadline (0: leave it)."""
+
+    def __init__(self, config: VirtualArmConfig, *, start_timeout_s: float = 60.0, priority_boost: int = 5):
+        if not 0 <= priority_boost <= 19:
+            raise ValueError(f"priority_boost must be in 0..19 (nice decrement), got {priority_boost}")
+        self.priority_boost = priority_boost
         self.config = config
         self.id = config.id
         self.role = config.role
@@ -358,7 +369,9 @@ class RemoteVirtualArm:
 
         ctx = mp.get_context("spawn")  # a fresh interpreter: no threads or locks inherited
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve_remote_arm, args=(self.config, child), daemon=True)
+        self._proc = ctx.Process(
+            target=_serve_remote_arm, args=(self.config, child, self.priority_boost), daemon=True
+        )
         self._proc.start()
         child.close()
         if not self._conn.poll(self.start_timeout_s):

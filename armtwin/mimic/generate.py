@@ -31,7 +31,7 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.mimic.annotate import SourceDemo
-from armtwin.mimic.poses import interpolate_poses, path_length, make_pose, perturb_pose, pose_to_pos_quat, transform_segment
+from armtwin.mimic.poses import interpolate_poses, path_length, perturb_pose, pose_to_pos_quat, transform_segment
 from armtwin.mimic.select import select_source
 from armtwin.mimic.spec import ENV_OBJECT, TaskSpec
 
@@ -65,7 +65,7 @@ class GenerationJob:
         h.update(json.dumps({
             "env_id": self.env_id, "spec": self.spec.to_dict(), "seed": int(self.seed),
             "env_kwargs": self.env_kwargs, "image_size": self.image_size, "cameras": list(self.cameras),
-            "max_steps": self.max_steps,
+            "max_steps": self.max_steps, "keep_failed": self.keep_failed,
         }, sort_keys=True, default=str).encode())
         for s in self.sources:
             h.update(s.name.encode())
@@ -278,10 +278,9 @@ class TrialRunner:
                 dg = u.get_datagen_info()
                 states.append(np.array(u.get_state(), copy=True))
                 rows_obs.append(_obs_row(obs))
-                fk_pos, fk_quat = ik.fk(action)
                 rows_dg.append({
                     "eef_pose": np.asarray(dg["eef_pose"], dtype=np.float64),
-                    "target_eef_pose": make_pose(fk_pos, _quat_mat(fk_quat)),
+                    "target_eef_pose": ik.fk_mat(action),
                     "gripper_action": np.array([grips[k]]),
                     "object_poses": {n: np.asarray(p, dtype=np.float64) for n, p in dg["object_poses"].items()},
                     "subtask_term_signals": {n: np.int8(v) for n, v in dg["subtask_term_signals"].items()},
@@ -346,12 +345,6 @@ class TrialRunner:
             }
             result.seconds_render = time.perf_counter() - t1
         return result
-
-
-def _quat_mat(q):
-    from armtwin.mimic.poses import quat_to_mat
-
-    return quat_to_mat(q)
 
 
 # ---------------------------------------------------------------------------------------------

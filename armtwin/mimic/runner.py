@@ -458,7 +458,8 @@ def run_generate(cfg: GenerateConfig) -> dict:
             prefix = scan_prefix(trials, cfg.num, limit)
             if bar is not None:
                 n_ok = min(len(prefix.successes), cfg.num)
-                bar.n = n_ok
+                if n_ok > bar.n:
+                    bar.update(n_ok - bar.n)  # update() (not n=) keeps tqdm's rate and ETA estimates
                 att = len(trials)
                 ok_all = sum(1 for s in trials.values() if s["success"])
                 bar.set_postfix(attempts=att, success=f"{ok_all / max(att, 1):.0%}", refresh=False)

@@ -1,0 +1,11 @@
+"""Teleoperation and recording: one leader, one control loop, one recorder, a simulated or a real follower.
+
+- ``armtwin.teleop.loop``: :class:`ControlLoop` (fixed rate, metrics, episode API), :class:`LoopConfig`.
+- ``armtwin.teleop.recorder``: :class:`Recorder` (HDF5, robomimic / Isaac Lab Mimic layout), ``load_episode``.
+- ``armtwin.teleop.leaders``: keyboard, scripted expert, replay, network leaders (the SO-101 leader arm
+  is ``armtwin.robots.real.RealLeader``).
+- ``armtwin.teleop.factory``: :func:`build_session` — the one place where ``--target sim|real`` matters.
+- ``armtwin.teleop.replay``: replay a sim recording and compare states.
+
+Importing this package imports nothing heavy (no LeRobot, no torch, no MuJoCo).
+"""

@@ -378,7 +378,8 @@ class ControlLoop:
     # ---------------------------------------------------------------- internals
     @property
     def saved_episodes(self) -> int:
-        return sum(1 for r in self.results if r.name is not None)
+        """Episodes finished and kept (recorded when there is a recorder)."""
+        return len(self.results)
 
     def _do_reset(self) -> None:
         self._seed = None if self.config.seed is None else self.config.seed + self.attempt
@@ -406,8 +407,9 @@ class ControlLoop:
 
     def _end(self, success: bool, keep: bool = True) -> None:
         name = None
+        keep = keep and self.episode_steps > 0
         if self.recorder is not None and self.recorder.in_episode:
-            if keep and self.episode_steps > 0:
+            if keep:
                 name = self.recorder.end_episode(success)
             else:
                 self.recorder.discard_episode()

@@ -36,6 +36,11 @@ class ArmtwinSO101Sim(Robot):
         )
 
     @property
+    def cameras(self) -> dict[str, tuple[int, int, int]]:
+        """Camera name -> (H, W, 3); LeRobot's scripts size their image writers with ``len(robot.cameras)``."""
+        return {name: shape for name, shape in self.sim.observation_features.items() if isinstance(shape, tuple)}
+
+    @property
     def observation_features(self) -> dict[str, Any]:
         return self.sim.observation_features
 
