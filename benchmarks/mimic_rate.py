@@ -39,6 +39,19 @@ GOALS = {("PickPlace", "D0"): 90.0, ("Stack", "D0"): 85.0}
 GOAL_DPM = 30.0
 
 
+def _sheet_row(path, n=4):
+    """(H, 2nW, 3) uint8: first | last front-camera frame of the first n demos of a generated file."""
+    import h5py
+    import numpy as np
+
+    tiles = []
+    with h5py.File(path, "r") as f:
+        for k in range(min(n, len(f["data"]))):
+            imgs = f["data"][f"demo_{k}"]["obs/images/front"]
+            tiles += [imgs[0], imgs[-1]]
+    return np.concatenate(tiles, axis=1)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--num", type=int, default=50, help="successful demos to generate per task and distribution")
@@ -50,6 +63,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workdir", default=None, help="keep files here (default: a temporary directory)")
     ap.add_argument("--json", default=None, help="also write the results as JSON to this path")
+    ap.add_argument("--png", default=None, help="also save a contact sheet (front camera, first and last frame "
+                    "of 4 generated demos per task and distribution) to this PNG")
     args = ap.parse_args(argv)
 
     from armtwin.mimic.annotate import annotate_file
@@ -61,6 +76,7 @@ def main(argv=None) -> int:
     tasks = [t for t in args.tasks.split(",") if t]
     dists = [d for d in args.dists.split(",") if d]
     rows = []
+    sheet_rows = []
     print(f"# {args.sources} scripted D0 sources per task, {args.num} demos per run, {args.workers} workers, "
           f"cameras wrist+front at {args.image_size}x{args.image_size}; machine: {os.cpu_count()} cores",
           flush=True)
@@ -94,6 +110,8 @@ def main(argv=None) -> int:
             rows.append(row)
             print(f"{task:<10}{dist}  rate {row['rate_pct']:5.1f}%  ({st['successes']}/{st['attempts']})  "
                   f"{row['demos_per_min']:6.1f} demos/min  failures {st['failures']}", flush=True)
+            if args.png and out.exists():
+                sheet_rows.append(_sheet_row(out))
             if out.exists():
                 out.unlink()
 
@@ -119,6 +137,12 @@ def main(argv=None) -> int:
           f">= {GOAL_DPM:.0f} demos/min on every D0 task: {'met' if ok_dpm else 'NOT met'}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
+    if args.png and sheet_rows:
+        import imageio.v3 as iio
+        import numpy as np
+
+        iio.imwrite(args.png, np.concatenate(sheet_rows, axis=0))
+        print(f"contact sheet: {args.png} (rows: {', '.join(f'{t}/{d}' for t in tasks for d in dists)})")
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -22,7 +22,6 @@ import sys
 import tempfile
 import time
 
-import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

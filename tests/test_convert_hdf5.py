@@ -119,3 +119,21 @@ def test_cli(round_trip, tmp_path, capsys):
     assert rc == 0 and "wrote 2 episodes" in capsys.readouterr().out
     with h5py.File(tmp_path / "b.h5") as f:
         assert "images" not in f["data/demo_0/obs"]
+
+
+def test_replay_leader_plays_converted_episode(round_trip):
+    """`armtwin teleop --leader replay`'s leader reads the file and plays its actions in contract units."""
+    from armtwin.teleop.leaders import LeaderExhausted, ReplayLeader
+
+    src, _, back = round_trip
+    leader = ReplayLeader(back["output"], 1)
+    leader.connect()
+    played = []
+    with pytest.raises(LeaderExhausted):
+        while True:
+            action = leader.get_action()
+            played.append([action[k] for k in C.LEROBOT_MOTOR_KEYS])
+    with h5py.File(src) as f:
+        want = UnitConverter().from_radians(f["data/demo_1/actions"][()])
+    assert len(played) == LENGTHS[1]
+    np.testing.assert_allclose(np.array(played), want, atol=1e-4)  # float32 storage in degrees

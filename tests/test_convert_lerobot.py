@@ -394,3 +394,62 @@ def test_image_stats_match_lerobot_algorithm():
         np.testing.assert_allclose(ours[k], ref[k], rtol=1e-9, atol=1e-12, err_msg=k)
     true_std = chw.transpose(1, 0, 2, 3).reshape(3, -1).astype(np.float64).std(axis=1) / 255
     np.testing.assert_allclose(ours["std"].reshape(3), true_std, rtol=1e-9)
+
+
+def test_calibration_file_units(recording, tmp_path):
+    """--calibration: values are what LeRobot would report for that calibrated arm; bad file -> clear error."""
+    from armtwin.units import Calibration, MotorCalibration
+
+    base = Calibration.default()
+    motors = {n: MotorCalibration(id=m.id, drive_mode=m.drive_mode, homing_offset=m.homing_offset,
+                                  range_min=m.range_min + 40, range_max=m.range_max - 30)
+              for n, m in base.motors.items()}
+    calib = Calibration(motors)
+    path = tmp_path / "arm.json"
+    calib.save(path)
+    res = export_lerobot(LeRobotExportConfig(inputs=[recording], repo_id="u/c", root=tmp_path / "ds", vcodec="h264",
+                                             calibration=path, progress=False))
+    ds = _lerobot()("u/c", root=res.root)
+    with h5py.File(recording) as f:
+        q = f["data/demo_0/actions"][4]
+    want = UnitConverter(calib).from_radians(q).astype(np.float32)
+    np.testing.assert_array_equal(ds[4]["action"].numpy(), want)
+    assert not np.allclose(want, UnitConverter().from_radians(q).astype(np.float32))
+    with pytest.raises(ConvertError, match="calibration file not found"):
+        export_lerobot(LeRobotExportConfig(inputs=[recording], repo_id="u/c", root=tmp_path / "ds2", vcodec="h264",
+                                           calibration=tmp_path / "missing.json", progress=False))
+    assert not (tmp_path / "ds2").exists()
+
+
+def test_cameras_with_different_sizes(tmp_path):
+    """Each camera keeps its own recorded size (LeRobot features are per camera)."""
+    path = write_synthetic_recording(tmp_path / "r.h5", lengths=(5,), image_size=(48, 64))
+    with h5py.File(path, "a") as f:
+        del f["data/demo_0/obs/images/wrist"]
+        f["data/demo_0/obs/images/wrist"] = np.zeros((5, 24, 32, 3), np.uint8) + 90
+    res = export_lerobot(LeRobotExportConfig(inputs=[path], repo_id="u/s", root=tmp_path / "ds", vcodec="h264",
+                                             progress=False))
+    ds = _lerobot()("u/s", root=res.root)
+    assert ds[2]["observation.images.wrist"].shape == (3, 24, 32)
+    assert ds[2]["observation.images.front"].shape == (3, 48, 64)
+    assert tuple(ds.meta.features["observation.images.wrist"]["shape"]) == (24, 32, 3)
+
+
+def test_overwrite_replaces_only_when_complete(recording, tmp_path):
+    root = tmp_path / "ds"
+    export_lerobot(LeRobotExportConfig(inputs=[recording], repo_id="u/o", root=root, vcodec="h264", progress=False))
+    bad = tmp_path / "bad.h5"
+    write_synthetic_recording(bad, lengths=(4,), image_size=(64, 80))
+    _break_nan = h5py.File(bad, "a")
+    a = _break_nan["data/demo_0/actions"][()]
+    a[1, 0] = np.inf
+    _break_nan["data/demo_0/actions"][...] = a
+    _break_nan.close()
+    with pytest.raises(ConvertError, match="NaN or inf"):
+        export_lerobot(LeRobotExportConfig(inputs=[bad], repo_id="u/o", root=root, vcodec="h264", overwrite=True,
+                                           progress=False))
+    assert _lerobot()("u/o", root=root).num_episodes == 3  # the old dataset is intact
+    export_lerobot(LeRobotExportConfig(inputs=[recording], repo_id="u/o", root=root, vcodec="h264", overwrite=True,
+                                       task="new task", progress=False))
+    assert list(_lerobot()("u/o", root=root).meta.tasks.index) == ["new task"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.h5", "ds"]

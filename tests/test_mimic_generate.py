@@ -146,6 +146,8 @@ def test_pool_of_two_workers_gives_the_same_merged_file(sources, reference, tmp_
 
 
 def test_local_ray_cluster_gives_the_same_merged_file(sources, reference, tmp_path):
+    """A local Ray instance started here; `armtwin mimic generate --ray-address` connects to it from
+    another process (as it would to a cluster head) and must produce the reference file exactly."""
     ray = pytest.importorskip("ray")
     out, stats = reference
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
@@ -153,9 +155,16 @@ def test_local_ray_cluster_gives_the_same_merged_file(sources, reference, tmp_pa
     try:
         address = ray.get_runtime_context().gcs_address
         res = tmp_path / "ray.h5"
-        st = generate(sources, res, seed=7, ray_address=address, batch_size=1)
+        p = subprocess.run(
+            [sys.executable, "-m", "armtwin", "mimic", "generate", str(sources), "--env", LIFT, "--num", str(NUM),
+             "--out", str(res), "--seed", "7", "--image-size", f"{IMG[0]}x{IMG[1]}", "--batch-size", "1",
+             "--ray-address", address, "--no-progress"],
+            capture_output=True, text=True, timeout=150, env=dict(os.environ, MUJOCO_GL=os.environ.get("MUJOCO_GL", "egl")),
+        )
     finally:
         ray.shutdown()
+    assert p.returncode == 0, p.stderr[-2000:]
+    st = json.loads(Path(str(res) + ".stats.json").read_text())
     assert st["backend"] == "ray"
     assert st["trial_indices"] == stats["trial_indices"]
     assert_same(read_all(out), read_all(res))
@@ -226,12 +235,12 @@ def test_failures_are_classified_kept_and_bounded(sources, tmp_path):
         for g in f["data"].values():
             assert not g.attrs["success"] and g.attrs["failure_reason"] == "grasp_missed"
             assert g["datagen_info/subtask_term_signals/grasp"][()].max() == 0
-    # an unreachable tolerance: every trial stops at its first target
+    # an unreachable tolerance with abort_on_ik_failure: every trial stops at its first target
     from armtwin.mimic.spec import get_task_spec
 
-    spec = get_task_spec(LIFT).replace(ik_pos_tolerance=1e-9, ik_pos_precision=1e-9)
+    spec = get_task_spec(LIFT).replace(ik_pos_tolerance=1e-9, ik_pos_precision=1e-9, abort_on_ik_failure=True)
     st = generate(sources, tmp_path / "ik.h5", num=1, max_failures=3, spec=spec, image_size=None)
-    assert st["failures"]["ik_unreachable"] == 3 and st["successes"] == 0
+    assert st["failures"]["ik_unreachable"] == 3 and st["successes"] == 0 and st["mean_steps"] == 0
     rc = cli_main(["mimic", "generate", str(never_closes), "--env", LIFT, "--num", "1", "--max-failures", "1",
                    "--out", str(tmp_path / "cli.h5"), "--image-size", "none", "--no-progress"])
     assert rc == 1

@@ -132,21 +132,28 @@ def test_corrupted_and_late_replies_are_retried(follower_arm, follower):
     truth = follower_arm.joint_positions()
     follower_arm.bus.corrupt_next(1)
     obs = follower.get_observation()
-    assert follower.bus_errors == 1
+    assert follower.bus_errors >= 1  # the corrupted reply failed a try, the retry got it right
     assert np.allclose(conv.to_radians(obs), truth, atol=2 * C.RAD_PER_TICK)
+    errors = follower.bus_errors
     follower_arm.bus.delay_next(1, 0.08)  # past LeRobot's ~50 ms packet timeout
     obs = follower.get_observation()
-    assert follower.bus_errors == 2
+    assert follower.bus_errors > errors
     assert np.allclose(conv.to_radians(obs), truth, atol=2 * C.RAD_PER_TICK)
-    # The late reply was flushed, so the next reads are not shifted by one stale packet.
-    for _ in range(3):
-        assert np.allclose(conv.to_radians(follower.get_joint_positions()), truth, atol=2 * C.RAD_PER_TICK)
-    assert follower.bus_errors == 2
+    # The late reply answered the retry; the retry's own replies must not answer the next request.
+    # Move the arm without reading (a sync write has no reply): a reader one reply behind would then
+    # report the pose from before the move.
+    target = truth + np.array([0.1, -0.1, 0.1, -0.1, 0.1, 0.1])
+    follower.send_action(conv.to_lerobot_dict(target))
+    time.sleep(0.5)
+    moved = follower_arm.joint_positions()
+    assert np.allclose(moved, target, atol=2 * C.RAD_PER_TICK)
+    assert np.allclose(conv.to_radians(follower.get_joint_positions()), moved, atol=2 * C.RAD_PER_TICK)
+    n = follower_arm.bus.goal_write_count()
     safe = SafeFollower(follower, SafetyConfig.for_converter(conv))
     follower_arm.bus.corrupt_next(2)
-    sent = safe.send_action(conv.to_lerobot_dict(truth + 0.05))
-    assert np.array_equal(wire_ticks(follower_arm, 1), lerobot_wire_encoding(conv, sent))
-    assert follower_arm.bus.goal_write_count() == 1
+    sent = safe.send_action(conv.to_lerobot_dict(truth))
+    assert np.array_equal(wire_ticks(follower_arm, n + 1), lerobot_wire_encoding(conv, sent))
+    assert follower_arm.bus.goal_write_count() == n + 1
 
 
 def test_silent_bus_stops_safely_and_rearms(follower_arm, follower):
@@ -242,7 +249,8 @@ def test_virtual_follower_is_the_mujoco_twin(tmp_path):
                     break
             reached = conv.to_radians(f.get_joint_positions())
             assert np.allclose(reached, target, atol=0.05), reached
-            assert np.allclose(reached, arm.joint_positions(), atol=0.02)  # what LeRobot reads is the sim
+            time.sleep(0.5)  # settle (the MuJoCo gripper overshoots a little), then compare with the sim
+            assert np.allclose(conv.to_radians(f.get_joint_positions()), arm.joint_positions(), atol=0.01)
         finally:
             f.disconnect()
 

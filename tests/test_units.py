@@ -173,6 +173,15 @@ def test_agrees_with_lerobot_normalize_on_the_virtual_bus(tmp_path, use_degrees)
             for n in C.JOINT_NAMES
         }
         bus = FeetechMotorsBus(arm.port, motors, calibration={n: LMC(**m) for n, m in cal_d.items()})
+        # This test is about numbers, not timing: give replies 1 s (LeRobot: 50 ms), as the kernel
+        # sometimes hands pty bytes over late on this shared machine. Same formula as LeRobot's patch.
+        ph = bus.port_handler
+
+        def set_packet_timeout(packet_length):
+            ph.packet_start_time = ph.getCurrentTime()
+            ph.packet_timeout = ph.tx_time_per_byte * (packet_length + 3.0) + 1000.0
+
+        ph.setPacketTimeout = set_packet_timeout
         bus.connect()
         try:
             assert bus.is_calibrated

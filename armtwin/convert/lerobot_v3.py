@@ -338,15 +338,18 @@ def _encode_camera(job: dict, out_q) -> None:
 # --- main entry ---------------------------------------------------------------------------------
 
 
-def build_features(cameras: list[str], size: tuple[int, int]) -> dict:
-    """LeRobot feature dict for SO-101 state/action (``C.LEROBOT_MOTOR_KEYS``) and video cameras."""
+def build_features(cameras: list[str], sizes: dict[str, tuple[int, int]]) -> dict:
+    """LeRobot feature dict for SO-101 state/action (``C.LEROBOT_MOTOR_KEYS``) and video cameras.
+
+    ``sizes``: camera -> (W, H) of its video.
+    """
     names = list(C.LEROBOT_MOTOR_KEYS)
     feats = {
         "observation.state": {"dtype": "float32", "shape": (C.NUM_JOINTS,), "names": names},
         "action": {"dtype": "float32", "shape": (C.NUM_JOINTS,), "names": names},
     }
-    W, H = size
     for cam in cameras:
+        W, H = sizes[cam]
         feats[video_key(cam)] = {"dtype": "video", "shape": (H, W, 3), "names": ["height", "width", "channels"]}
     return feats
 
@@ -364,7 +367,10 @@ def _episode_task(ep: EpisodeRef, cfg: LeRobotExportConfig, env_name: str, notes
 def _unit_converter(cfg: LeRobotExportConfig):
     from armtwin.units import Calibration, UnitConverter
 
-    calib = Calibration.load(cfg.calibration) if cfg.calibration is not None else Calibration.default()
+    try:
+        calib = Calibration.load(cfg.calibration) if cfg.calibration is not None else Calibration.default()
+    except (FileNotFoundError, ValueError) as e:
+        raise ConvertError(str(e)) from None
     return UnitConverter(calib, use_degrees=cfg.use_degrees)
 
 
@@ -395,14 +401,12 @@ def export_lerobot(cfg: LeRobotExportConfig) -> ExportResult:
     if not cameras:
         raise ConvertError("the recordings have no camera images (obs/images/<cam>); LeRobot SO-101 datasets need video")
     if cfg.image_size is not None:
-        size = cfg.image_size
+        sizes = {cam: cfg.image_size for cam in cameras}
     else:
-        H, W = next(iter(scan.cameras.values()))
-        if any(hw != (H, W) for hw in scan.cameras.values()):
-            raise ConvertError(f"cameras have different sizes {scan.cameras}; pass --image-size WxH")
-        if H % 2 or W % 2:
-            raise ConvertError(f"recorded image size {W}x{H} is odd; yuv420p needs even sizes: pass --image-size")
-        size = (W, H)
+        sizes = {cam: (W, H) for cam, (H, W) in scan.cameras.items()}
+        odd = {cam: wh for cam, wh in sizes.items() if wh[0] % 2 or wh[1] % 2}
+        if odd:
+            raise ConvertError(f"recorded image sizes {odd} (WxH) are odd; yuv420p needs even sizes: pass --image-size")
     import av
 
     encoder = VIDEO_CODECS[cfg.vcodec]
@@ -423,7 +427,7 @@ def export_lerobot(cfg: LeRobotExportConfig) -> ExportResult:
     try:
         env_by_path = dict(zip((str(p) for p in cfg.inputs), scan.env_names))
         tasks = [_episode_task(ep, cfg, env_by_path.get(str(ep.path), ""), notes) for ep in scan.episodes]
-        _write_dataset(tmp, cfg, scan, fps, cameras, size, tasks, conv, procs)
+        _write_dataset(tmp, cfg, scan, fps, cameras, sizes, tasks, conv, procs)
         if cfg.root.exists():  # overwrite requested: swap only once the new dataset is complete
             old = Path(tempfile.mkdtemp(prefix=f".{cfg.root.name}.old-", dir=cfg.root.parent))
             cfg.root.rename(old / "d")
@@ -456,7 +460,7 @@ def export_lerobot(cfg: LeRobotExportConfig) -> ExportResult:
     )
 
 
-def _write_dataset(tmp, cfg, scan: RecordingScan, fps, cameras, size, tasks, conv, procs) -> None:
+def _write_dataset(tmp, cfg, scan: RecordingScan, fps, cameras, sizes, tasks, conv, procs) -> None:
     import h5py
     import pandas as pd
     import pyarrow as pa
@@ -476,7 +480,7 @@ def _write_dataset(tmp, cfg, scan: RecordingScan, fps, cameras, size, tasks, con
     samples = [sample_indices(ep.length) for ep in eps]
     for cam in cameras:
         job = dict(
-            cam=cam, key=video_key(cam), fps=fps, root=str(tmp), size=size, encoder=VIDEO_CODECS[cfg.vcodec],
+            cam=cam, key=video_key(cam), fps=fps, root=str(tmp), size=sizes[cam], encoder=VIDEO_CODECS[cfg.vcodec],
             options=opts, episodes=ep_list, samples=samples, read_chunk=cfg.read_chunk,
             video_files_size_in_mb=cfg.video_files_size_in_mb, chunks_size=CHUNKS_SIZE,
         )
@@ -500,7 +504,7 @@ def _write_dataset(tmp, cfg, scan: RecordingScan, fps, cameras, size, tasks, con
     )
     from lerobot.datasets.video_utils import get_video_info
 
-    features = {**build_features(cameras, size), **DEFAULT_FEATURES}
+    features = {**build_features(cameras, sizes), **DEFAULT_FEATURES}
     total = sum(ep.length for ep in eps)
     bar = tqdm(total=total * len(cameras), unit="frame", desc="encode", disable=not cfg.progress, smoothing=0.1)
     results: dict[str, list] = {}

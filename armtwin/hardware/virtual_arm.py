@@ -11,6 +11,12 @@ and :func:`write_lerobot_calibration` writes the same values to
 ``$HF_LEROBOT_CALIBRATION/robots/so_follower`` for a follower,
 ``$HF_LEROBOT_CALIBRATION/teleoperators/so_leader`` for a leader), so LeRobot's
 ``is_calibrated`` check (registers 9, 11, 31 vs the file) passes.
+
+:class:`VirtualArm` serves from a thread of the calling process;
+:class:`RemoteVirtualArm` (same surface, ``bus`` methods forwarded) from its
+own process, which keeps replies on time when the caller imports LeRobot/torch
+(a full GC pass over that heap takes ~0.7 s on a 2-core machine) or spins on
+the port the way ``scservo_sdk`` does.
 """
 
 from __future__ import annotations

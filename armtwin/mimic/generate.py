@@ -214,6 +214,7 @@ class TrialRunner:
         held = False
         dropped = False
         grip_at_grasp = C.GRIPPER_CLOSED
+        ik_missed = 0
         grasp = spec.grasp_signal
         done = False
 
@@ -269,9 +270,10 @@ class TrialRunner:
                 pos, quat = pose_to_pos_quat(target)
                 q, err = self._solve_ik(pos, quat, q_prev)
                 if err > spec.ik_pos_tolerance:
-                    reason = "ik_unreachable"
-                    done = True
-                    break
+                    ik_missed += 1
+                    if spec.abort_on_ik_failure:
+                        done = True
+                        break
                 action = q.copy()
                 action[-1] = grips[k]
                 q_prev = action
@@ -316,8 +318,10 @@ class TrialRunner:
                 break
         if not done:
             success = bool(info.get("is_success", False))
-        if not success and reason is None:
-            if not all(grasp_seen_in_subtask):
+        if not success:
+            if ik_missed:
+                reason = "ik_unreachable"
+            elif not all(grasp_seen_in_subtask):
                 reason = "grasp_missed"
             elif dropped:
                 reason = "drop"

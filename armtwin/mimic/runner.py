@@ -346,7 +346,7 @@ class _Ray:
 
         self.ray = ray
         if not ray.is_initialized():
-            ray.init(address=address, include_dashboard=False, log_to_driver=False,
+            ray.init(address=address, log_to_driver=False,
                      runtime_env={"env_vars": {"MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}})
             self._owns = True
         else:
@@ -493,7 +493,8 @@ def _merge_and_stats(cfg, job, sdir, prefix: _Prefix, executed, resumed, wall, f
     n_att = len(considered)
     n_ok = sum(1 for s in considered if s["success"])
     reasons = Counter(s["reason"] for s in considered if not s["success"])
-    new_ok = sum(1 for s in executed if s["success"])
+    kept_set = set(keep)
+    new_ok = sum(1 for s in executed if s["success"] and int(s["trial_index"]) in kept_set)
     stats = {
         "env_id": cfg.env_id,
         "source": os.path.abspath(cfg.source),

@@ -110,8 +110,9 @@ class TaskSpec:
     Attributes:
         env_id: the Gymnasium id (``armtwin/SO101-...-v0``).
         subtasks: the subtasks in order; the last has ``end_signal=None``.
-        select_src_per_subtask: pick a new source demo for every subtask (default True) rather than
-            one source for the whole episode.
+        select_src_per_subtask: pick a new source demo for every subtask rather than one source for
+            the whole episode (default False, as in MimicGen: the place segment then matches the way
+            its own source held the object; per-subtask selection measured 92% vs 98% on Stack D0).
         ik_pos_tolerance: IK position error, metres, above which a target counts as unreachable
             and the trial stops with reason ``ik_unreachable`` (default 0.02: lifting a cube that sits at the
             inner edge of the D1 ring to carry height misses by 1-1.6 cm, and such trials still succeed).
@@ -120,6 +121,10 @@ class TaskSpec:
             ``ik_pos_precision`` is taken, else the most precise one. The 5-DoF arm cannot hold a
             top-down approach everywhere (wrist_flex hits its limit near the base and far to the side),
             so position wins over orientation where both cannot hold.
+        abort_on_ik_failure: stop a trial at its first unreachable target (saves the physics of a
+            likely failure) instead of executing the best-effort IK solution and letting the task
+            decide (default False). Either way a failed trial with an unreachable target is counted
+            as ``ik_unreachable``.
         ik_pos_precision: position error, metres, good enough to stop relaxing orientation (default 0.002).
         success_hold_steps: the trial ends early once the task has been successful for this many
             consecutive control steps (default 5); otherwise success is judged after the last step.
@@ -129,10 +134,11 @@ class TaskSpec:
 
     env_id: str
     subtasks: tuple[SubtaskSpec, ...]
-    select_src_per_subtask: bool = True
+    select_src_per_subtask: bool = False
     ik_pos_tolerance: float = 0.02
     ik_orientation_weights: tuple[float, ...] = (0.3, 0.1, 0.03, 0.0)
     ik_pos_precision: float = 0.002
+    abort_on_ik_failure: bool = False
     success_hold_steps: int = 5
     grasp_signal: str = "grasp"
 

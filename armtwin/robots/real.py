@@ -46,6 +46,7 @@ class _RealArmConfig:
     use_degrees: bool = True
     read_retries: int = 3
     retry_pause_s: float = 0.002
+    settle_s: float = 0.02
     connect_retries: int = 2
     require_calibrated: bool = True
 
@@ -58,8 +59,8 @@ class _RealArmConfig:
             raise ValueError(f"read_retries must be >= 0, got {self.read_retries}")
         if self.connect_retries < 0:
             raise ValueError(f"connect_retries must be >= 0, got {self.connect_retries}")
-        if self.retry_pause_s < 0:
-            raise ValueError(f"retry_pause_s must be >= 0, got {self.retry_pause_s}")
+        if self.retry_pause_s < 0 or self.settle_s < 0:
+            raise ValueError(f"retry_pause_s and settle_s must be >= 0, got {self.retry_pause_s}, {self.settle_s}")
         if self.calibration_dir is not None:
             self.calibration_dir = Path(self.calibration_dir)
 
@@ -75,7 +76,9 @@ class RealFollowerConfig(_RealArmConfig):
     max_relative_target: LeRobot's own clamp (LeRobot units), normally None because
         ``SafeFollower`` clamps every command, sim or real, the same way.
     read_retries: extra attempts for a failed bus read; before try i+1 the input buffer is
-        flushed after ``retry_pause_s * 5**i`` seconds (2, 10, 50 ms by default).
+        flushed after ``retry_pause_s * 5**i`` seconds (2, 10, 50 ms by default), and after a read
+        that succeeded only on a retry the input is flushed once more ``settle_s`` later (a late
+        reply may have answered it, leaving its own replies to answer the next request).
     connect_retries: extra attempts at LeRobot's whole connect (handshake, configure), whose
         single-try pings and writes fail on one bad packet.
     require_calibrated: after LeRobot's connect, refuse to run (CalibrationMismatch) unless the
@@ -114,7 +117,12 @@ class _BusRetry:
         attempts = 1 + self.config.read_retries
         for i in range(attempts):
             try:
-                return fn()
+                result = fn()
+                if i > 0:
+                    # A late reply to a failed try may have answered this one; this try's own replies
+                    # are then still coming and would answer the *next* request. Let them land, drop them.
+                    self._flush(self.config.settle_s)
+                return result
             except BUS_ERRORS as e:
                 self.bus_errors += 1
                 if i == attempts - 1:

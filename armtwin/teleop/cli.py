@@ -78,7 +78,11 @@ def _cmd_teleop(args) -> int:
         print(f"armtwin teleop: {e}", file=sys.stderr)
         return 2
     if args.publish:
-        sent = run_publish(cfg, args.publish)
+        try:
+            sent = run_publish(cfg, args.publish)
+        except (ValueError, KeyError, ConnectionError, FileNotFoundError) as e:
+            print(f"armtwin teleop: {e}", file=sys.stderr)
+            return 1
         print(f"published {sent} actions to {args.publish}")
         return 0
     try:
@@ -86,6 +90,10 @@ def _cmd_teleop(args) -> int:
     except FileExistsError as e:
         print(f"armtwin teleop: {e}", file=sys.stderr)
         return 2
+    except (KeyError, TimeoutError, ConnectionError, FileNotFoundError) as e:
+        # Bad input found at connect time (missing episode, silent publisher, unplugged arm).
+        print(f"armtwin teleop: {e.args[0] if isinstance(e, KeyError) and e.args else e}", file=sys.stderr)
+        return 1
     n_ok = sum(r.success for r in loop.results)
     print(f"episodes: {len(loop.results)} (success {n_ok})" + (f", recorded to {cfg.record}" if cfg.record else ""))
     return 0
@@ -125,7 +133,7 @@ def add_teleop(subparsers) -> None:
     p.add_argument("--episodes", type=int, help="stop after this many recorded episodes")
     p.add_argument("--episode-steps", type=int, help="longest episode, in steps")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
-    p.add_argument("--hz", type=float, default=30.0, help="control rate, 1..60 [30]")
+    p.add_argument("--hz", type=float, default=None, help="control rate, 1..60 [30; replay: the recording's]")
     p.add_argument("--reset-s", type=float, help="reset period after each episode, s [sim 0, real 10]")
     p.add_argument("--seed", type=int, default=0, help="episode k resets the sim with seed+k [0]")
     p.add_argument("--image-size", type=_size, default=(128, 128), help="sim camera HxW or none [128x128]")

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from armtwin.assets import so101_constants as C
 
 LEADER_KINDS = ("so101", "keyboard", "scripted", "replay", "net")
 TARGET_KINDS = ("sim", "real")
@@ -31,7 +30,7 @@ class TeleopConfig:
     follower_calibration_dir: the real follower. replay / replay_demo: HDF5 file and episode for
     ``--leader replay``. net_listen: "HOST:PORT" for ``--leader net``. record: HDF5 output (None:
     do not record). episodes, episode_steps, duration_s, hz, reset_s: see LoopConfig. image_size:
-    (H, W) sim camera frames, None for none. expert_noise: scripted leader noise.
+    (H, W) sim camera frames, None for none. hz None: the replayed recording's fps, else 30. expert_noise: scripted leader noise.
     """
 
     env_id: str = "armtwin/SO101-Lift-v0"
@@ -54,7 +53,7 @@ class TeleopConfig:
     episodes: int | None = None
     episode_steps: int | None = None
     duration_s: float | None = None
-    hz: float = 30.0
+    hz: float | None = None  # None: the recording's fps for --leader replay, else 30
     reset_s: float | None = None
     seed: int | None = 0
     image_size: tuple[int, int] | None = (128, 128)
@@ -80,12 +79,21 @@ class TeleopConfig:
             raise ValueError("--target real needs --follower-port (the follower arm's serial port)")
         if self.leader == "replay" and not self.replay:
             raise ValueError("--leader replay needs --replay FILE.h5 (and optionally --demo N)")
+        if self.leader == "replay" and not Path(self.replay).is_file():
+            raise FileNotFoundError(f"recording to replay not found: {self.replay}")
         if self.leader == "scripted" and self.target != "sim":
             raise ValueError("--leader scripted needs --target sim: the expert plans from the simulated scene")
         if self.image_size is not None:
             self.image_size = tuple(int(v) for v in self.image_size)
         if self.record is not None:
             self.record = Path(self.record)
+        if self.hz is None:
+            self.hz = 30.0
+            if self.leader == "replay":
+                import h5py
+
+                with h5py.File(self.replay, "r") as f:
+                    self.hz = float(f["data"].attrs.get("fps", 30.0))
         if not (1 <= self.hz <= 60):
             raise ValueError(f"--hz must be between 1 and 60, got {self.hz}")
         if self.max_step_rad <= 0 or not math.isfinite(self.max_step_rad):

@@ -245,7 +245,8 @@ class ReplayLeader:
 
     ``reset_request()`` asks the loop to reset a sim follower to the episode's
     ``initial_state`` (and seed), so a replay in sim reproduces the recorded states.
-    Raises :class:`LeaderExhausted` after the last action; ``loop=True`` restarts instead.
+    Raises :class:`LeaderExhausted` after the last action or once its episode was ended (e.g. on
+    success) and the scene reset; ``loop=True`` restarts instead.
     """
 
     name = "replay"
@@ -261,6 +262,7 @@ class ReplayLeader:
         self.converter = UnitConverter(cal, use_degrees=use_degrees)
         self.episode = None
         self.index = 0
+        self._finished = False
 
     @property
     def action_features(self) -> dict[str, Any]:
@@ -275,6 +277,7 @@ class ReplayLeader:
 
         self.episode = load_episode(self.path, self.demo)
         self.index = 0
+        self._finished = False
 
     def disconnect(self) -> None:
         self.episode = None
@@ -288,10 +291,15 @@ class ReplayLeader:
         return {"seed": None if seed < 0 else seed, "state": ep.initial_state}
 
     def on_episode_reset(self, observation: dict[str, Any]) -> None:
+        # One episode per replay: a reset after actions were played ends it (unless looping).
+        if self.index > 0 and not self.loop:
+            self._finished = True
         self.index = 0
 
     def get_action(self) -> dict[str, float]:
         _check_connected(self)
+        if self._finished:
+            raise LeaderExhausted(f"replay of {self.path}:{self.episode.name} finished (episode ended)")
         if self.index >= len(self):
             if not self.loop:
                 raise LeaderExhausted(f"replay of {self.path}:{self.episode.name} finished ({len(self)} actions)")
@@ -479,7 +487,11 @@ def run_publisher(leader, address: str, *, hz: float = 60.0, duration_s: float |
     t_end = None if duration_s is None else time.perf_counter() + duration_s
     try:
         while not (stop is not None and stop.is_set()) and (t_end is None or time.perf_counter() < t_end):
-            pub.publish(leader.get_action())
+            try:
+                action = leader.get_action()
+            except LeaderExhausted:
+                break
+            pub.publish(action)
             rate.wait()
     finally:
         pub.close()
