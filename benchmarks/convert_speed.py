@@ -1,9 +1,13 @@
 """HDF5 -> LeRobot v3.0 conversion speed: armtwin's converter vs LeRobot's straightforward path.
 
 Both paths convert the same recording (default 20 episodes x 300 frames, two 640x480 cameras,
-real MuJoCo renders of the SO-101 scene) with the same codec, each in a fresh subprocess, and
-this script prints dataset frames/s, real-time factor (recorded seconds per wall second) and
-peak memory (RSS of the whole process tree, sampled every 50 ms) of each, and their ratio.
+real MuJoCo renders of the SO-101 scene, image datasets gzip level 1 as the recorder can write
+them: ~0.22 GiB instead of 10.3 GiB raw, so the disk is not what is measured) with the same codec,
+each in a fresh subprocess after reading the file once into the page cache, and this script
+prints dataset frames/s, real-time factor (recorded seconds per wall second), peak memory (RSS of
+the whole process tree, sampled every 200 ms) and CPU time (process + reaped children) of each,
+and their ratios. On a shared machine the wall-clock numbers depend on the other load (printed);
+the CPU-time ratio does much less.
 
 The straightforward path is what a user writes with LeRobot's API: ``LeRobotDataset.create``
 then ``add_frame`` per frame (unit-converted state/action, both images, task) and
@@ -13,7 +17,11 @@ with 4 threads per camera, as ``lerobot-record`` does.
 Goal (issue): armtwin >= 2x the straightforward path and >= 5x real time on a 2-core machine.
 
 Run:  MUJOCO_GL=egl .venv/bin/python benchmarks/convert_speed.py [--episodes 20 --frames 300]
-      [--vcodec h264] [--recording /tmp/convert_bench.h5 (reused if it exists)]
+      [--vcodec h264|libsvtav1] [--compression gzip|lzf|none] [--only armtwin|lerobot]
+      [--recording FILE.h5 (rendered once, then reused)]
+
+armtwin's h264 defaults are preset superfast, crf 20 (LeRobot's h264 path: x264 default preset
+"medium", crf 30, as ``encode_video_frames`` sets it); both use g=2 and yuv420p.
 """
 
 from __future__ import annotations

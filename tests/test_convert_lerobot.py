@@ -453,3 +453,26 @@ def test_overwrite_replaces_only_when_complete(recording, tmp_path):
                                        task="new task", progress=False))
     assert list(_lerobot()("u/o", root=root).meta.tasks.index) == ["new task"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.h5", "ds"]
+
+
+def test_file_rollover_read_back(recording, tmp_path):
+    """Tiny file-size limits: every episode in its own video/data file; LeRobot still reads all of them."""
+    res = export_lerobot(LeRobotExportConfig(inputs=[recording], repo_id="u/f", root=tmp_path / "ds", vcodec="h264",
+                                             video_files_size_in_mb=0.001, data_files_size_in_mb=0.0001,
+                                             progress=False))
+    ds = _lerobot()("u/f", root=res.root)
+    eps = ds.meta.episodes
+    assert [eps[i]["videos/observation.images.front/file_index"] for i in range(3)] == [0, 1, 2]
+    assert [eps[i]["data/file_index"] for i in range(3)] == [0, 1, 2]
+    assert all(eps[i]["videos/observation.images.front/from_timestamp"] == 0.0 for i in range(3))
+    kept = [i for i, s in enumerate(SUCCESS) if s]
+    conv = UnitConverter()
+    start = 0
+    with h5py.File(recording) as f:
+        for e, i in enumerate(kept):
+            t = LENGTHS[i] - 1
+            item = ds[start + t]
+            np.testing.assert_array_equal(item["action"].numpy(), conv.from_radians(f[f"data/demo_{i}/actions"][t]).astype(np.float32))
+            dec = (item["observation.images.front"].numpy().transpose(1, 2, 0) * 255).round().astype(np.uint8)
+            assert psnr(dec, f[f"data/demo_{i}/obs/images/front"][t]) > 28  # synthetic frames: see the PSNR test
+            start += LENGTHS[i]

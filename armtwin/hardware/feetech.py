@@ -25,6 +25,7 @@ register equals its mount offset, as after LeRobot's half-turn homing.
 
 from __future__ import annotations
 
+import collections
 import fcntl
 import logging
 import os
@@ -480,6 +481,7 @@ class VirtualBus:
         self._closed_master = threading.Event()
         self._stop = threading.Event()
         self._busy = False
+        self._events: collections.deque = collections.deque(maxlen=256)
         self._thread: threading.Thread | None = None
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
@@ -555,6 +557,11 @@ class VirtualBus:
     def clear_goal_writes(self) -> None:
         with self._lock:
             self._goal_log.clear()
+
+    def recent_events(self) -> list[tuple[float, str, str]]:
+        """The last 256 ``(time.monotonic(), kind, detail)`` events: packets in, replies out, faults."""
+        with self._lock:
+            return list(self._events)
 
     def get_counters(self) -> BusCounters:
         """A copy of :attr:`counters`."""
@@ -674,6 +681,7 @@ class VirtualBus:
             now = time.monotonic()
             with self._lock:
                 self.counters.rx_bytes += len(data)
+                self._events.append((now, "in", data.hex(" ")))
                 packets = self._parser.feed(data, now)
                 self.counters.bad_checksums = self._parser.bad_checksums
                 self.counters.skipped_bytes = self._parser.skipped_bytes
@@ -686,8 +694,9 @@ class VirtualBus:
                 try:
                     if self._master is not None:
                         os.write(self._master, reply)
-                except OSError:
-                    pass
+                        self._events.append((time.monotonic(), "out", reply.hex(" ")))
+                except OSError as e:
+                    self._events.append((time.monotonic(), "out-failed", str(e)))
             self._busy = False
 
     def wait_idle(self, timeout: float = 1.0, quiet_s: float = 0.005) -> bool:

@@ -300,7 +300,7 @@ class VirtualArm:
 REMOTE_BUS_METHODS = frozenset(
     {
         "goal_writes", "goal_write_count", "wait_goal_writes", "clear_goal_writes", "wait_idle", "joint_ticks", "get_counters",
-        "torque_enabled", "get_register", "put_register", "corrupt_next", "drop_next", "delay_next",
+        "torque_enabled", "recent_events", "get_register", "put_register", "corrupt_next", "drop_next", "delay_next",
         "set_fault_rates", "set_error", "clear_faults", "hang_up",
     }
 )
