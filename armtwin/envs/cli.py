@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 
 from armtwin.envs import ENV_IDS, check_env_id
+from armtwin.video import Mp4Writer
 
 
 def add_envs(subparsers) -> None:
@@ -25,44 +26,6 @@ def _run_envs(args) -> int:
     for env_id, spec in ENV_IDS.items():
         print(f"{env_id:<{width}}  {spec['description']}")
     return 0
-
-
-class Mp4Writer:
-    """H.264 MP4 through PyAV (bundled FFmpeg): ``write((H, W, 3) uint8)``, then ``close()``.
-    Odd frame sizes are padded by one black row/column (yuv420p needs even sizes)."""
-
-    def __init__(self, path: str, *, fps: int, crf: int = 23):
-        import av
-
-        self._av = av
-        self._container = av.open(path, mode="w")
-        self._stream = self._container.add_stream("libx264", rate=fps)
-        self._stream.pix_fmt = "yuv420p"
-        self._stream.options = {"preset": "ultrafast", "crf": str(crf)}
-        self._size = None
-
-    def write(self, image) -> None:
-        import numpy as np
-
-        h, w = image.shape[:2]
-        if self._size is None:
-            self._size = (h + h % 2, w + w % 2)
-            self._stream.height, self._stream.width = self._size
-        if (h, w) != self._size:
-            padded = np.zeros((*self._size, 3), np.uint8)
-            padded[:h, :w] = image
-            image = padded
-        frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
-
-    def close(self) -> None:
-        if self._container is None:
-            return
-        for packet in self._stream.encode():
-            self._container.mux(packet)
-        self._container.close()
-        self._container = None
 
 
 @dataclass(kw_only=True)
