@@ -301,3 +301,12 @@ def test_headless_episodes_without_recorder_end_on_success_or_length():
     loop.run()
     # Too short for the expert to lift the cube: both end at the step limit, unsuccessful.
     assert [(r.name, r.steps, r.success, r.seed) for r in loop.results] == [(None, 12, False, 0), (None, 12, False, 1)]
+
+
+def test_sim_episode_ends_at_the_env_horizon():
+    sim = SimFollower(SimFollowerConfig(env_id=ENV, image_size=None, env_kwargs={"max_episode_steps": 7}))
+    follower = SafeFollower(sim, SafetyConfig.for_converter(sim.converter))
+    loop = ControlLoop(KeyboardLeader(), follower, None, SimSide(sim),
+                       LoopConfig(hz=60, episodes=2, print_summary=False))
+    loop.run()
+    assert [(r.steps, r.success) for r in loop.results] == [(7, False), (7, False)]

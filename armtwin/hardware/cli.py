@@ -42,6 +42,11 @@ def add_virtual_arm(subparsers) -> None:
         "--faults-after", type=float, default=0.0, metavar="S",
         help="start the faults S seconds after launch, e.g. once LeRobot has connected [0]",
     )
+    p.add_argument(
+        "--priority-boost", type=int, default=0, metavar="N",
+        help="lower this process's nice value by N (needs permission) so a busy machine does not make "
+        "the virtual servos miss LeRobot's ~50 ms reply deadline [0]",
+    )
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds [run until Ctrl-C]")
     p.set_defaults(func=run_virtual_arm)
 
@@ -63,6 +68,13 @@ def run_virtual_arm(args: argparse.Namespace) -> int:
     except (ValueError, KeyError) as e:
         print(f"armtwin virtual-arm: {e}", file=sys.stderr)
         return 2
+    if args.priority_boost:
+        import os
+
+        try:
+            os.nice(-args.priority_boost)
+        except OSError as e:
+            print(f"armtwin virtual-arm: cannot raise priority ({e}); running at normal priority", file=sys.stderr)
     try:
         arm = VirtualArm(config).start()
     except (FileExistsError, FileNotFoundError, ValueError) as e:

@@ -44,8 +44,9 @@ class _RealArmConfig:
     id: str | None = None
     calibration_dir: str | Path | None = None
     use_degrees: bool = True
-    read_retries: int = 3
+    read_retries: int = 4
     retry_pause_s: float = 0.002
+    max_retry_pause_s: float = 0.1
     settle_s: float = 0.02
     connect_retries: int = 2
     require_calibrated: bool = True
@@ -76,7 +77,8 @@ class RealFollowerConfig(_RealArmConfig):
     max_relative_target: LeRobot's own clamp (LeRobot units), normally None because
         ``SafeFollower`` clamps every command, sim or real, the same way.
     read_retries: extra attempts for a failed bus read; before try i+1 the input buffer is
-        flushed after ``retry_pause_s * 5**i`` seconds (2, 10, 50 ms by default), and after a read
+        flushed after ``min(retry_pause_s * 5**i, max_retry_pause_s)`` seconds (2, 10, 50, 100 ms
+        by default: with LeRobot's ~50 ms timeouts a read rides out ~0.4 s of silence), and after a read
         that succeeded only on a retry the input is flushed once more ``settle_s`` later (a late
         reply may have answered it, leaving its own replies to answer the next request).
     connect_retries: extra attempts at LeRobot's whole connect (handshake, configure), whose
@@ -128,12 +130,12 @@ class _BusRetry:
                 if i == attempts - 1:
                     raise ConnectionError(f"{self.name}: {what} failed after {attempts} tries: {e}") from e
                 logger.debug("%s: %s failed (%s), retrying", self.name, what, e)
-                self._flush(self.config.retry_pause_s * 5**i)
+                self._flush(min(self.config.retry_pause_s * 5**i, self.config.max_retry_pause_s))
         raise AssertionError("unreachable")
 
     def _flush(self, pause_s: float) -> None:
         # Wait out the rest of a reply burst (or a late reply), then drop it: otherwise it would be
-        # taken as the answer to the next request. Backing off (2, 10, 50 ms) rides out short stalls.
+        # taken as the answer to the next request. Backing off rides out short stalls.
         time.sleep(pause_s)
         port = self._device.bus.port_handler
         try:

@@ -79,8 +79,9 @@ class SimFollower:
 
     Attributes beyond the contract, for the recorder and sim-bound leaders:
     ``env`` (Gymnasium env), ``unwrapped``, ``converter`` (UnitConverter),
-    ``last_obs`` (the env observation dict, radians), ``last_info``,
-    ``reset_count`` (incremented by every reset), ``seed`` (last reset seed).
+    ``last_obs`` (the env observation dict, radians), ``last_info``, ``episode_over`` (the env
+    terminated or reached its ``max_episode_steps``), ``reset_count`` (incremented by every
+    reset), ``seed`` (last reset seed).
     """
 
     def __init__(self, config: SimFollowerConfig | None = None):
@@ -91,6 +92,7 @@ class SimFollower:
         self.last_obs: dict[str, Any] | None = None
         self.last_info: dict[str, Any] = {}
         self.reset_count = 0
+        self.episode_over = False  # the env terminated or hit its max_episode_steps horizon
         self.seed: int | None = None
         self._lo = C.lower_limits()
         self._hi = C.upper_limits()
@@ -184,8 +186,9 @@ class SimFollower:
     def step_radians(self, q) -> dict[str, Any]:
         """Step the env with (6,) joint targets, radians (no clamping); returns the new env observation."""
         # float64 all the way: the recorder stores the applied target, and a replay must apply the same bits.
-        obs, _, _, _, info = self.env.step(np.asarray(q, dtype=np.float64))
+        obs, _, terminated, truncated, info = self.env.step(np.asarray(q, dtype=np.float64))
         self.last_obs, self.last_info = obs, info
+        self.episode_over = bool(terminated or truncated)
         return obs
 
     def reset(self, seed: int | None = None, state=None) -> dict[str, Any]:
@@ -197,6 +200,7 @@ class SimFollower:
             u.set_state(np.asarray(state, dtype=np.float64))
             obs = u._obs()  # the env observation of the restored state
         self.last_obs, self.last_info = obs, info
+        self.episode_over = False
         self.seed = seed
         self.reset_count += 1
         return obs

@@ -110,7 +110,7 @@ def add_teleop(subparsers) -> None:
         description="Fixed-rate teleoperation: leader -> (safety layer) -> follower, recorded to HDF5 "
         f"(robomimic layout). Episode keys on a terminal: {keys}; keyboard leader: w/s a/d i/k move the "
         "gripper in x/y/z, j/l roll, o/c open/close. Without a terminal (or with --headless) episodes "
-        "start by themselves and end on success or after --episode-steps.",
+        "start by themselves and end on success or after --episode-steps (sim: at the env's horizon).",
     )
     p.add_argument("--env", default="armtwin/SO101-Lift-v0", help="task id (see `armtwin envs`)")
     p.add_argument("--leader", choices=LEADER_KINDS, default="keyboard")
@@ -131,7 +131,7 @@ def add_teleop(subparsers) -> None:
     p.add_argument("--compression", choices=COMPRESSIONS, default="none")
     p.add_argument("--flush-every", type=int, default=30, help="steps between writes to disk [30]")
     p.add_argument("--episodes", type=int, help="stop after this many recorded episodes")
-    p.add_argument("--episode-steps", type=int, help="longest episode, in steps")
+    p.add_argument("--episode-steps", type=int, help="longest episode, in steps [sim: the env's horizon]")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     p.add_argument("--hz", type=float, default=None, help="control rate, 1..60 [30; replay: the recording's]")
     p.add_argument("--reset-s", type=float, help="reset period after each episode, s [sim 0, real 10]")

@@ -130,6 +130,9 @@ def _sim_follower(cfg: TeleopConfig):
     from armtwin.robots.sim import SimFollower, SimFollowerConfig
     from armtwin.teleop.loop import SimSide
 
+    env_kwargs = dict(cfg.env_kwargs)
+    if cfg.episode_steps is not None:  # the env's horizon must not end episodes before the loop does
+        env_kwargs.setdefault("max_episode_steps", cfg.episode_steps)
     sim = SimFollower(
         SimFollowerConfig(
             env_id=cfg.env_id,
@@ -137,7 +140,7 @@ def _sim_follower(cfg: TeleopConfig):
             ctrl_dt=1.0 / cfg.hz,
             use_degrees=cfg.use_degrees,
             seed=cfg.seed,
-            env_kwargs=dict(cfg.env_kwargs),
+            env_kwargs=env_kwargs,
         )
     )
     return sim, sim.converter, SimSide(sim), 0.0

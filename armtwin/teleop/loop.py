@@ -15,7 +15,7 @@ Episodes: :class:`ControlLoop` has ``start_episode``, ``mark_success``, ``mark_f
 ``discard`` (drop and re-record), ``reset`` and ``stop``; they may be called from any thread
 (keys, a GUI, a test) and take effect at the next tick. ``handle_key`` maps keys to them
 (``EPISODE_KEYS``). Headless by default: episodes start by themselves, end on task success
-(when the follower side can tell) or after ``episode_steps``.
+(when the follower side can tell), after ``episode_steps`` or at the sim env's own horizon.
 
 What differs between sim and real is only the :class:`EpisodeSide` object (how to reset,
 what to record), which :func:`armtwin.teleop.factory.build_session` picks once.
@@ -140,7 +140,8 @@ class EpisodeSide(Protocol):
     scene (returns the seed used or None). frame(observation) -> {"obs", "state", "datagen_info"}
     before the action. sent_radians(sent) -> (6,) rad, the command really applied.
     complete(frame, sent_rad) adds action-dependent datagen info.
-    success() -> bool | None (None: cannot tell).
+    success() -> bool | None (None: cannot tell). over() -> bool: the scene's own horizon is reached
+    (sim: the env terminated or hit max_episode_steps).
     """
 
     source: str
@@ -161,6 +162,8 @@ class EpisodeSide(Protocol):
     def complete(self, frame: dict[str, Any], sent_rad: np.ndarray) -> None: ...
 
     def success(self) -> bool | None: ...
+
+    def over(self) -> bool: ...
 
 
 class SimSide:
@@ -199,6 +202,9 @@ class SimSide:
     def success(self):
         return self.sim.is_success
 
+    def over(self):
+        return self.sim.episode_over
+
 
 class RealSide:
     """Episodes on a real arm: no reset (a reset period instead), joint positions and camera frames only."""
@@ -236,6 +242,9 @@ class RealSide:
 
     def success(self):
         return None
+
+    def over(self):
+        return False
 
 
 # ------------------------------------------------------------------ loop
@@ -477,7 +486,9 @@ class ControlLoop:
             if ok and self._success_streak > cfg.success_hold:
                 self._end(True)
                 self._after_episode()
-            elif cfg.episode_steps is not None and self.episode_steps >= cfg.episode_steps:
+            elif (cfg.episode_steps is not None and self.episode_steps >= cfg.episode_steps) or (
+                self.side is not None and self.side.over()
+            ):
                 self._end(self._side_success())
                 self._after_episode()
         if self.on_tick is not None:
