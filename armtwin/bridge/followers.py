@@ -4,7 +4,7 @@
   control period is the bridge's tick so the sim runs in real time).
 * ``real``: :class:`armtwin.robots.real.RealFollower` (LeRobot's SO101Follower) on ``port``.
 * ``virtual``: the same RealFollower, LeRobot's driver unmodified, on a virtual Feetech bus
-  (:class:`armtwin.hardware.virtual_arm.VirtualArm`) whose servos are a NumPy servo model,
+  (:class:`armtwin.hardware.virtual_arm.RemoteVirtualArm`, served by its own process) whose servos are a NumPy servo model,
   or the MuJoCo twin when ``env_id`` is given with ``virtual_sim=True``.
 
 ``safe=True`` wraps it in :class:`armtwin.robots.safety.SafeFollower` (limits, per-step clamp,
@@ -69,10 +69,12 @@ def make_follower(source: str, *, env_id: str = "armtwin/SO101-Lift-v0", rate_hz
         follower.connect(calibrate=False)
         converter = UnitConverter(Calibration.load(_calibration_file(follower)), use_degrees=True)
     elif source == "virtual":
-        from armtwin.hardware.virtual_arm import VirtualArm, VirtualArmConfig
+        from armtwin.hardware.virtual_arm import RemoteVirtualArm, VirtualArmConfig
         from armtwin.robots.real import RealFollower, RealFollowerConfig
 
-        arm = VirtualArm(VirtualArmConfig(role="follower", env_id=env_id if virtual_sim else None,
+        # Served from its own process: a reply must never wait for this process's GIL or garbage
+        # collector, LeRobot gives a servo ~50 ms.
+        arm = RemoteVirtualArm(VirtualArmConfig(role="follower", env_id=env_id if virtual_sim else None,
                                           calibration=calibration)).start()
         try:
             real = RealFollower(RealFollowerConfig(port=arm.port, id=arm.id, calibration_dir=arm.calibration_dir))
