@@ -26,23 +26,8 @@ KEYS = C.LEROBOT_MOTOR_KEYS
 MAX_STEP_RAD = 0.12
 
 
-@pytest.fixture(scope="module", autouse=True)
-def lerobot_loaded():
-    """Import LeRobot before any virtual bus serves, and freeze the heap: one full GC pass over
-    LeRobot's ~400k objects takes ~0.7 s here, and while it runs the in-process virtual servos
-    cannot answer within LeRobot's ~50 ms packet timeout."""
-    import gc
-
-    from armtwin import _tv_compat
-
-    _tv_compat.declare_missing_ops()
-    import lerobot.robots.so_follower  # noqa: F401
-    import lerobot.teleoperators.so_leader  # noqa: F401
-
-    gc.collect()
-    gc.freeze()
-    yield
-    gc.unfreeze()
+# LeRobot imported and the heap frozen before any virtual bus serves (see conftest.py).
+pytestmark = pytest.mark.usefixtures("lerobot_loaded")
 
 
 @pytest.fixture(scope="module")
