@@ -76,9 +76,12 @@ def test_leader_arm_drives_sim_records_and_replays(tmp_path):
     assert ep.attrs["source"] == "sim" and ep.attrs["seed"] == 0
     # The commands are the leader's reads, except where the safety layer's per-step clamp
     # (0.15 rad from the present position) held them back, e.g. the gripper closing on the cube.
-    same = np.all(np.abs(ep.actions - read) < 1e-6, axis=1)
-    assert same.mean() > 0.8, same.mean()
-    assert np.all(np.abs(ep.actions - read) <= np.abs(read - ep.obs["joint_pos"]) + 1e-6)
+    # In the sim the safety layer's present position is exactly obs["joint_pos"] of the same row, so
+    # each command is either the leader's read or exactly 0.15 rad from that present position.
+    same = np.abs(ep.actions - read) < 1e-6
+    at_clamp = np.abs(np.abs(ep.actions - ep.obs["joint_pos"]) - 0.15) < 1e-6
+    assert np.all(same | at_clamp), np.argwhere(~(same | at_clamp))[:5]
+    assert same[:, :5].mean() > 0.9, same.mean(axis=0)  # the clamp mostly hits the gripper on the cube
     # The sim follower tracks its commands (servo lag of a few steps).
     assert np.median(np.abs(ep.obs["joint_pos"][5:, :5] - ep.actions[:-5, :5])) < 0.05
     r = replay_in_sim(path, 0)

@@ -23,6 +23,7 @@ what to record), which :func:`armtwin.teleop.factory.build_session` picks once.
 
 from __future__ import annotations
 
+import gc
 import inspect
 import logging
 import math
@@ -501,6 +502,10 @@ class ControlLoop:
             if not dev.is_connected:
                 dev.connect()
         self._do_reset()
+        # Everything allocated so far (LeRobot, torch, MuJoCo: a large heap) leaves the garbage
+        # collector's reach: a full collection over it stalls a tick for tens of milliseconds.
+        gc.collect()
+        gc.freeze()
         rate = RateKeeper(cfg.hz, cfg.spin_s)
         t_end = None if cfg.duration_s is None else time.perf_counter() + cfg.duration_s
         self._stop = False
@@ -526,6 +531,7 @@ class ControlLoop:
                 except Exception as e:  # noqa: BLE001 - do not mask the original error
                     log.error("could not finish the last episode: %s", e)
             self.stats.overruns = rate.overruns
+            gc.unfreeze()
         if cfg.print_summary:
             print(self.stats.table())
         return self.stats
