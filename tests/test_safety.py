@@ -176,3 +176,26 @@ def test_config_errors_name_the_problem():
     bad = {n: MotorCalibration(C.MOTOR_IDS[n], 0, 0, 10, 20) for n in C.JOINT_NAMES}
     with pytest.raises(ValueError, match="do not overlap"):
         SafetyConfig.for_converter(UnitConverter(Calibration(bad)))
+
+
+def test_bridge_followers_cannot_bypass_the_safety_layer():
+    """Whatever bridge command drives it (``command``, ``publish --motion sine``, ``mirror``), the
+    follower ``make_follower`` builds is the SafeFollower: a far command reaches the wire one step
+    from the present position."""
+    from armtwin.bridge.followers import make_follower
+
+    follower, conv = make_follower("virtual", max_step_rad=MAX_STEP_RAD)
+    try:
+        assert isinstance(follower, SafeFollower)
+        arm = follower.follower._arm
+        present = conv.to_radians(follower.get_observation())
+        n = arm.bus.goal_write_count()
+        far = np.clip(present + 1.0, C.lower_limits(), C.upper_limits())
+        follower.send_action(conv.to_lerobot_dict(far))
+        ticks = wire(arm, n + 1)
+        check_wire(arm, follower, conv, ticks)
+        moved = ticks_to_radians(ticks) - present
+        assert np.all(np.abs(moved) >= MAX_STEP_RAD - 3 * C.RAD_PER_TICK), moved  # the clamp, not the target
+    finally:
+        follower.disconnect()
+    assert not arm._proc  # the virtual bus process went with the follower

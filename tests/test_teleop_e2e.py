@@ -7,10 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from armtwin.hardware.virtual_arm import VirtualArm, VirtualArmConfig
+from armtwin.assets import so101_constants as C
+from armtwin.hardware.feetech import decode_register
+from armtwin.hardware.virtual_arm import RemoteVirtualArm, VirtualArm, VirtualArmConfig
 from armtwin.teleop.factory import TeleopConfig, build_session
 from armtwin.teleop.recorder import load_episode, summarize
 from armtwin.teleop.replay import replay_in_sim
+from armtwin.units import ticks_to_radians
 
 ENV = "armtwin/SO101-Lift-v0"
 
@@ -89,24 +92,43 @@ def test_leader_arm_drives_sim_records_and_replays(tmp_path):
     assert r.max_state_error == 0.0 and r.replayed_success  # bit-exact
 
 
+def teleop_real_argv(leader_arm, follower_arm, path, *, steps: int) -> list[str]:
+    """`armtwin teleop --target real`: the virtual leader drives the virtual follower bus, one episode."""
+    return [
+        "teleop", "--env", ENV, "--leader", "so101", "--port", leader_arm.port,
+        "--leader-id", leader_arm.id, "--leader-calibration-dir", str(leader_arm.calibration_dir),
+        "--target", "real", "--follower-port", follower_arm.port, "--follower-id", follower_arm.id,
+        "--follower-calibration-dir", str(follower_arm.calibration_dir),
+        "--record", str(path), "--episodes", "1", "--episode-steps", str(steps), "--reset-s", "0",
+        "--hz", "30", "--headless",
+    ]
+
+
+def last_position_read(arm) -> np.ndarray:
+    """(6,) radians: the Present_Position replies of the last read on ``arm``'s bus, decoded from the
+    bytes its servos sent (a status packet with two data bytes; later writes' replies carry none)."""
+    ticks = {}
+    for _, kind, detail in reversed(arm.bus.recent_events()):
+        raw = bytes.fromhex(detail) if kind == "out" else b""
+        if len(raw) == 8 and raw[:2] == b"\xff\xff":
+            ticks.setdefault(raw[2], decode_register("Present_Position", raw[5:7]))
+            if len(ticks) == C.NUM_JOINTS:
+                break
+    return ticks_to_radians(np.array([ticks[C.MOTOR_IDS[n]] for n in C.JOINT_NAMES]))
+
+
 def test_target_real_drives_virtual_follower_through_safety(tmp_path):
     from armtwin.cli import main
 
     path = tmp_path / "real.h5"
     with (
-        VirtualArm(VirtualArmConfig(role="leader", script="sine", sine_period_s=3.0)) as leader_arm,
-        VirtualArm(VirtualArmConfig(role="follower", calibration_dir=tmp_path / "fcal")) as follower_arm,
+        # Each bus served by its own process: a reply never waits for the loop's GIL.
+        RemoteVirtualArm(VirtualArmConfig(role="leader", script="sine", sine_period_s=3.0)) as leader_arm,
+        RemoteVirtualArm(VirtualArmConfig(role="follower", calibration_dir=tmp_path / "fcal")) as follower_arm,
     ):
-        rc = main([
-            "teleop", "--env", ENV, "--leader", "so101", "--port", leader_arm.port,
-            "--leader-id", leader_arm.id, "--leader-calibration-dir", str(leader_arm.calibration_dir),
-            "--target", "real", "--follower-port", follower_arm.port, "--follower-id", follower_arm.id,
-            "--follower-calibration-dir", str(follower_arm.calibration_dir),
-            "--record", str(path), "--episodes", "1", "--episode-steps", "45", "--reset-s", "0",
-            "--hz", "30", "--headless",
-        ])
+        rc = main(teleop_real_argv(leader_arm, follower_arm, path, steps=45))
         assert rc == 0
-        q_leader = leader_arm.joint_positions()
+        q_last_read = last_position_read(leader_arm)
         q_follower = follower_arm.joint_positions()
     ep = load_episode(path, 0)
     assert ep.num_samples == 45 and ep.attrs["source"] == "real"
@@ -121,5 +143,49 @@ def test_target_real_drives_virtual_follower_through_safety(tmp_path):
     first = np.abs(ep.actions[0] - ep.obs["joint_pos"][0])
     assert first.max() <= 0.15 + 2e-3 and first.max() >= 0.15 - 2e-3, first
     assert np.abs(q_follower - ep.actions[-1]).max() < 0.1
-    assert np.abs(ep.actions[-1] - q_leader).max() < 0.3  # the leader kept moving after the last read
+    # The last command is the leader's last reading (decoded from the bytes its servos sent), or the
+    # safety layer's per-step clamp of it; exact, whatever the machine's load did to the timing.
+    as_read = np.abs(ep.actions[-1] - q_last_read) <= 2 * C.RAD_PER_TICK
+    at_clamp = np.abs(np.abs(ep.actions[-1] - ep.obs["joint_pos"][-1]) - 0.15) < 2e-3
+    assert np.all(as_read | at_clamp), (ep.actions[-1], q_last_read, ep.obs["joint_pos"][-1])
+    assert as_read.sum() >= 3, as_read
     assert np.ptp(ep.actions[:, 1]) > 0.2
+
+
+def test_target_real_bus_failure_ends_the_loop_cleanly(tmp_path, capsys):
+    """The follower's bus goes silent mid-episode: the safety layer stops the arm, the loop ends with a
+    clear message and exit status 1 (no traceback), the partial episode is kept as a failure, and
+    nothing more reaches the wire."""
+    import threading
+    import time
+
+    from armtwin.cli import main
+
+    path = tmp_path / "real.h5"
+    with (
+        RemoteVirtualArm(VirtualArmConfig(role="leader", script="sine", sine_period_s=3.0)) as leader_arm,
+        RemoteVirtualArm(VirtualArmConfig(role="follower", calibration_dir=tmp_path / "fcal")) as follower_arm,
+    ):
+        writes_at_fault = []
+
+        def unplug():
+            writes_at_fault.append(follower_arm.bus.goal_write_count())
+            follower_arm.bus.drop_next(float("inf"))
+
+        def arm_timer():  # unplug 1 s after the first goal reached the wire (connect time varies)
+            follower_arm.bus.wait_goal_writes(1, timeout=60)
+            time.sleep(1.0)
+            unplug()
+
+        watcher = threading.Thread(target=arm_timer, daemon=True)
+        watcher.start()
+        rc = main(teleop_real_argv(leader_arm, follower_arm, path, steps=900))
+        watcher.join(timeout=5)
+        assert writes_at_fault, "the fault was never injected"
+        # At most the command already in flight when the bus went silent; none after the stop.
+        assert follower_arm.bus.goal_write_count() <= writes_at_fault[0] + 1
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "the safety layer stopped the follower" in err and "Traceback" not in err
+    ep = load_episode(path, 0)
+    assert not ep.success and 0 < ep.num_samples < 900

@@ -236,6 +236,32 @@ def test_net_leader_latest_value_wins_and_staleness():
         lonely.connect()
 
 
+def test_silent_network_leader_trips_the_safety_watchdog():
+    """The network goes quiet: the loop hands the safety layer the arrival time of the leader's data,
+    and its watchdog holds the follower (counted as stale holds), not the leader's own repeat."""
+    port = free_port()
+    leader = NetLeader(NetLeaderConfig(listen=f"127.0.0.1:{port}", wait_first_s=0, stale_s=10.0))
+    leader.connect()
+    pub = NetPublisher(f"127.0.0.1:{port}")
+    sim, follower = sim_follower(hz=30)
+    try:
+        sim.connect()
+        start = sim.converter.to_radians(follower.get_observation())
+        pub.publish(sim.converter.to_lerobot_dict(start + 0.05))
+        time.sleep(0.05)
+        loop = ControlLoop(leader, follower, config=LoopConfig(hz=30, duration_s=0.8, print_summary=False))
+        loop.run()
+    finally:
+        leader.disconnect()
+        pub.close()
+        sim.disconnect()
+    timeout = follower.config.watchdog_timeout_s
+    assert not leader.stale  # the leader itself would still repeat its last action for 10 s
+    # Fresh for the first ~watchdog_timeout_s, then every command is a hold.
+    assert follower.events["stale_hold"] >= loop.stats.summary()["ticks"] - (timeout + 0.05) * 30 - 2
+    assert follower.events["stale_hold"] >= 10
+
+
 def test_net_leader_drives_sim_from_another_process(tmp_path):
     """A publisher process (`armtwin teleop --leader replay --publish`) drives a sim follower here."""
     src = tmp_path / "src.h5"

@@ -103,14 +103,17 @@ def _run(fn, cfg_factory, args) -> int:
     except (ValueError, FileExistsError) as e:
         print(f"armtwin bridge {args.bridge_command}: {e}", file=sys.stderr)
         return 2
+    from armtwin.robots.safety import SafetyStop
+
     try:
-        fn(cfg)
-    except (ImportError, FileNotFoundError, ConnectionError, ValueError) as e:
+        report = fn(cfg)
+    except (ImportError, FileNotFoundError, ConnectionError, ValueError, SafetyStop) as e:
         # What a user can fix (no ROS 2 for --backend rclpy, a wrong port or calibration file,
-        # an unknown env): one line, not a traceback.
+        # an unknown env, a bus that failed before the loop): one line, not a traceback.
         print(f"armtwin bridge {args.bridge_command}: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
-    return 0
+    # The loop already said why (one line on stdout); the exit status tells scripts.
+    return 1 if isinstance(report, dict) and report.get("safety_stop") else 0
 
 
 def _publish(args) -> int:

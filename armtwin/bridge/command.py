@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,15 +23,16 @@ from armtwin.assets import so101_constants as C
 from armtwin.bridge import messages as M
 from armtwin.bridge.mirror import TrackingStats, print_summary
 from armtwin.bridge.publisher import FollowerReader, JointStatePublisher, write_report
-from armtwin.bridge.stream import JointStreamReceiver, RateLimitedLog, StopFlag, Ticker
-from armtwin.bridge.transport import BACKENDS, QosProfile, choose_backend
+from armtwin.bridge.session import BridgeSession, TransportConfig, check_follower, check_transport
+from armtwin.bridge.stream import JointStreamReceiver, RateLimitedLog, Ticker, receive_until_due, report_safety_stop
+from armtwin.robots.safety import SafetyStop
 
 COMMAND_SOURCES = ("sim", "real", "virtual")
 MSG_TYPES = {"joint_state": M.JOINT_STATE_ROS_TYPE, "joint_trajectory": M.JOINT_TRAJECTORY_ROS_TYPE}
 
 
 @dataclass
-class CommandConfig:
+class CommandConfig(TransportConfig):
     """What ``armtwin bridge command`` does. Seconds, Hz, radians; ``max_step_rad`` is the safety
     layer's per-step clamp, radians per command, and ``watchdog_s`` its input-age limit (None: the
     safety layer's defaults)."""
@@ -49,36 +50,18 @@ class CommandConfig:
     robot_id: str = "armtwin_follower"
     max_step_rad: float | None = None
     watchdog_s: float | None = None
-    backend: str = "auto"
-    domain_id: int | None = None
-    reliable: bool = True
-    depth: int = 10
-    record: str | None = None
-    report: str | None = None
 
     def __post_init__(self):
-        if self.source not in COMMAND_SOURCES:
-            raise ValueError(f"unknown source {self.source!r}; valid sources: {', '.join(COMMAND_SOURCES)}")
+        check_follower(self, COMMAND_SOURCES)
         if self.msg_type not in MSG_TYPES:
             raise ValueError(f"unknown message type {self.msg_type!r}; valid: {', '.join(MSG_TYPES)}")
-        if self.backend not in BACKENDS:
-            raise ValueError(f"unknown backend {self.backend!r}; valid: {', '.join(BACKENDS)}")
-        if not 0 < self.rate_hz <= 1000:
-            raise ValueError(f"rate_hz must be in (0, 1000], got {self.rate_hz}")
+        check_transport(self, max_rate_hz=1000)
         if not self.max_age_s > 0:
             raise ValueError(f"max_age_s must be > 0, got {self.max_age_s}")
-        if self.duration_s is not None and not self.duration_s > 0:
-            raise ValueError(f"duration_s must be > 0 (or None to run until stopped), got {self.duration_s}")
-        if self.source == "real" and not self.port:
-            raise ValueError("source 'real' needs the follower's serial port (--port /dev/ttyACM0)")
         if self.max_step_rad is not None and not self.max_step_rad > 0:
             raise ValueError(f"max_step_rad must be > 0, got {self.max_step_rad}")
         if self.watchdog_s is not None and not self.watchdog_s > 0:
             raise ValueError(f"watchdog_s must be > 0, got {self.watchdog_s}")
-        if self.source == "sim":
-            from armtwin.envs import check_env_id
-
-            check_env_id(self.env_id)
         M.dds_topic_name(self.topic)
         if self.state_topic is not None:
             M.dds_topic_name(self.state_topic)
@@ -104,88 +87,66 @@ def _input_stamp(rx: JointStreamReceiver, follower) -> float:
 def run_command(cfg: CommandConfig, *, out=sys.stdout) -> dict:
     """Run until ``duration_s`` or SIGINT/SIGTERM; returns (and writes) the report."""
     from armtwin.bridge.followers import make_follower
-    from armtwin.bridge.recorder import BagRecorder
 
-    stop = StopFlag().install()
     log = RateLimitedLog()
     ros_type = MSG_TYPES[cfg.msg_type]
-    backend = choose_backend(cfg.backend, domain_id=cfg.domain_id)
-    print(f"armtwin bridge command: {backend.describe()}", file=out, flush=True)
     topics = {cfg.topic: ros_type}
     if cfg.state_topic:
         topics[cfg.state_topic] = M.JOINT_STATE_ROS_TYPE
-    recorder = BagRecorder(cfg.record, topics) if cfg.record else None
-    follower = None
-    try:
+    with BridgeSession("command", cfg, topics, out=out) as s:
         follower, converter = make_follower(cfg.source, env_id=cfg.env_id, rate_hz=cfg.rate_hz, port=cfg.port,
-                                            calibration=cfg.calibration, robot_id=cfg.robot_id, safe=True,
+                                            calibration=cfg.calibration, robot_id=cfg.robot_id,
                                             max_step_rad=cfg.max_step_rad, watchdog_s=cfg.watchdog_s)
+        s.follower = follower
         reader = FollowerReader(follower, converter)
-        qos = QosProfile(reliable=cfg.reliable, depth=cfg.depth)
-        sub = backend.create_subscription(cfg.topic, ros_type, qos=qos)
-        state = (JointStatePublisher(backend, cfg.state_topic, qos=qos, recorder=recorder)
+        sub = s.backend.create_subscription(cfg.topic, ros_type, qos=s.qos)
+        state = (JointStatePublisher(s.backend, cfg.state_topic, qos=s.qos, recorder=s.recorder)
                  if cfg.state_topic else None)
-        rx = JointStreamReceiver(ros_type, max_age_s=cfg.max_age_s, log=log, recorder=recorder, topic=cfg.topic)
+        rx = JointStreamReceiver(ros_type, max_age_s=cfg.max_age_s, log=log, recorder=s.recorder, topic=cfg.topic)
         q0, _ = reader.read()
         q = q0
         rx.target = q0.copy()
         have_target = False
+        safety_stop = None
         sent_count = 0
         clamped = 0
         tracking = TrackingStats()
-        print(f"armtwin bridge command: {cfg.topic} ({ros_type}) -> safe {cfg.source} follower at {cfg.rate_hz:g} Hz",
-              file=out, flush=True)
+        s.say(f"{cfg.topic} ({ros_type}) -> safe {cfg.source} follower at {cfg.rate_hz:g} Hz")
         ticker = Ticker(cfg.rate_hz)
         t0 = time.monotonic()
-        while not stop.stopped:
+        while not s.stop.stopped:
             if cfg.duration_s is not None and time.monotonic() - t0 >= cfg.duration_s:
                 break
-            while True:
-                if backend.wait(max(0.0, ticker.remaining())):
-                    have_target |= rx.feed(sub.take()) > 0
-                if ticker.remaining() <= 0:
-                    break
-            have_target |= rx.feed(sub.take()) > 0
-            if have_target:
-                target = rx.current_target()
-                wanted = converter.to_lerobot_dict(target)
-                # The safety layer's watchdog judges the age of the input, on its own clock.
-                sent = follower.send_action(wanted, stamp=_input_stamp(rx, follower))
-                sent_count += 1
-                if any(abs(float(sent[k]) - wanted[k]) > 1e-6 for k in C.LEROBOT_MOTOR_KEYS if k in sent):
-                    clamped += 1
-            q, dq = reader.read()
+            have_target |= receive_until_due(rx, sub, s.backend, ticker)
+            try:
+                if have_target:
+                    target = rx.current_target()
+                    wanted = converter.to_lerobot_dict(target)
+                    # The safety layer's watchdog judges the age of the input, on its own clock.
+                    sent = follower.send_action(wanted, stamp=_input_stamp(rx, follower))
+                    sent_count += 1
+                    if any(abs(float(sent[k]) - wanted[k]) > 1e-6 for k in C.LEROBOT_MOTOR_KEYS if k in sent):
+                        clamped += 1
+                q, dq = reader.read()
+            except SafetyStop as e:
+                safety_stop = report_safety_stop("command", e, out)
+                break
             if have_target:
                 tracking.add(q - target)
             if state is not None:
                 state.publish(q, dq)
             ticker.advance()
         elapsed = time.monotonic() - t0
-        report = {
-            "command": "command",
-            "config": asdict(cfg),
-            "transport": backend.name,
-            "elapsed_s": elapsed,
-            "ticks": ticker.ticks,
-            "overruns": ticker.overruns,
-            "receive": rx.stats.summary(),
-            "actions_sent": sent_count,
-            "actions_clamped_by_safety": clamped,
-            "safety_events": dict(getattr(follower, "events", {})),
-            "tracking": tracking.summary(),
-            "final_position_rad": np.asarray(q).tolist(),
-        }
-    except BaseException:
-        if recorder is not None:
-            recorder.abort()
-        raise
-    finally:
-        if follower is not None:
-            follower.disconnect()
-        backend.close()
-        stop.restore()
-    if recorder is not None:
-        report["bag"] = str(recorder.close())
+        report = s.loop_report(
+            cfg, elapsed_s=elapsed, ticker=ticker, rx=rx,
+            actions_sent=sent_count,
+            actions_clamped_by_safety=clamped,
+            safety_events=dict(follower.events),
+            tracking=tracking.summary(),
+            final_position_rad=np.asarray(q).tolist(),
+            safety_stop=safety_stop,
+        )
+    s.finish(report)
     print_summary("command", report, out)
     print(f"armtwin bridge command: {sent_count} actions sent, {clamped} changed by the safety layer", file=out,
           flush=True)

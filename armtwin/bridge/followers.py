@@ -7,8 +7,9 @@
   (:class:`armtwin.hardware.virtual_arm.RemoteVirtualArm`, served by its own process) whose servos are a NumPy servo model,
   or the MuJoCo twin when ``env_id`` is given with ``virtual_sim=True``.
 
-``safe=True`` wraps it in :class:`armtwin.robots.safety.SafeFollower` (limits, per-step clamp,
-watchdog, NaN hold): what ``armtwin bridge command`` uses, like teleop.
+Every source comes wrapped in :class:`armtwin.robots.safety.SafeFollower` (limits, per-step clamp,
+watchdog, NaN hold), like teleop's follower: whichever bridge command moves the arm (``command``,
+``publish --motion sine``, ``mirror``), nothing reaches it around the safety layer.
 
 Returns ``(follower, converter)``; the converter (``armtwin.units.UnitConverter``) speaks
 the follower's LeRobot units <-> radians with the follower's calibration.
@@ -43,9 +44,13 @@ class _OwnsVirtualArm:
 
 def make_follower(source: str, *, env_id: str = "armtwin/SO101-Lift-v0", rate_hz: float = 100.0,
                   port: str | None = None, calibration: str | None = None, robot_id: str = "armtwin_follower",
-                  safe: bool = False, max_step_rad: float | None = None, watchdog_s: float | None = None,
+                  max_step_rad: float | None = None, watchdog_s: float | None = None,
                   virtual_sim: bool = False):
-    """Connected follower for ``source`` in ("sim", "real", "virtual") and its UnitConverter."""
+    """Connected ``SafeFollower`` for ``source`` in ("sim", "real", "virtual") and its UnitConverter.
+
+    max_step_rad: the safety layer's per-step clamp (radians per command); watchdog_s: its input-age
+    limit (s); None: the safety layer's defaults.
+    """
     if source == "sim":
         from armtwin.robots.sim import SimFollower, SimFollowerConfig
 
@@ -67,7 +72,11 @@ def make_follower(source: str, *, env_id: str = "armtwin/SO101-Lift-v0", rate_hz
             cal_dir, robot_id = str(Path(calibration).parent), Path(calibration).stem
         follower = RealFollower(RealFollowerConfig(port=port, id=robot_id, calibration_dir=cal_dir))
         follower.connect(calibrate=False)
-        converter = UnitConverter(Calibration.load(_calibration_file(follower)), use_degrees=True)
+        try:
+            converter = UnitConverter(Calibration.load(_calibration_file(follower)), use_degrees=True)
+        except BaseException:
+            follower.disconnect()
+            raise
     elif source == "virtual":
         from armtwin.hardware.virtual_arm import RemoteVirtualArm, VirtualArmConfig
         from armtwin.robots.real import RealFollower, RealFollowerConfig
@@ -86,16 +95,19 @@ def make_follower(source: str, *, env_id: str = "armtwin/SO101-Lift-v0", rate_hz
         converter = UnitConverter(arm.calibration, use_degrees=True)
     else:
         raise ValueError(f"unknown follower source {source!r}; valid: sim, real, virtual")
-    if safe:
-        from armtwin.robots.safety import SafeFollower, SafetyConfig
+    from armtwin.robots.safety import SafeFollower, SafetyConfig
 
-        kw = {}
-        if max_step_rad is not None:
-            kw["max_step_rad"] = max_step_rad
-        if watchdog_s is not None:
-            kw["watchdog_timeout_s"] = watchdog_s
-        follower = SafeFollower(follower, SafetyConfig.for_converter(converter, **kw))
-    return follower, converter
+    kw = {}
+    if max_step_rad is not None:
+        kw["max_step_rad"] = max_step_rad
+    if watchdog_s is not None:
+        kw["watchdog_timeout_s"] = watchdog_s
+    try:
+        safety = SafetyConfig.for_converter(converter, **kw)
+    except BaseException:
+        follower.disconnect()
+        raise
+    return SafeFollower(follower, safety), converter
 
 
 def _calibration_file(follower) -> Path:

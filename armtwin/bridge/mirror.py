@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.bridge import messages as M
 from armtwin.bridge.publisher import FollowerReader, JointStatePublisher, write_report
-from armtwin.bridge.stream import JointStreamReceiver, RateLimitedLog, StopFlag, Ticker
-from armtwin.bridge.transport import BACKENDS, QosProfile, choose_backend
+from armtwin.bridge.session import BridgeSession, TransportConfig, check_transport
+from armtwin.bridge.stream import JointStreamReceiver, RateLimitedLog, Ticker, receive_until_due, report_safety_stop
+from armtwin.robots.safety import SafetyStop
 
 
 #: The report's trace keeps at most this many rows (every ``trace_every``-th tick from the start).
@@ -29,7 +30,7 @@ MAX_TRACE_ROWS = 20_000
 
 
 @dataclass
-class MirrorConfig:
+class MirrorConfig(TransportConfig):
     """What ``armtwin bridge mirror`` does. Seconds, Hz, radians."""
 
     env_id: str = "armtwin/SO101-Lift-v0"
@@ -38,25 +39,14 @@ class MirrorConfig:
     max_age_s: float = 0.25
     duration_s: float | None = None
     twin_topic: str | None = None
-    backend: str = "auto"
-    domain_id: int | None = None
-    reliable: bool = True
-    depth: int = 10
-    record: str | None = None
-    report: str | None = None
     trace_every: int = 5
     print_every_s: float = 2.0
     settle_s: float = 1.0
 
     def __post_init__(self):
-        if self.backend not in BACKENDS:
-            raise ValueError(f"unknown backend {self.backend!r}; valid: {', '.join(BACKENDS)}")
-        if not 0 < self.rate_hz <= 1000:
-            raise ValueError(f"rate_hz must be in (0, 1000], got {self.rate_hz}")
+        check_transport(self, max_rate_hz=1000)
         if not self.max_age_s > 0:
             raise ValueError(f"max_age_s must be > 0, got {self.max_age_s}")
-        if self.duration_s is not None and not self.duration_s > 0:
-            raise ValueError(f"duration_s must be > 0 (or None to run until stopped), got {self.duration_s}")
         if self.settle_s < 0:
             raise ValueError(f"settle_s must be >= 0, got {self.settle_s}")
         if self.trace_every < 0:
@@ -120,55 +110,44 @@ def run_mirror(cfg: MirrorConfig, *, out=sys.stdout, follower=None, converter=No
 
     ``follower``/``converter`` default to the sim follower over ``cfg.env_id``.
     """
-    from armtwin.bridge.recorder import BagRecorder
-
-    stop = StopFlag().install()
     log = RateLimitedLog()
-    backend = choose_backend(cfg.backend, domain_id=cfg.domain_id)
-    print(f"armtwin bridge mirror: {backend.describe()}", file=out, flush=True)
     topics = {cfg.topic: M.JOINT_STATE_ROS_TYPE}
     if cfg.twin_topic:
         topics[cfg.twin_topic] = M.JOINT_STATE_ROS_TYPE
-    recorder = BagRecorder(cfg.record, topics) if cfg.record else None
-    own_follower = follower is None
-    try:
-        if own_follower:
+    with BridgeSession("mirror", cfg, topics, out=out) as s:
+        if follower is None:  # ours to build, and so to disconnect
             from armtwin.bridge.followers import make_follower
 
             follower, converter = make_follower("sim", env_id=cfg.env_id, rate_hz=cfg.rate_hz)
+            s.follower = follower
         reader = FollowerReader(follower, converter)
-        qos = QosProfile(reliable=cfg.reliable, depth=cfg.depth)
-        sub = backend.create_subscription(cfg.topic, M.JOINT_STATE_ROS_TYPE, qos=qos)
-        twin = (JointStatePublisher(backend, cfg.twin_topic, qos=qos, recorder=recorder)
+        sub = s.backend.create_subscription(cfg.topic, M.JOINT_STATE_ROS_TYPE, qos=s.qos)
+        twin = (JointStatePublisher(s.backend, cfg.twin_topic, qos=s.qos, recorder=s.recorder)
                 if cfg.twin_topic else None)
-        rx = JointStreamReceiver(M.JOINT_STATE_ROS_TYPE, max_age_s=cfg.max_age_s, log=log, recorder=recorder,
+        rx = JointStreamReceiver(M.JOINT_STATE_ROS_TYPE, max_age_s=cfg.max_age_s, log=log, recorder=s.recorder,
                                  topic=cfg.topic)
         q0, _ = reader.read()
         rx.target = q0.copy()
         have_target = False
+        safety_stop = None
         tracking = TrackingStats(cfg.settle_s)
         trace = []
-        print(f"armtwin bridge mirror: {cfg.topic} -> sim follower on {cfg.env_id} at {cfg.rate_hz:g} Hz",
-              file=out, flush=True)
+        s.say(f"{cfg.topic} -> sim follower on {cfg.env_id} at {cfg.rate_hz:g} Hz")
         ticker = Ticker(cfg.rate_hz)
         t0 = time.monotonic()
         next_print = t0 + cfg.print_every_s
         win_err = win_age = 0
-        while not stop.stopped:
+        while not s.stop.stopped:
             if cfg.duration_s is not None and time.monotonic() - t0 >= cfg.duration_s:
                 break
-            # Receive until the tick is due (the wait returns early when data arrives).
-            while True:
-                remaining = ticker.remaining()
-                got = backend.wait(max(0.0, remaining))
-                if got:
-                    have_target |= rx.feed(sub.take()) > 0
-                if ticker.remaining() <= 0:
-                    break
-            have_target |= rx.feed(sub.take()) > 0
+            have_target |= receive_until_due(rx, sub, s.backend, ticker)
             target = rx.current_target()
-            follower.send_action(converter.to_lerobot_dict(target))
-            q, dq = reader.read()
+            try:
+                follower.send_action(converter.to_lerobot_dict(target))
+                q, dq = reader.read()
+            except SafetyStop as e:
+                safety_stop = report_safety_stop("mirror", e, out)
+                break
             if twin is not None:
                 twin.publish(q, dq)
             if have_target:
@@ -191,29 +170,14 @@ def run_mirror(cfg: MirrorConfig, *, out=sys.stdout, follower=None, converter=No
                       f"stale, {sum(st.malformed.values())} malformed; last {cfg.print_every_s:g} s: {age}, "
                       f"worst RMS error {rms[worst]:.4f} rad ({C.JOINT_NAMES[worst]})", file=out, flush=True)
         elapsed = time.monotonic() - t0
-        report = {
-            "command": "mirror",
-            "config": asdict(cfg),
-            "transport": backend.name,
-            "elapsed_s": elapsed,
-            "ticks": ticker.ticks,
-            "overruns": ticker.overruns,
-            "receive": rx.stats.summary(),
-            "tracking": tracking.summary(),
-            "trace_columns": ["t_ns", *(f"q.{n}" for n in C.JOINT_NAMES), *(f"target.{n}" for n in C.JOINT_NAMES)],
-            "trace": trace,
-        }
-    except BaseException:
-        if recorder is not None:
-            recorder.abort()
-        raise
-    finally:
-        if own_follower and follower is not None:
-            follower.disconnect()
-        backend.close()
-        stop.restore()
-    if recorder is not None:
-        report["bag"] = str(recorder.close())
+        report = s.loop_report(
+            cfg, elapsed_s=elapsed, ticker=ticker, rx=rx,
+            tracking=tracking.summary(),
+            trace_columns=["t_ns", *(f"q.{n}" for n in C.JOINT_NAMES), *(f"target.{n}" for n in C.JOINT_NAMES)],
+            trace=trace,
+            safety_stop=safety_stop,
+        )
+    s.finish(report)
     print_summary("mirror", report, out)
     write_report(cfg.report, report)
     return report

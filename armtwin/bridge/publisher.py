@@ -24,8 +24,10 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.bridge import messages as M
-from armtwin.bridge.stream import StopFlag, Ticker, percentiles
-from armtwin.bridge.transport import BACKENDS, QosProfile, choose_backend, wait_for_match
+from armtwin.bridge.session import BridgeSession, TransportConfig, check_follower, check_transport
+from armtwin.bridge.stream import Ticker, percentiles, report_safety_stop
+from armtwin.bridge.transport import QosProfile, wait_for_match
+from armtwin.robots.safety import SafetyStop
 
 SOURCES = ("sim", "real", "virtual", "script")
 #: Pause after the wanted subscribers matched, before the first message (see run_publish).
@@ -55,7 +57,7 @@ def scripted_velocity(t: float, *, amplitude: float = 0.3, period_s: float = 4.0
 
 
 @dataclass
-class PublishConfig:
+class PublishConfig(TransportConfig):
     """What ``armtwin bridge publish`` does. Times in seconds, rates in Hz, angles radians."""
 
     source: str = "sim"
@@ -70,38 +72,20 @@ class PublishConfig:
     port: str | None = None
     calibration: str | None = None
     robot_id: str = "armtwin_follower"
-    backend: str = "auto"
-    domain_id: int | None = None
-    reliable: bool = True
-    depth: int = 10
     wait_for_subscribers: int = 0
     wait_timeout_s: float = 10.0
-    record: str | None = None
-    report: str | None = None
 
     def __post_init__(self):
-        if self.source not in SOURCES:
-            raise ValueError(f"unknown source {self.source!r}; valid sources: {', '.join(SOURCES)}")
+        check_follower(self, SOURCES)
         if self.motion not in MOTIONS:
             raise ValueError(f"unknown motion {self.motion!r}; valid motions: {', '.join(MOTIONS)}")
-        if self.backend not in BACKENDS:
-            raise ValueError(f"unknown backend {self.backend!r}; valid: {', '.join(BACKENDS)}")
-        if not 0 < self.rate_hz <= 2000:
-            raise ValueError(f"rate_hz must be in (0, 2000], got {self.rate_hz}")
-        if self.duration_s is not None and not self.duration_s > 0:
-            raise ValueError(f"duration_s must be > 0 (or None to run until stopped), got {self.duration_s}")
+        check_transport(self, max_rate_hz=2000)
         if not 0 <= self.amplitude <= 1:
             raise ValueError(f"amplitude is a fraction of each joint's half range, in [0, 1]; got {self.amplitude}")
         if not self.period_s > 0:
             raise ValueError(f"period_s must be > 0, got {self.period_s}")
-        if self.source == "real" and not self.port:
-            raise ValueError("source 'real' needs the follower's serial port (--port /dev/ttyACM0)")
         if self.source == "script" and self.motion == "none":
             self.motion = "sine"
-        if self.source == "sim":
-            from armtwin.envs import check_env_id
-
-            check_env_id(self.env_id)
         M.dds_topic_name(self.topic)
 
 
@@ -155,34 +139,29 @@ class FollowerReader:
 def run_publish(cfg: PublishConfig, *, out=sys.stdout) -> dict:
     """Run until ``duration_s`` passes or SIGINT/SIGTERM; returns (and optionally writes) a report."""
     from armtwin.bridge.followers import make_follower
-    from armtwin.bridge.recorder import BagRecorder
 
-    stop = StopFlag().install()
-    backend = choose_backend(cfg.backend, domain_id=cfg.domain_id)
-    print(f"armtwin bridge publish: {backend.describe()}", file=out, flush=True)
     follower = converter = None
-    recorder = BagRecorder(cfg.record, {cfg.topic: M.JOINT_STATE_ROS_TYPE}) if cfg.record else None
-    try:
-        pub = JointStatePublisher(backend, cfg.topic, frame_id=cfg.frame_id,
-                                  qos=QosProfile(reliable=cfg.reliable, depth=cfg.depth), recorder=recorder)
+    with BridgeSession("publish", cfg, {cfg.topic: M.JOINT_STATE_ROS_TYPE}, out=out) as s:
+        pub = JointStatePublisher(s.backend, cfg.topic, frame_id=cfg.frame_id, qos=s.qos, recorder=s.recorder)
         if cfg.source != "script":
             follower, converter = make_follower(cfg.source, env_id=cfg.env_id, rate_hz=cfg.rate_hz, port=cfg.port,
                                                 calibration=cfg.calibration, robot_id=cfg.robot_id)
+            s.follower = follower
             reader = FollowerReader(follower, converter)
         if cfg.wait_for_subscribers:
-            ok = wait_for_match(pub.pub, backend, timeout_s=cfg.wait_timeout_s, count=cfg.wait_for_subscribers)
+            ok = wait_for_match(pub.pub, s.backend, timeout_s=cfg.wait_timeout_s, count=cfg.wait_for_subscribers)
             if not ok:
-                print(f"armtwin bridge publish: no subscriber matched within {cfg.wait_timeout_s} s, publishing anyway",
-                      file=out, flush=True)
+                s.say(f"no subscriber matched within {cfg.wait_timeout_s} s, publishing anyway")
             else:
                 # Matching is two-sided: this writer sees the reader before the reader has seen this
                 # writer, and what is sent in between arrives only by retransmission (~100 ms late).
                 time.sleep(DISCOVERY_SETTLE_S)
-        print(f"armtwin bridge publish: {cfg.source} -> {cfg.topic} at {cfg.rate_hz:g} Hz", file=out, flush=True)
+        s.say(f"{cfg.source} -> {cfg.topic} at {cfg.rate_hz:g} Hz")
         ticker = Ticker(cfg.rate_hz)
         t0 = time.monotonic()
         read_s = []
-        while not stop.stopped:
+        safety_stop = None
+        while not s.stop.stopped:
             t = time.monotonic() - t0
             if cfg.duration_s is not None and t >= cfg.duration_s:
                 break
@@ -191,10 +170,14 @@ def run_publish(cfg: PublishConfig, *, out=sys.stdout) -> dict:
                 dq = scripted_velocity(t, amplitude=cfg.amplitude, period_s=cfg.period_s)
             else:
                 r0 = time.perf_counter()
-                if cfg.motion == "sine":
-                    target = scripted_trajectory(t, amplitude=cfg.amplitude, period_s=cfg.period_s)
-                    follower.send_action(converter.to_lerobot_dict(target))
-                q, dq = reader.read()
+                try:
+                    if cfg.motion == "sine":
+                        target = scripted_trajectory(t, amplitude=cfg.amplitude, period_s=cfg.period_s)
+                        follower.send_action(converter.to_lerobot_dict(target))
+                    q, dq = reader.read()
+                except SafetyStop as e:
+                    safety_stop = report_safety_stop("publish", e, out)
+                    break
                 read_s.append(time.perf_counter() - r0)
             pub.publish(q, dq)
             ticker.advance()
@@ -205,27 +188,18 @@ def run_publish(cfg: PublishConfig, *, out=sys.stdout) -> dict:
         report = {
             "command": "publish",
             "config": asdict(cfg),
-            "transport": backend.name,
+            "transport": s.backend.name,
             "sent": pub.sent,
             "elapsed_s": elapsed,
             "achieved_rate_hz": pub.sent / elapsed if elapsed > 0 else 0.0,
             "overruns": ticker.overruns,
             "follower_io_s": percentiles(read_s),
             "matched_subscribers": pub.pub.matched(),
+            "safety_stop": safety_stop,
         }
-    except BaseException:
-        if recorder is not None:
-            recorder.abort()
-        raise
-    finally:
-        if follower is not None:
-            follower.disconnect()
-        backend.close()
-        stop.restore()
-    if recorder is not None:
-        report["bag"] = str(recorder.close())
-    print(f"armtwin bridge publish: sent {report['sent']} messages in {elapsed:.1f} s "
-          f"({report['achieved_rate_hz']:.1f} Hz, {ticker.overruns} overruns)", file=out, flush=True)
+    s.finish(report)
+    s.say(f"sent {report['sent']} messages in {elapsed:.1f} s ({report['achieved_rate_hz']:.1f} Hz, "
+          f"{ticker.overruns} overruns)")
     write_report(cfg.report, report)
     return report
 

@@ -148,12 +148,9 @@ class RecordConfig:
     depth: int = 100
 
     def __post_init__(self):
-        from armtwin.bridge.transport import BACKENDS
+        from armtwin.bridge.session import check_transport
 
-        if self.backend not in BACKENDS:
-            raise ValueError(f"unknown backend {self.backend!r}; valid: {', '.join(BACKENDS)}")
-        if self.duration_s is not None and not self.duration_s > 0:
-            raise ValueError(f"duration_s must be > 0 (or None to run until stopped), got {self.duration_s}")
+        check_transport(self)
         if self.max_messages is not None and self.max_messages < 1:
             raise ValueError(f"max_messages must be >= 1, got {self.max_messages}")
         if not self.topics:

@@ -194,3 +194,23 @@ class JointStreamReceiver:
             now_ns = time.time_ns() if now_ns is None else now_ns
             self.target = np.where(self.plan.mask, self.plan.sample(now_ns), self.target)
         return self.target.copy()
+
+
+def report_safety_stop(command: str, error: BaseException, out) -> str:
+    """One clear line when the safety layer stopped the follower (the bridge then ends its loop and
+    still writes its report and bag); returns the reason for the report's ``safety_stop``."""
+    reason = str(error)
+    print(f"armtwin bridge {command}: the safety layer stopped the follower: {reason}", file=out, flush=True)
+    return reason
+
+
+def receive_until_due(rx: "JointStreamReceiver", sub, backend, ticker: "Ticker") -> bool:
+    """Feed ``rx`` what arrives on ``sub`` until ``ticker``'s tick is due (the backend's wait returns
+    early when data arrives); True when at least one message was accepted."""
+    accepted = False
+    while True:
+        if backend.wait(max(0.0, ticker.remaining())):
+            accepted |= rx.feed(sub.take()) > 0
+        if ticker.remaining() <= 0:
+            break
+    return (rx.feed(sub.take()) > 0) or accepted

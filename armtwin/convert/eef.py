@@ -17,8 +17,6 @@ beside the output and renamed at the end.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +24,7 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.convert.h5io import ConvertError, scan_recordings
+from armtwin.convert.staging import staged_file
 
 EEF_DIM = 8
 ACTION_SPACES = ("eef", "joint")
@@ -123,12 +122,8 @@ def convert_actions(cfg: ActionsConfig) -> dict:
             if shape[1:] != (want,):
                 raise ConvertError(f"{cfg.input}:/data/{ep.demo}/actions has shape {shape}; {space} actions are (T, {want})")
     ik = IK(**cfg.ik_kwargs)
-    cfg.output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{cfg.output.stem}.tmp-", suffix=cfg.output.suffix, dir=cfg.output.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     per_episode = []
-    try:
+    with staged_file(cfg.output) as tmp:
         with h5py.File(cfg.input, "r") as fin, h5py.File(tmp, "w") as fout:
             for k, v in fin.attrs.items():
                 fout.attrs[k] = v
@@ -159,8 +154,4 @@ def convert_actions(cfg: ActionsConfig) -> dict:
                     g["actions_eef"] = a
                 err["demo"] = ep.demo
                 per_episode.append(err)
-        tmp.replace(cfg.output)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return {"output": cfg.output, "episodes": per_episode}

@@ -17,8 +17,6 @@ and renamed at the end.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -28,6 +26,7 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.convert.h5io import ConvertError
+from armtwin.convert.staging import staged_dir
 
 CHUNKS_SIZE = 1000
 DATA_PATH = "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
@@ -119,9 +118,7 @@ def export_groot(cfg: GrootExportConfig) -> dict:
     table = table.select(cols)
     index_col = table.column("index").to_numpy()
 
-    cfg.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{cfg.output.name}.tmp-", dir=cfg.output.parent))
-    try:
+    with staged_dir(cfg.output) as tmp:
         episodes_jsonl, jobs = [], []
         for ep in meta.episodes:
             e = int(ep["episode_index"])
@@ -173,16 +170,6 @@ def export_groot(cfg: GrootExportConfig) -> dict:
         (tmp / "meta/info.json").write_text(json.dumps(info, indent=4))
         stats = json.loads((cfg.dataset_root / "meta/stats.json").read_text())
         (tmp / "meta/stats.json").write_text(json.dumps({k: stats[k] for k in ("observation.state", "action")}, indent=4))
-        if cfg.output.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{cfg.output.name}.old-", dir=cfg.output.parent))
-            cfg.output.rename(old / "d")
-            tmp.rename(cfg.output)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(cfg.output)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {"output": cfg.output, "episodes": n_ep, "frames": int(meta.total_frames), "video_keys": video_keys}
 
 

@@ -20,8 +20,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
-import shutil
-import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -32,6 +30,7 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.convert.h5io import ConvertError, EpisodeRef, RecordingScan, order_cameras, scan_recordings
+from armtwin.convert.staging import staged_dir
 
 #: Codecs this writer encodes, with the PyAV encoder used for each (names as LeRobot's ``vcodec``).
 VIDEO_CODECS: dict[str, str] = {"libsvtav1": "libsvtav1", "h264": "libx264", "hevc": "libx265"}
@@ -421,26 +420,18 @@ def export_lerobot(cfg: LeRobotExportConfig) -> ExportResult:
     if cfg.root.exists() and not cfg.overwrite:
         raise ConvertError(f"output directory already exists: {cfg.root} (choose another --root or remove it)")
 
-    cfg.root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{cfg.root.name}.tmp-", dir=cfg.root.parent))
     procs: list = []
     try:
-        env_by_path = dict(zip((str(p) for p in cfg.inputs), scan.env_names))
-        tasks = [_episode_task(ep, cfg, env_by_path.get(str(ep.path), ""), notes) for ep in scan.episodes]
-        _write_dataset(tmp, cfg, scan, fps, cameras, sizes, tasks, conv, procs)
-        if cfg.root.exists():  # overwrite requested: swap only once the new dataset is complete
-            old = Path(tempfile.mkdtemp(prefix=f".{cfg.root.name}.old-", dir=cfg.root.parent))
-            cfg.root.rename(old / "d")
-            tmp.rename(cfg.root)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(cfg.root)
+        # Overwrite requested: the old dataset is swapped out only once the new one is complete.
+        with staged_dir(cfg.root) as tmp:
+            env_by_path = dict(zip((str(p) for p in cfg.inputs), scan.env_names))
+            tasks = [_episode_task(ep, cfg, env_by_path.get(str(ep.path), ""), notes) for ep in scan.episodes]
+            _write_dataset(tmp, cfg, scan, fps, cameras, sizes, tasks, conv, procs)
     except BaseException:
         for p in procs:
             if p.is_alive():
                 p.terminate()
             p.join(timeout=5)
-        shutil.rmtree(tmp, ignore_errors=True)
         raise
     frames = sum(ep.length for ep in scan.episodes)
     uniq_tasks = list(dict.fromkeys(tasks))

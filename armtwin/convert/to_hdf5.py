@@ -14,8 +14,6 @@ The file is written beside ``output`` under a temporary name and renamed at the 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.convert.h5io import ConvertError
+from armtwin.convert.staging import staged_file
 
 
 @dataclass
@@ -125,13 +124,8 @@ def export_hdf5(cfg: HDF5ExportConfig) -> dict:
     index_all = np.asarray(hf["index"], dtype=np.int64)
     pos_of = {int(ix): i for i, ix in enumerate(index_all)}
 
-    cfg.output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{cfg.output.stem}.tmp-", suffix=cfg.output.suffix, dir=cfg.output.parent)
-    os.close(fd)
-    os.unlink(tmp_name)  # the recorder refuses to touch an existing file
-    tmp = Path(tmp_name)
     frames_total = 0
-    try:
+    with staged_file(cfg.output, exists=False) as tmp:  # the recorder refuses to touch an existing file
         env_args = {"env_name": "", "type": "armtwin", "env_kwargs": {}, "lerobot_repo_id": ds.repo_id,
                     "lerobot_robot_type": ds.meta.robot_type}
         rec = Recorder(RecorderConfig(path=tmp, flush_every=cfg.flush_every, env_args=env_args, fps=float(fps),
@@ -171,8 +165,4 @@ def export_hdf5(cfg: HDF5ExportConfig) -> dict:
                         pass
                 rec.end_episode(success=True)
                 frames_total += T
-        tmp.replace(cfg.output)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return {"output": cfg.output, "episodes": len(ds.meta.episodes), "frames": frames_total}

@@ -242,6 +242,13 @@ class VirtualArm:
         return plants.ServoPlant()
 
     def start(self) -> "VirtualArm":
+        try:
+            return self._start()
+        except BaseException:
+            self.close()  # a plant (MuJoCo env), a pty or a temporary directory may already exist
+            raise
+
+    def _start(self) -> "VirtualArm":
         cal = self.calibration
         offsets = [cal.motors[n].homing_offset for n in C.JOINT_NAMES]
         q0 = np.zeros(C.NUM_JOINTS) if self.config.initial_q is None else np.asarray(self.config.initial_q, float)

@@ -110,10 +110,25 @@ class CalibrationMismatch(ValueError):
 
 
 class _BusRetry:
-    """Shared retry logic: flush stale bytes (a late reply would otherwise answer the next request)."""
+    """What the follower and the leader share: the wrapped LeRobot device, retry logic (flush stale
+    bytes: a late reply would otherwise answer the next request), action features, disconnect."""
 
     config: _RealArmConfig
     _device: Any
+
+    def __init__(self, config: _RealArmConfig):
+        self.config = config
+        self._device = None
+        self.bus_errors = 0
+
+    @property
+    def action_features(self) -> dict[str, Any]:
+        return {k: float for k in C.LEROBOT_MOTOR_KEYS}
+
+    def disconnect(self) -> None:
+        if self._device is None:
+            return
+        self._close_device()
 
     def _retry(self, what: str, fn: Callable[[], T]) -> T:
         attempts = 1 + self.config.read_retries
@@ -163,14 +178,13 @@ class _BusRetry:
                 f"{self.name}: no calibration file {path}; calibrate the arm with LeRobot "
                 f"(lerobot-calibrate) or pass the id/calibration_dir of an existing file"
             )
-        on_arm = self._retry("reading calibration registers", dev.bus.read_calibration)
-        diffs = [
-            f"{m}.{f}: arm {getattr(on_arm[m], f)} != file {getattr(dev.calibration[m], f)}"
-            for m in on_arm
-            for f in ("homing_offset", "range_min", "range_max")
-            if m in dev.calibration and getattr(on_arm[m], f) != getattr(dev.calibration[m], f)
-        ]
-        missing = [m for m in on_arm if m not in dev.calibration]
+        diffs, missing = self._calibration_diffs()
+        if diffs or missing:
+            # A status packet names only its servo, not the register it answers: a late reply to an
+            # earlier timed-out read (LeRobot's connect does not retry) is taken for this read's answer.
+            # A real mismatch survives a second read after the input has settled and been dropped.
+            self._flush(max(self.config.settle_s, self.config.max_retry_pause_s))
+            diffs, missing = self._calibration_diffs()
         if diffs or missing:
             self.disconnect()
             raise CalibrationMismatch(
@@ -178,6 +192,18 @@ class _BusRetry:
                 + "; ".join(diffs + [f"{m}: missing in the file" for m in missing])
                 + ". Connect with calibrate=True to write the file to the motors, or recalibrate."
             )
+
+    def _calibration_diffs(self) -> tuple[list[str], list[str]]:
+        """Calibration registers on the arm vs the file: (differences, motors missing in the file)."""
+        dev = self._device
+        on_arm = self._retry("reading calibration registers", dev.bus.read_calibration)
+        diffs = [
+            f"{m}.{f}: arm {getattr(on_arm[m], f)} != file {getattr(dev.calibration[m], f)}"
+            for m in on_arm
+            for f in ("homing_offset", "range_min", "range_max")
+            if m in dev.calibration and getattr(on_arm[m], f) != getattr(dev.calibration[m], f)
+        ]
+        return diffs, [m for m in on_arm if m not in dev.calibration]
 
     def _connect_with_retries(self, make_device, calibrate: bool) -> None:
         attempts = 1 + self.config.connect_retries
@@ -218,23 +244,16 @@ class _BusRetry:
 
 
 class RealFollower(_BusRetry):
-    """LeRobot's ``SO101Follower`` with the contract's methods (connect, get_observation, send_action...)."""
+    """LeRobot's ``SO101Follower`` with the contract's methods (connect, get_observation, send_action...).
+
+    ``RealFollower(RealFollowerConfig(port=...))``."""
 
     name = "so101_follower"
-
-    def __init__(self, config: RealFollowerConfig):
-        self.config = config
-        self._device = None
-        self.bus_errors = 0
 
     @property
     def observation_features(self) -> dict[str, Any]:
         cams = {name: (cfg.height, cfg.width, 3) for name, cfg in self.config.cameras.items()}
         return {**{k: float for k in C.LEROBOT_MOTOR_KEYS}, **cams}
-
-    @property
-    def action_features(self) -> dict[str, Any]:
-        return {k: float for k in C.LEROBOT_MOTOR_KEYS}
 
     @property
     def lerobot_robot(self):
@@ -286,25 +305,13 @@ class RealFollower(_BusRetry):
         self._require()
         self._device.bus.disable_torque(num_retry=5)
 
-    def disconnect(self) -> None:
-        if self._device is None:
-            return
-        self._close_device()
-
 
 class RealLeader(_BusRetry):
-    """LeRobot's ``SO101Leader`` with the contract's methods (connect, get_action...)."""
+    """LeRobot's ``SO101Leader`` with the contract's methods (connect, get_action...).
+
+    ``RealLeader(RealLeaderConfig(port=...))``."""
 
     name = "so101_leader"
-
-    def __init__(self, config: RealLeaderConfig):
-        self.config = config
-        self._device = None
-        self.bus_errors = 0
-
-    @property
-    def action_features(self) -> dict[str, Any]:
-        return {k: float for k in C.LEROBOT_MOTOR_KEYS}
 
     @property
     def lerobot_teleop(self):
@@ -331,7 +338,3 @@ class RealLeader(_BusRetry):
         action = self._retry("get_action", self._device.get_action)
         return {k: float(v) for k, v in action.items()}
 
-    def disconnect(self) -> None:
-        if self._device is None:
-            return
-        self._close_device()

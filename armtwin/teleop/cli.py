@@ -85,8 +85,13 @@ def _cmd_teleop(args) -> int:
             return 1
         print(f"published {sent} actions to {args.publish}")
         return 0
+    from armtwin.robots.safety import SafetyStop
+
     try:
         loop = run_teleop(cfg, keys=not args.headless)
+    except SafetyStop as e:  # stopped before the loop ran (e.g. the first observation at reset)
+        print(f"armtwin teleop: the safety layer stopped the follower: {e}", file=sys.stderr)
+        return 1
     except FileExistsError as e:
         print(f"armtwin teleop: {e}", file=sys.stderr)
         return 2
@@ -96,6 +101,10 @@ def _cmd_teleop(args) -> int:
         return 1
     n_ok = sum(r.success for r in loop.results)
     print(f"episodes: {len(loop.results)} (success {n_ok})" + (f", recorded to {cfg.record}" if cfg.record else ""))
+    if loop.safety_stop:
+        print(f"armtwin teleop: the safety layer stopped the follower: {loop.safety_stop}. It holds its last "
+              "clamped goal; fix the cause (cable, power, bus) and run again.", file=sys.stderr)
+        return 1
     return 0
 
 

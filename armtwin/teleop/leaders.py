@@ -384,7 +384,9 @@ class NetLeader:
     ``get_action`` drains the socket without blocking. Attributes: ``last_seq``,
     ``age_s`` (receive time minus the sender's timestamp: latency when clocks agree, e.g.
     loopback), ``received``, ``dropped_old`` (datagrams older than one already used),
-    ``stale`` (no new datagram for ``stale_s``), ``stale_events``.
+    ``stale`` (no new datagram for ``stale_s``), ``stale_events``. ``data_stamp``: the
+    ``time.monotonic()`` at which the action ``get_action`` returns arrived; the control loop passes
+    it to the safety layer, whose watchdog then holds the follower when the network goes quiet.
     """
 
     name = "net"
@@ -396,6 +398,7 @@ class NetLeader:
         self.last_seq = 0
         self.last_sent_t = math.nan
         self.last_rx_t = math.nan
+        self.data_stamp: float | None = None
         self.age_s = math.nan
         self.received = 0
         self.dropped_old = 0
@@ -454,6 +457,7 @@ class NetLeader:
             self.last_seq = seq
             self.last_sent_t = t_sent
             self.last_rx_t = now
+            self.data_stamp = time.monotonic()
             self.age_s = now - t_sent
             self._last = dict(zip(C.LEROBOT_MOTOR_KEYS, values))
 

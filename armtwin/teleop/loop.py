@@ -35,6 +35,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from armtwin.assets import so101_constants as C
+from armtwin.robots.safety import SafetyStop
 from armtwin.teleop.leaders import LeaderExhausted
 
 log = logging.getLogger(__name__)
@@ -346,6 +347,8 @@ class ControlLoop:
         self.last_observation: dict[str, Any] | None = None
         self.last_action: dict[str, Any] | None = None  # what the leader gave at the last tick
         self.last_sent: dict[str, float] | None = None
+        #: Why the safety layer stopped the follower (None: it did not); ``run()`` then ended early.
+        self.safety_stop: str | None = None
 
     # ---------------------------------------------------------------- episode API (any thread)
     def _post(self, cmd: str) -> None:
@@ -472,6 +475,11 @@ class ControlLoop:
         t_read = time.perf_counter()
         stamp = time.monotonic()
         action = self.leader.get_action()
+        # A leader that knows when its data was produced (the network leader: when it arrived) says
+        # so; the safety layer's watchdog then holds the follower once that data is too old.
+        data_stamp = getattr(self.leader, "data_stamp", None)
+        if data_stamp is not None:
+            stamp = data_stamp
         sent = self.follower.send_action(action, stamp=stamp) if self._stamped else self.follower.send_action(action)
         self.stats.latencies.append(time.perf_counter() - t_read)
         self.last_observation, self.last_action, self.last_sent = obs, action, sent
@@ -519,6 +527,13 @@ class ControlLoop:
                     if self.state == "recording":
                         self._end(self._side_success())
                     break
+                except SafetyStop as e:
+                    # The follower is holding (or limp, per its fault policy) and refuses commands
+                    # until rearmed: nothing more this loop can do. The episode in progress is kept
+                    # as a failure below; the caller reads ``safety_stop``.
+                    self.safety_stop = str(e)
+                    log.error("safety stop, leaving the control loop: %s", e)
+                    break
                 if t_end is not None and time.perf_counter() >= t_end:
                     break
                 rate.wait()
@@ -527,11 +542,14 @@ class ControlLoop:
                 # Interrupted (Ctrl-C, error, duration): keep what was recorded, as a failure
                 # unless the task reports success.
                 try:
-                    self._end(self._side_success(), keep=self.episode_steps > 0)
+                    success = False if self.safety_stop else self._side_success()
+                    self._end(success, keep=self.episode_steps > 0)
                 except Exception as e:  # noqa: BLE001 - do not mask the original error
                     log.error("could not finish the last episode: %s", e)
             self.stats.overruns = rate.overruns
             gc.unfreeze()
         if cfg.print_summary:
             print(self.stats.table())
+            if self.safety_stop:
+                print(f"stopped by the safety layer: {self.safety_stop}")
         return self.stats
