@@ -47,6 +47,12 @@ class DemoConfig:
     side_by_side: int = 4
     expert_noise: float = 0.005
 
+    @property
+    def repo_id(self) -> str:
+        """The LeRobot dataset's repo id, named after the task: PickPlace -> armtwin/so101_pickplace_mimic."""
+        task = self.env_id.split("/")[-1].rsplit("-v", 1)[0]  # SO101-PickPlace
+        return f"armtwin/{task.lower().replace('-', '_')}_mimic"
+
     def __post_init__(self):
         from armtwin.envs import check_env_id
 
@@ -71,61 +77,98 @@ def record_sources(cfg: DemoConfig, path: Path) -> dict:
 
     tmp = path.with_name(path.stem + ".part.h5")
     tmp.unlink(missing_ok=True)
-    loop = run_teleop(
-        TeleopConfig(
-            env_id=cfg.env_id,
-            leader="scripted",
-            target="sim",
-            record=tmp,
-            episodes=cfg.sources,
-            hz=cfg.hz,
-            seed=cfg.seed,
-            image_size=cfg.image_size,
-            expert_noise=cfg.expert_noise,
+    try:
+        loop = run_teleop(
+            TeleopConfig(
+                env_id=cfg.env_id,
+                leader="scripted",
+                target="sim",
+                record=tmp,
+                episodes=cfg.sources,
+                hz=cfg.hz,
+                seed=cfg.seed,
+                image_size=cfg.image_size,
+                expert_noise=cfg.expert_noise,
+            )
         )
-    )
-    tmp.replace(path)
+        tmp.replace(path)
+    finally:
+        # an interrupted recording must not be mistaken for a complete one
+        tmp.unlink(missing_ok=True)
     summary = summarize(path)
     print(format_summary(summary))
     return {"loop": loop, "summary": summary}
 
 
-def side_by_side_video(sources_h5: Path, generated_h5: Path, out: Path, *, count: int, fps: float) -> int:
+def _label(text: str, width: int, *, height: int = 20, color=(255, 255, 255)) -> "np.ndarray":
+    """(height, width, 3) uint8: ``text`` in ``color`` on a dark strip (a caption for a video panel)."""
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.new("RGB", (width, height), (30, 30, 30))
+    try:
+        font = ImageFont.load_default(size=max(8, height - 6))
+    except (TypeError, OSError):  # Pillow without FreeType: the fixed bitmap font
+        font = ImageFont.load_default()
+    ImageDraw.Draw(img).text((4, 2), text, fill=color, font=font)
+    return np.asarray(img)
+
+
+def side_by_side_video(sources_h5: Path, generated_h5: Path, out: Path, *, count: int, fps: float,
+                       scale: int = 2) -> list[dict]:
     """Stage 5: for ``count`` generated demos, the source demo it was built from (left) next to it (right).
 
-    Front camera on top, wrist camera below, one clip after the other; returns the number of clips.
+    Each panel: a caption (which demo), then the front camera over the wrist camera, upscaled ``scale``
+    times (nearest pixel) so 128x128 frames are watchable; clips one after the other, the shorter side
+    holding its last frame. The source shown is that of the first subtask (``src_demo_names[0]``); the
+    caption lists every subtask's source. Written to a temp file, renamed when complete; returns one
+    {"generated": name, "sources": [name per subtask], "frames": int} per clip (none: nothing written).
+    Raises KeyError when a generated demo names a source that ``sources_h5`` lacks.
     """
+    import json
+
     import h5py
     import numpy as np
 
     from armtwin.video import Mp4Writer
 
+    def column(demo) -> np.ndarray:  # (T, H*k*scale, W*scale, 3)
+        ims = [demo["obs/images"][c][()] for c in C.CAMERA_NAMES[::-1] if c in demo["obs/images"]]
+        col = np.concatenate(ims, axis=1) if len(ims) > 1 else ims[0]
+        return col.repeat(scale, axis=1).repeat(scale, axis=2) if scale > 1 else col
+
     tmp = out.with_name(out.stem + ".part.mp4")
     writer = Mp4Writer(str(tmp), fps=round(fps))
-    clips = 0
-    with h5py.File(sources_h5, "r") as fs, h5py.File(generated_h5, "r") as fg:
-        gen_names = sorted(fg["data"].keys(), key=lambda n: int(n.split("_")[-1]))[:count]
-        for name in gen_names:
-            g = fg["data"][name]
-            src_inds = np.atleast_1d(g.attrs.get("src_demo_inds", [0]))
-            src_name = f"demo_{int(src_inds[0])}"
-            if src_name not in fs["data"]:
-                src_name = sorted(fs["data"].keys())[0]
-            s = fs["data"][src_name]
-
-            def column(demo):
-                ims = [demo["obs/images"][c][()] for c in C.CAMERA_NAMES[::-1] if c in demo["obs/images"]]
-                return np.concatenate(ims, axis=1) if len(ims) > 1 else ims[0]  # (T, H*k, W, 3)
-
-            a, b = column(s), column(g)
-            n = max(len(a), len(b))
-            for t in range(n):
-                left, right = a[min(t, len(a) - 1)], b[min(t, len(b) - 1)]
-                sep = np.full((left.shape[0], 4, 3), 255, np.uint8)
-                writer.write(np.concatenate([left, sep, right], axis=1))
-            clips += 1
-    writer.close()
-    tmp.replace(out)
+    clips: list[dict] = []
+    try:
+        with h5py.File(sources_h5, "r") as fs, h5py.File(generated_h5, "r") as fg:
+            gen_names = sorted(fg["data"].keys(), key=lambda n: int(n.split("_")[-1]))[:count]
+            for name in gen_names:
+                g = fg["data"][name]
+                if "src_demo_names" in g.attrs:
+                    src_names = [str(n) for n in json.loads(g.attrs["src_demo_names"])]
+                else:
+                    src_names = [f"demo_{int(i)}" for i in np.atleast_1d(g.attrs["src_demo_inds"])]
+                if src_names[0] not in fs["data"]:
+                    raise KeyError(f"{generated_h5}:{name} was built from {src_names[0]!r}, which {sources_h5} "
+                                   f"lacks (it holds {', '.join(sorted(fs['data']))})")
+                a, b = column(fs["data"][src_names[0]]), column(g)
+                used = " + ".join(dict.fromkeys(src_names))  # distinct sources, subtask order
+                ok = "success" if g.attrs.get("success", True) else "failed"
+                head_a = _label(f"source {used}", a.shape[2])
+                head_b = _label(f"generated {name} ({ok})", b.shape[2], color=(140, 255, 140))
+                sep = np.full((head_a.shape[0] + a.shape[1], 4, 3), 255, np.uint8)
+                for t in range(max(len(a), len(b))):
+                    left = np.concatenate([head_a, a[min(t, len(a) - 1)]], axis=0)
+                    right = np.concatenate([head_b, b[min(t, len(b) - 1)]], axis=0)
+                    writer.write(np.concatenate([left, sep, right], axis=1))
+                clips.append({"generated": name, "sources": src_names, "frames": max(len(a), len(b))})
+        writer.close()
+        if clips:  # no clip, no frame: no video (and no empty file)
+            tmp.replace(out)
+    finally:
+        writer.close()
+        tmp.unlink(missing_ok=True)
     return clips
 
 
@@ -164,8 +207,8 @@ def run_demo(cfg: DemoConfig) -> dict:
     print(report.summary())
 
     _banner(f"3/5 generate {cfg.generate} demos MimicGen-style with {cfg.workers} workers")
-    for stale in (paths["generated"], Path(str(paths["generated"]) + ".stats.json")):
-        stale.unlink(missing_ok=True)
+    # Shards left by an interrupted earlier run were built from other sources (stage 1 has just
+    # re-recorded them): drop them. The previous generated.h5 stays until the new one replaces it.
     shutil.rmtree(str(paths["generated"]) + ".shards", ignore_errors=True)
     gen_cfg = GenerateConfig(
         source=str(paths["annotated"]),
@@ -175,6 +218,7 @@ def run_demo(cfg: DemoConfig) -> dict:
         workers=cfg.workers,
         seed=cfg.seed,
         image_size=cfg.image_size,
+        overwrite=True,
     )
     stats = timed("generated", lambda: run_generate(gen_cfg))
     print(format_stats(stats))
@@ -186,7 +230,7 @@ def run_demo(cfg: DemoConfig) -> dict:
         lambda: export_lerobot(
             LeRobotExportConfig(
                 inputs=(paths["generated"],),
-                repo_id="armtwin/so101_pickplace_mimic",
+                repo_id=cfg.repo_id,
                 root=paths["dataset"],
                 fps=int(round(cfg.hz)),
                 vcodec=cfg.vcodec,
@@ -205,7 +249,9 @@ def run_demo(cfg: DemoConfig) -> dict:
             paths["sources"], paths["generated"], paths["video"], count=cfg.side_by_side, fps=cfg.hz
         ),
     )
-    stages["video"]["clips"] = clips
+    stages["video"]["clips"] = len(clips)
+    for c in clips:
+        print(f"  {c['generated']:<10} from {' + '.join(dict.fromkeys(c['sources'])):<20} {c['frames']:>5} frames")
 
     _banner("summary")
     width = max(len(s) for s in stages)
@@ -233,6 +279,8 @@ def add_demo(subparsers) -> None:
     p.add_argument("--workers", type=int, default=d.workers, help=f"generation processes (default {d.workers})")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--vcodec", default=d.vcodec, help=f"LeRobot video codec (default {d.vcodec})")
+    p.add_argument("--side-by-side", type=int, default=d.side_by_side,
+                   help=f"generated demos shown next to their sources in the video (default {d.side_by_side})")
     p.set_defaults(func=_run)
 
 
@@ -246,6 +294,7 @@ def _run(args) -> int:
             workers=args.workers,
             seed=args.seed,
             vcodec=args.vcodec,
+            side_by_side=args.side_by_side,
         )
     except (ValueError, KeyError) as e:
         print(f"armtwin demo: {e}", file=sys.stderr)

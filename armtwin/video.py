@@ -36,9 +36,13 @@ class Mp4Writer:
             self._container.mux(packet)
 
     def close(self) -> None:
-        if self._container is None:
+        """Flush and close (idempotent; after a failed flush the file is still closed)."""
+        container, self._container = self._container, None
+        if container is None:
             return
-        for packet in self._stream.encode():
-            self._container.mux(packet)
-        self._container.close()
-        self._container = None
+        try:
+            if self._size is not None:  # a stream that never got a frame has nothing to flush
+                for packet in self._stream.encode():
+                    container.mux(packet)
+        finally:
+            container.close()

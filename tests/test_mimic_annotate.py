@@ -184,3 +184,20 @@ def test_task_specs_match_every_env():
     with pytest.raises(ValueError, match="do not match the env's subtask_spec"):
         check_against_env(bad, env.unwrapped.subtask_spec, env.unwrapped.object_names)
     env.close()
+
+
+def test_recorded_sources_replace_the_file_whole_and_leave_nothing_on_failure(tmp_path):
+    from armtwin.mimic.sources import record_expert_demos
+
+    path = tmp_path / "src.h5"
+    assert record_expert_demos(LIFT, path, num=1, seed=3) == [3]
+    # a second recording replaces the file (the recorder alone would append to it)
+    assert record_expert_demos(LIFT, path, num=1, seed=4) == [4]
+    with h5py.File(path) as f:
+        assert list(f["data"]) == ["demo_0"] and int(f["data/demo_0"].attrs["seed"]) == 4
+    before = path.read_bytes()
+    # too few successes (1 of 2): an error, the complete file from before untouched, no partial file left
+    with pytest.raises(RuntimeError, match=r"only 1/2 expert successes in 1 attempts"):
+        record_expert_demos(LIFT, path, num=2, seed=5, max_attempts=1)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["src.h5"]

@@ -116,6 +116,12 @@ def test_spec_validation_and_lookup():
         SubtaskSpec("cube", "grasp", selection_strategy="closest")
     with pytest.raises(ValueError, match="last subtask must have end_signal=None"):
         TaskSpec("x", (SubtaskSpec("cube", "grasp"),))
+    with pytest.raises(TypeError):  # optional settings are keyword-only
+        SubtaskSpec("cube", "grasp", "random")
+    with pytest.raises(TypeError):
+        TaskSpec("x", (SubtaskSpec("cube", None),), True)
+    with pytest.raises(ValueError, match="settle_steps must be >= 0"):
+        get_task_spec("armtwin/SO101-Lift-v0").replace(settle_steps=-1)
     with pytest.raises(ValueError, match="term_offset_range"):
         TaskSpec("x", (SubtaskSpec("cube", "grasp"), SubtaskSpec("cube", None, term_offset_range=(0, 3))))
     spec = get_task_spec("armtwin/SO101-Stack-v0")

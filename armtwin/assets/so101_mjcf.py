@@ -231,6 +231,14 @@ def _assets(visual: str) -> str:
     return _official_visuals()[1] if visual == "official" else ""
 
 
+def _tail() -> str:
+    """What follows the worldbody in every model: the jaw self-contact exclusion and the actuators."""
+    return f"""  <contact>
+    <exclude body1="gripper" body2="moving_jaw"/>
+  </contact>
+{_actuators()}"""
+
+
 def arm_xml(*, sim_dt: float = C.SIM_DT, wrist_camera: bool = False, visual: str = "primitive") -> str:
     """The arm alone on its base (no table, no objects): for IK and forward kinematics."""
     return f"""<mujoco model="so101_armtwin">
@@ -240,10 +248,7 @@ def arm_xml(*, sim_dt: float = C.SIM_DT, wrist_camera: bool = False, visual: str
   <worldbody>
 {_bodies(wrist_camera=wrist_camera, visual=visual)}
   </worldbody>
-  <contact>
-    <exclude body1="gripper" body2="moving_jaw"/>
-  </contact>
-{_actuators()}
+{_tail()}
 </mujoco>
 """
 
@@ -366,10 +371,7 @@ def scene_xml(
 {nl.join(static_xml)}
 {nl.join(obj_xml)}
   </worldbody>
-  <contact>
-    <exclude body1="gripper" body2="moving_jaw"/>
-  </contact>
-{_actuators()}
+{_tail()}
 </mujoco>
 """
 

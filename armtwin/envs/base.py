@@ -242,6 +242,12 @@ class SO101Env(gym.Env):
             inside = abs(local[0]) < spec.size[0] - xy_margin and abs(local[1]) < spec.size[1] - xy_margin
         return bool(inside and pt[2] > pb[2] and self.in_contact(top, bottom))
 
+    def _grasp_place_signals(self, obj: str, onto: str, *, xy_margin: float) -> dict[str, bool]:
+        """Signals of a pick-and-place task: ``grasp`` (both jaw pads touch ``obj``) and ``place``
+        (``obj`` released and resting on ``onto``, see :meth:`rests_on`)."""
+        grasp = self.is_grasped(obj)
+        return {"grasp": grasp, "place": (not grasp) and self.rests_on(obj, onto, xy_margin=xy_margin)}
+
     # ----------------------------------------------------------------- gym API
     def _reset_sim(self, rng: np.random.Generator) -> None:
         mujoco.mj_resetData(self.model, self.data)

@@ -65,7 +65,7 @@ def rollout(cfg: RolloutConfig, *, progress: bool = True) -> dict:
     from tqdm import tqdm
 
     from armtwin.envs import make
-    from armtwin.envs.experts import make_expert
+    from armtwin.envs.experts import make_expert, run_episode
 
     env = make(cfg.env_id, image_size=None, reset_distribution=cfg.reset_distribution)
     u = env.unwrapped
@@ -85,20 +85,13 @@ def rollout(cfg: RolloutConfig, *, progress: bool = True) -> dict:
     try:
         for i in bar:
             expert = make_expert(cfg.env_id, noise=cfg.noise, seed=cfg.seed + i)
-            obs, info = env.reset(seed=cfg.seed + i)
-            expert.reset(env, obs)
+            # a frame of the state before every step, then the final state
+            ok, n = run_episode(env, expert, seed=cfg.seed + i,
+                                before_step=(lambda obs, action: writer.write(frame())) if writer else None)
             if writer:
                 writer.write(frame())
-            after = 0
-            for t in range(u.config.max_episode_steps):
-                obs, _, term, trunc, info = env.step(expert.act(obs))
-                if writer:
-                    writer.write(frame())
-                after += expert.done
-                if term or trunc or after > 10:
-                    break
-            successes.append(bool(info["is_success"]))
-            steps.append(t + 1)
+            successes.append(ok)
+            steps.append(n)
             bar.set_postfix(success=f"{np.mean(successes):.0%}")
         if writer:
             writer.close()

@@ -219,15 +219,22 @@ def make_expert(env_id: str, *, noise: float = 0.0, seed: int | None = None) -> 
     return EXPERTS[check_env_id(env_id)](noise=noise, seed=seed)
 
 
-def run_episode(env, expert, *, seed: int | None = None, max_steps: int | None = None, extra_steps: int = 10):
+def run_episode(env, expert, *, seed: int | None = None, max_steps: int | None = None, extra_steps: int = 10,
+                before_step=None):
     """Roll ``expert`` in ``env`` from ``env.reset(seed=seed)`` until it has played all phases (plus
-    ``extra_steps``) or the env truncates/terminates. Returns (success at the end, number of steps)."""
+    ``extra_steps``) or the env truncates/terminates. Returns (success at the end, number of steps).
+
+    before_step: optional ``f(obs, action)`` called before every env step with the observation the
+    expert acted on and its (6,) action, radians (e.g. to record the step or render a video frame)."""
     obs, info = env.reset(seed=seed)
     expert.reset(env, obs)
     limit = max_steps or env.unwrapped.config.max_episode_steps
     after = 0
     for t in range(limit):
-        obs, _, term, trunc, info = env.step(expert.act(obs))
+        action = expert.act(obs)
+        if before_step is not None:
+            before_step(obs, action)
+        obs, _, term, trunc, info = env.step(action)
         if expert.done:
             after += 1
         if term or trunc or after > extra_steps:

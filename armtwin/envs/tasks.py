@@ -88,8 +88,7 @@ class PickPlaceEnv(SO101Env):
         self._set_object("plate", (*plate, 0.005))
 
     def _signals(self):
-        grasp = self.is_grasped("cube")
-        return {"grasp": grasp, "place": (not grasp) and self.rests_on("cube", "plate", xy_margin=0.005)}
+        return self._grasp_place_signals("cube", "plate", xy_margin=0.005)
 
     def _success(self, s):
         return s["place"]
@@ -127,8 +126,7 @@ class StackEnv(SO101Env):
         self._set_object("cube_b", (*b, 0.015), yb)
 
     def _signals(self):
-        grasp = self.is_grasped("cube_a")
-        return {"grasp": grasp, "place": (not grasp) and self.rests_on("cube_a", "cube_b", xy_margin=0.003)}
+        return self._grasp_place_signals("cube_a", "cube_b", xy_margin=0.003)
 
     def _success(self, s):
         return s["place"]
@@ -186,9 +184,7 @@ class SandwichEnv(SO101Env):
         self._set_object("plate", (*plate, 0.005))
 
     def _signals(self):
-        t = self.target
-        grasp = self.is_grasped(t)
-        return {"grasp": grasp, "place": (not grasp) and self.rests_on(t, "plate", xy_margin=0.005)}
+        return self._grasp_place_signals(self.target, "plate", xy_margin=0.005)
 
     def _success(self, s):
         return s["place"]

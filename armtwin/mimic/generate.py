@@ -11,7 +11,8 @@ its target eef poses in the frame of the subtask's object in the source and
 re-attach them to the object's current pose, prepend an interpolation (lerp +
 slerp) from the last target, add Gaussian pose noise, solve IK (position first,
 the approach axis weighed in, as the SO-101 has 5 DoF), send the joint targets
-with the source's gripper command. A trial fails as ``ik_unreachable`` (a target
+with the source's gripper command; after the last segment, hold its final target for the spec's
+``settle_steps``. A trial fails as ``ik_unreachable`` (a target
 whose IK position error exceeds the spec's tolerance; execution stops there),
 ``grasp_missed`` (a grasp subtask ended without the grasp signal firing),
 ``drop`` (the grasp was lost while the gripper was still commanded closed) or
@@ -260,6 +261,12 @@ class TrialRunner:
             grips = np.concatenate([np.full(len(interp) + len(fixed), grip[0]), grip[1:]])
             noisy = np.concatenate([np.full(len(interp) + len(fixed), st.apply_noise_during_interpolation),
                                     np.ones(len(seg) - 1, dtype=bool)])
+            if s_i == len(spec.subtasks) - 1 and spec.settle_steps:
+                # hold the final target so a release can finish and the object come to rest
+                n_settle = spec.settle_steps
+                poses = np.concatenate([poses, np.repeat(poses[-1:], n_settle, axis=0)])
+                grips = np.concatenate([grips, np.full(n_settle, grips[-1])])
+                noisy = np.concatenate([noisy, np.zeros(n_settle, dtype=bool)])
             last_target = seg[-1]
             grasp_seen = False
 

@@ -45,9 +45,9 @@ BACKENDS = ("inline", "pool", "ray")
 RESET_DISTRIBUTIONS = ("D0", "D1")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class GenerateConfig:
-    """One ``armtwin mimic generate`` run.
+    """One ``armtwin mimic generate`` run (keyword-only).
 
     source: annotated HDF5 (``armtwin mimic annotate``). env_id: Gymnasium id. num: successful demos
     wanted (>= 1). out: output ``.h5``/``.hdf5``. workers: local processes (1 runs in this process).
@@ -460,13 +460,15 @@ def run_generate(cfg: GenerateConfig) -> dict:
                 executed.append(s)
             prefix = scan_prefix(trials, cfg.num, limit)
             if bar is not None:
-                n_ok = min(len(prefix.successes), cfg.num)
-                if n_ok > bar.n:
-                    bar.update(n_ok - bar.n)  # update() (not n=) keeps tqdm's rate and ETA estimates
+                # postfix first: update() redraws, and a stale postfix would pair old attempts with new demos
                 att = len(trials)
                 ok_all = sum(1 for s in trials.values() if s["success"])
                 bar.set_postfix(attempts=att, success=f"{ok_all / max(att, 1):.0%}", refresh=False)
-                bar.refresh()
+                n_ok = min(len(prefix.successes), cfg.num)
+                if n_ok > bar.n:
+                    bar.update(n_ok - bar.n)  # update() (not n=) keeps tqdm's rate and ETA estimates
+                else:
+                    bar.refresh()
     finally:
         ex.close()
         if bar is not None:

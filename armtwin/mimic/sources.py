@@ -6,6 +6,7 @@ the file layout is the same, docs/interfaces.md, including ``datagen_info``).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,8 @@ def record_expert_demos(
     env_id: str, path: str | Path, *, num: int, seed: int = 0, reset_distribution: str = "D0",
     noise: float = 0.0, extra_steps: int = 10, max_attempts: int | None = None, image_size=None,
 ) -> list[int]:
-    """Record ``num`` successful expert episodes of ``env_id`` into a new file ``path``.
+    """Record ``num`` successful expert episodes of ``env_id`` into a new file ``path`` (replacing any
+    file there once the recording is complete; on an error nothing is written there).
 
     Episode k resets with seed ``seed + j`` for the j-th attempt; failed attempts are discarded.
     Each step stores obs, the clamped action (radians), the full state and datagen_info (eef_pose,
@@ -24,10 +26,14 @@ def record_expert_demos(
     (default 3 * num) attempts do not give ``num`` successes.
     """
     from armtwin import envs
-    from armtwin.envs.experts import make_expert
+    from armtwin.envs.experts import make_expert, run_episode
     from armtwin.envs.ik import IK
     from armtwin.teleop.recorder import Recorder, RecorderConfig
 
+    path = Path(path)
+    # The recorder appends to an existing file: record under a fresh temporary name, rename when done.
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.part{path.suffix}")
+    tmp.unlink(missing_ok=True)
     env = envs.make(env_id, image_size=image_size, reset_distribution=reset_distribution)
     u = env.unwrapped
     ik = IK()
@@ -36,32 +42,35 @@ def record_expert_demos(
     kept: list[int] = []
     limit = max_attempts if max_attempts is not None else 3 * num
     attempt = 0
-    with Recorder(RecorderConfig(path, env_args=env_args, fps=1.0 / cfg.ctrl_dt, flush_every=1000)) as rec:
-        while len(kept) < num:
-            if attempt >= limit:
-                raise RuntimeError(f"{env_id}: only {len(kept)}/{num} expert successes in {limit} attempts")
-            s = seed + attempt
-            attempt += 1
-            expert = make_expert(env_id, noise=noise, seed=s)
-            obs, info = env.reset(seed=s)
-            expert.reset(env, obs)
-            rec.begin_episode(seed=s, instruction=u.instruction)
-            after = 0
-            for t in range(cfg.max_episode_steps):
-                action, _ = u.check_action(expert.act(obs))
-                dg = u.get_datagen_info()
-                dg["target_eef_pose"] = ik.fk_mat(action)
-                dg["gripper_action"] = np.array([action[5]])
-                rec.add_step(obs, action, state=u.get_state(), datagen_info=dg, timestamp=t * cfg.ctrl_dt)
-                obs, _, term, trunc, info = env.step(action)
-                if expert.done:
-                    after += 1
-                if term or trunc or after > extra_steps:
-                    break
-            if info["is_success"]:
-                rec.end_episode(success=True)
-                kept.append(s)
-            else:
-                rec.discard_episode()
-    env.close()
+    try:
+        with Recorder(RecorderConfig(tmp, env_args=env_args, fps=1.0 / cfg.ctrl_dt, flush_every=1000)) as rec:
+            while len(kept) < num:
+                if attempt >= limit:
+                    raise RuntimeError(f"{env_id}: only {len(kept)}/{num} expert successes in {limit} attempts")
+                s = seed + attempt
+                attempt += 1
+                steps = [0]
+
+                def record(obs, action):
+                    # the action as the env applies it (clamped, float64)
+                    action, _ = u.check_action(action)
+                    dg = u.get_datagen_info()
+                    dg["target_eef_pose"] = ik.fk_mat(action)
+                    dg["gripper_action"] = np.array([action[5]])
+                    if steps[0] == 0:  # after the reset: the episode's instruction is drawn
+                        rec.begin_episode(seed=s, instruction=u.instruction)
+                    rec.add_step(obs, action, state=u.get_state(), datagen_info=dg, timestamp=steps[0] * cfg.ctrl_dt)
+                    steps[0] += 1
+
+                ok, _ = run_episode(env, make_expert(env_id, noise=noise, seed=s), seed=s, extra_steps=extra_steps,
+                                    before_step=record)
+                if ok:
+                    rec.end_episode(success=True)
+                    kept.append(s)
+                else:
+                    rec.discard_episode()
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+        env.close()
     return kept

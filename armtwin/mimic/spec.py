@@ -65,6 +65,7 @@ class SubtaskSpec:
 
     object_ref: str | None
     end_signal: str | None
+    _: dataclasses.KW_ONLY
     selection_strategy: str = "nearest_neighbor_object"
     nn_k: int = 3
     pos_weight: float = 1.0
@@ -128,18 +129,26 @@ class TaskSpec:
         ik_pos_precision: position error, metres, good enough to stop relaxing orientation (default 0.002).
         success_hold_steps: the trial ends early once the task has been successful for this many
             consecutive control steps (default 5); otherwise success is judged after the last step.
+        settle_steps: control steps that hold the last target and gripper command after the last
+            segment (default 15, 0.5 s): a source recorded until just after its release leaves the
+            object still dropping out of the slower-opening jaws when its copy runs out, and the place
+            signal needs it released and resting (without them ~13% of PickPlace D0 trials failed
+            that way, cube on the plate). The trial still ends as soon as success has held
+            ``success_hold_steps``.
         grasp_signal: name of the signal meaning "object held", used to classify failures
             (grasp missed / drop); default "grasp".
     """
 
     env_id: str
     subtasks: tuple[SubtaskSpec, ...]
+    _: dataclasses.KW_ONLY
     select_src_per_subtask: bool = False
     ik_pos_tolerance: float = 0.02
     ik_orientation_weights: tuple[float, ...] = (0.3, 0.1, 0.03, 0.0)
     ik_pos_precision: float = 0.002
     abort_on_ik_failure: bool = False
     success_hold_steps: int = 5
+    settle_steps: int = 15
     grasp_signal: str = "grasp"
 
     def __post_init__(self):
@@ -162,6 +171,8 @@ class TaskSpec:
         object.__setattr__(self, "ik_orientation_weights", weights)
         if self.success_hold_steps < 1:
             raise ValueError("success_hold_steps must be >= 1")
+        if self.settle_steps < 0:
+            raise ValueError(f"settle_steps must be >= 0, got {self.settle_steps}")
 
     @property
     def subtask_pairs(self) -> list[tuple[str | None, str | None]]:
