@@ -45,7 +45,8 @@ def test_check_env(env_id):
     assert set(info["subtask_signals"]) == set(u.SIGNALS)
     spec = u.subtask_spec
     assert spec[-1][1] is None and all(s is not None for _, s in spec[:-1])
-    assert all(o in u.object_names for o, _ in spec)
+    assert all(o in u.pose_names for o, _ in spec)
+    assert u.pose_names == u.object_names + u.frame_names
     assert all(s in u.SIGNALS for _, s in spec[:-1])
     assert obs["instruction"] == u.instruction and len(u.instruction) > 5
     frame = env.render()
@@ -53,7 +54,11 @@ def test_check_env(env_id):
     dg = u.get_datagen_info()
     assert dg["eef_pose"].shape == (4, 4)
     np.testing.assert_allclose(dg["eef_pose"][:3, 3], obs["eef_pos"])
-    assert set(dg["object_poses"]) == set(u.object_names)
+    assert set(dg["object_poses"]) == set(u.pose_names)
+    for name in u.frame_names:
+        pose = dg["object_poses"][name]
+        assert pose.shape == (4, 4) and np.isfinite(pose).all()
+        np.testing.assert_allclose(pose[:3, :3] @ pose[:3, :3].T, np.eye(3), atol=1e-12)
     np.testing.assert_allclose(dg["object_poses"][u.object_names[0]][:3, 3], obs["object_pos"][0])
     assert set(dg["subtask_term_signals"]) == set(u.SIGNALS)
     env.close()
@@ -235,9 +240,42 @@ def test_sandwich_instruction_names_the_target_and_varies():
         obs, _ = env.reset(seed=seed)
         u = env.unwrapped
         assert obs["instruction"] == f"pick up the {u.target} and place it on the plate"
-        assert u.subtask_spec == [(u.target, "grasp"), ("plate", None)]
+        assert u.subtask_spec == [(u.target, "grasp"), ("holder_slot", "extract"), ("plate", None)]
         seen.add(u.target)
     assert seen == {"bread", "cheese", "patty"}
+
+
+@pytest.mark.parametrize("dist", ["D0", "D1"])
+def test_sandwich_holder_slot_frame_is_where_the_named_ingredient_stands(dist):
+    """``holder_slot`` is the slot the named ingredient starts in (D1 shuffles the slots), it survives a
+    state round trip, and it does not move when the ingredient is carried away."""
+    import mujoco
+
+    from armtwin.envs.tasks import EXTRACT_CLEARANCE, HOLDER_TOP
+
+    env = E.make("armtwin/SO101-Sandwich-v0", image_size=None, reset_distribution=dist)
+    slots = set()
+    for seed in range(12):
+        obs, _ = env.reset(seed=seed)
+        u = env.unwrapped
+        slot = u.get_datagen_info()["object_poses"]["holder_slot"]
+        ing = obs["object_pos"][u.object_names.index(u.target)]
+        # the ingredient is jittered by 2 mm in its slot; the slots are 5 cm apart
+        assert np.linalg.norm(slot[:2, 3] - ing[:2]) < 0.004, (seed, slot[:3, 3], ing)
+        assert slot[2, 3] == 0.0 and np.array_equal(slot[:3, :3], np.eye(3))
+        slots.add(round(float(slot[1, 3]), 3))
+        state = u.get_state()
+        env.reset(seed=seed + 100)
+        u.set_state(state)
+        np.testing.assert_array_equal(u.get_datagen_info()["object_poses"]["holder_slot"], slot)
+        # lift the ingredient bodily (no grasp): the frame stays, and extract needs a grasp
+        a = u._obj_qpos[u.object_names.index(u.target)]
+        u.data.qpos[a + 2] += HOLDER_TOP + EXTRACT_CLEARANCE + 0.05
+        mujoco.mj_forward(u.model, u.data)
+        dg = u.get_datagen_info()
+        np.testing.assert_array_equal(dg["object_poses"]["holder_slot"], slot)
+        assert dg["subtask_term_signals"]["extract"] == 0
+    assert len(slots) > 1
 
 
 @pytest.mark.parametrize("env_id", IDS)

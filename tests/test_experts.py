@@ -52,6 +52,43 @@ def test_expert_emits_subtask_signals_in_order():
     assert not info["subtask_signals"]["grasp"]
 
 
+@pytest.mark.parametrize("dist", ["D0", "D1"])
+def test_sandwich_expert_grasps_then_extracts_then_places(dist):
+    """Sandwich's three subtask signals rise in order on expert demos; ``extract`` only while grasped,
+    when the ingredient's lowest point is above the holder's walls by the margin."""
+    from armtwin.envs.tasks import EXTRACT_CLEARANCE, HOLDER_TOP
+
+    env_id = "armtwin/SO101-Sandwich-v0"
+    env = E.make(env_id, image_size=None, reset_distribution=dist)
+    for seed in range(3):
+        obs, _ = env.reset(seed=seed)
+        u = env.unwrapped
+        ex = make_expert(env_id)
+        ex.reset(env, obs)
+        first, rows = {}, []
+        for t in range(300):
+            obs, _, _, _, info = env.step(ex.act(obs))
+            sig = info["subtask_signals"]
+            rows.append([sig["grasp"], sig["extract"], sig["place"]])
+            for k, v in sig.items():
+                if v and k not in first:
+                    first[k] = t
+            if sig["extract"]:
+                bottom = obs["object_pos"][u.object_names.index(u.target)][2] - u.object_spec(u.target).half_height
+                # the ingredient hangs nearly upright in the jaws: its centre tells its bottom within 3 mm
+                assert bottom > HOLDER_TOP + EXTRACT_CLEARANCE - 0.003
+            if ex.done:
+                break
+        rows = np.array(rows)
+        assert info["is_success"], (dist, seed)
+        assert not (rows[:, 1] & ~rows[:, 0]).any(), "extract fired without a grasp"
+        assert first["grasp"] < first["extract"] < first["place"], first
+        # the lift out of the holder takes time: not the same step as the grasp
+        assert first["extract"] - first["grasp"] >= 5
+        # released on the plate: neither grasp nor extract at the end
+        assert not rows[-1, 0] and not rows[-1, 1]
+
+
 def test_expert_noise_is_seeded_and_changes_actions():
     env_id = "armtwin/SO101-Lift-v0"
     env = E.make(env_id, image_size=None)

@@ -162,7 +162,15 @@ def test_sandwich_annotation_records_each_demos_ingredient(tmp_path):
             g = f["data"][name]
             env.unwrapped.set_state(g["initial_state"][()])
             objs = json.loads(g.attrs["subtask_objects"])
-            assert objs == [env.unwrapped.target, "plate"]
+            assert objs == [env.unwrapped.target, "holder_slot", "plate"]
+            # three segments: grasp ends at the first grasp, extract at the first extract
+            b = g.attrs["subtask_boundaries"].tolist()
+            sig = {k: np.asarray(g["datagen_info/subtask_term_signals"][k]) for k in ("grasp", "extract", "place")}
+            assert b[0][1] == first_rise(sig["grasp"], 0) + 1, b
+            assert b[1][1] == first_rise(sig["extract"], b[0][1]) + 1, b
+            assert b[0][0] == 0 and b[0][1] < b[1][1] < b[2][1] == int(g.attrs["num_samples"])
+            assert not (sig["extract"].astype(bool) & ~sig["grasp"].astype(bool)).any()
+            assert g["datagen_info/object_poses/holder_slot"].shape == (int(g.attrs["num_samples"]), 4, 4)
             assert env.unwrapped.target in g.attrs["instruction"]
     env.close()
 
@@ -175,14 +183,26 @@ def test_task_specs_match_every_env():
         env = envs.make(env_id, image_size=None)
         env.reset(seed=1)
         u = env.unwrapped
-        check_against_env(spec, u.subtask_spec, u.object_names)
-        signals = u.get_datagen_info()["subtask_term_signals"]
+        check_against_env(spec, u.subtask_spec, u.pose_names)
+        dg = u.get_datagen_info()
+        signals = dg["subtask_term_signals"]
         assert all(st.end_signal in signals for st in spec.subtasks[:-1])
+        assert len(spec.subtasks) == len(u.subtask_spec)
+        # every object a subtask is relative to has a pose in the datagen info
+        assert all(o in dg["object_poses"] for o, _ in u.subtask_spec)
         env.close()
     bad = TASK_SPECS[LIFT].with_subtask_overrides(object_ref="plate")
     env = envs.make(LIFT, image_size=None)
     with pytest.raises(ValueError, match="do not match the env's subtask_spec"):
         check_against_env(bad, env.unwrapped.subtask_spec, env.unwrapped.object_names)
+    env.close()
+    sandwich = TASK_SPECS[SANDWICH]
+    assert [(st.object_ref, st.end_signal) for st in sandwich.subtasks][1:] == [("holder_slot", "extract"),
+                                                                             ("plate", None)]
+    env = envs.make(SANDWICH, image_size=None)
+    # the holder slot is a frame, not a free object: only the env's pose names accept it
+    with pytest.raises(ValueError, match="holder_slot"):
+        check_against_env(sandwich, env.unwrapped.subtask_spec, env.unwrapped.object_names)
     env.close()
 
 

@@ -421,18 +421,20 @@ def export_lerobot(cfg: LeRobotExportConfig) -> ExportResult:
         raise ConvertError(f"output directory already exists: {cfg.root} (choose another --root or remove it)")
 
     procs: list = []
-    try:
-        # Overwrite requested: the old dataset is swapped out only once the new one is complete.
-        with staged_dir(cfg.root) as tmp:
+    # Overwrite requested: the old dataset is swapped out only once the new one is complete.
+    with staged_dir(cfg.root) as tmp:
+        try:
             env_by_path = dict(zip((str(p) for p in cfg.inputs), scan.env_names))
             tasks = [_episode_task(ep, cfg, env_by_path.get(str(ep.path), ""), notes) for ep in scan.episodes]
             _write_dataset(tmp, cfg, scan, fps, cameras, sizes, tasks, conv, procs)
-    except BaseException:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-            p.join(timeout=5)
-        raise
+        except BaseException:
+            # Stop the encoders before the staging directory is removed: a live encoder would
+            # otherwise write its next chunk into a directory that is being deleted, leaving it behind.
+            for p in procs:
+                if p.is_alive():
+                    p.terminate()
+                p.join(timeout=5)
+            raise
     frames = sum(ep.length for ep in scan.episodes)
     uniq_tasks = list(dict.fromkeys(tasks))
     return ExportResult(

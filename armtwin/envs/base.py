@@ -181,6 +181,21 @@ class SO101Env(gym.Env):
         return self._names
 
     @property
+    def frame_names(self) -> tuple[str, ...]:
+        """Names of reference frames that are not free objects (e.g. Sandwich's ``holder_slot``) but whose
+        poses ``get_datagen_info()["object_poses"]`` reports too, so subtasks can be relative to them."""
+        return ()
+
+    @property
+    def pose_names(self) -> tuple[str, ...]:
+        """Every name in ``get_datagen_info()["object_poses"]``: ``object_names`` then ``frame_names``."""
+        return self.object_names + self.frame_names
+
+    def frame_pose(self, name: str) -> np.ndarray:
+        """(4, 4) float64 world-frame pose (metres) of the reference frame ``name`` in ``frame_names``."""
+        raise KeyError(f"{type(self).__name__} has no frame {name!r}; valid: {', '.join(self.frame_names) or 'none'}")
+
+    @property
     def instruction(self) -> str:
         raise NotImplementedError
 
@@ -391,7 +406,8 @@ class SO101Env(gym.Env):
         mujoco.mj_forward(self.model, self.data)
 
     def get_datagen_info(self) -> dict:
-        """MimicGen's per-step info: eef_pose (4, 4), object_poses {name: (4, 4)}, subtask_term_signals {name: int}."""
+        """MimicGen's per-step info: eef_pose (4, 4), object_poses {name: (4, 4)} (``pose_names``: the free
+        objects and the reference frames), subtask_term_signals {name: int}."""
         d = self.data
         eef = np.eye(4)
         eef[:3, :3] = d.site_xmat[self._site].reshape(3, 3)
@@ -399,6 +415,8 @@ class SO101Env(gym.Env):
         poses = {}
         for name, b in zip(self.object_names, self._obj_body):
             poses[name] = pose_to_mat(d.xpos[b], d.xquat[b])
+        for name in self.frame_names:
+            poses[name] = self.frame_pose(name)
         return {
             "eef_pose": eef,
             "object_poses": poses,

@@ -137,13 +137,22 @@ INGREDIENTS: tuple[str, ...] = ("bread", "cheese", "patty")
 _HOLDER_X = 0.20
 _SLOT_Y = (0.04, 0.09, 0.14)
 _WALL = dict(size=(0.03, 0.0015, 0.006), rgba=(0.45, 0.33, 0.22, 1.0))
+_WALL_Z = 0.006
+#: Top of the holder's walls above the table, metres.
+HOLDER_TOP = _WALL_Z + _WALL["size"][2]
+#: ``extract``: the grasped ingredient's lowest point this far above ``HOLDER_TOP``, metres.
+EXTRACT_CLEARANCE = 0.01
 
 
 class SandwichEnv(SO101Env):
     """Sandwich station: bread, cheese and patty stand in a three-slot holder (fixed, left of the arm) and a
     plate lies on the right. The instruction ("pick up the cheese and place it on the plate") names the
-    ingredient that must end on the plate, drawn per reset. Subtasks: grasp the named ingredient, place it
-    on the plate. Task variable in the state: index of the named ingredient in ``INGREDIENTS``.
+    ingredient that must end on the plate, drawn per reset. Subtasks (signals): grasp the named ingredient
+    (``grasp``), extract it from the holder (``extract``: grasped, its lowest point ``EXTRACT_CLEARANCE``
+    above the walls' top), place it on the plate (``place``; success). Reference frame ``holder_slot``
+    (in ``frame_names`` and the datagen object poses): the slot the named ingredient started in, at table
+    height, axes aligned with the world's (the holder is fixed). Task variables in the state: index of the
+    named ingredient in ``INGREDIENTS``, index of its slot (``_SLOT_Y``).
     D0: fixed slot order, plate jittered 1.5 cm; D1: slot order shuffled, plate anywhere on the right."""
 
     OBJECTS = (
@@ -153,11 +162,11 @@ class SandwichEnv(SO101Env):
         _PLATE,
     )
     STATICS = tuple(
-        StaticSpec(f"holder_wall_{i}", (_HOLDER_X, y, 0.006), _WALL["size"], _WALL["rgba"])
+        StaticSpec(f"holder_wall_{i}", (_HOLDER_X, y, _WALL_Z), _WALL["size"], _WALL["rgba"])
         for i, y in enumerate((0.015, 0.065, 0.115, 0.165))
     )
-    TASK_VARS = 1
-    SIGNALS = ("grasp", "place")
+    TASK_VARS = 2
+    SIGNALS = ("grasp", "extract", "place")
 
     @property
     def target(self) -> str:
@@ -170,12 +179,24 @@ class SandwichEnv(SO101Env):
 
     @property
     def subtask_spec(self):
-        return [(self.target, "grasp"), ("plate", None)]
+        return [(self.target, "grasp"), ("holder_slot", "extract"), ("plate", None)]
+
+    @property
+    def frame_names(self) -> tuple[str, ...]:
+        return ("holder_slot",)
+
+    def frame_pose(self, name: str) -> np.ndarray:
+        if name != "holder_slot":
+            return super().frame_pose(name)
+        pose = np.eye(4)
+        pose[:3, 3] = (_HOLDER_X, _SLOT_Y[int(self._task[1])], 0.0)
+        return pose
 
     def _sample_scene(self, rng):
         self._task[0] = float(rng.integers(len(INGREDIENTS)))
         wide = self.config.reset_distribution == "D1"
         order = rng.permutation(len(INGREDIENTS)) if wide else np.arange(len(INGREDIENTS))
+        self._task[1] = float(np.flatnonzero(order == int(self._task[0]))[0])
         for slot, k in enumerate(order):
             spec = self.OBJECTS[k]
             xy = _jitter(rng, (_HOLDER_X, _SLOT_Y[slot]), 0.002)
@@ -184,7 +205,16 @@ class SandwichEnv(SO101Env):
         self._set_object("plate", (*plate, 0.005))
 
     def _signals(self):
-        return self._grasp_place_signals(self.target, "plate", xy_margin=0.005)
+        s = self._grasp_place_signals(self.target, "plate", xy_margin=0.005)
+        extract = False
+        if s["grasp"]:
+            spec = self.object_spec(self.target)
+            body = self._obj_body[self.object_names.index(self.target)]
+            R = self.data.xmat[body].reshape(3, 3)
+            # lowest corner of the (possibly tilted) box
+            bottom = self.data.xpos[body][2] - np.abs(R[2]) @ np.asarray(spec.size)
+            extract = bool(bottom > HOLDER_TOP + EXTRACT_CLEARANCE)
+        return {"grasp": s["grasp"], "extract": extract, "place": s["place"]}
 
     def _success(self, s):
         return s["place"]

@@ -148,7 +148,7 @@ class TrialRunner:
         self._envs = envs
         self.env = envs.make(job.env_id, **kwargs)
         u = self.env.unwrapped
-        check_against_env(job.spec, u.subtask_spec, u.object_names)
+        check_against_env(job.spec, u.subtask_spec, u.pose_names)
         self.ik = IK()
         self._render_env = None
         self.ctrl_dt = float(getattr(getattr(u, "config", None), "ctrl_dt", C.CTRL_DT))

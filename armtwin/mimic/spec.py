@@ -31,8 +31,9 @@ class SubtaskSpec:
 
     Attributes:
         object_ref: object the segment is replayed relative to (a name in the env's
-            ``object_names``), :data:`ENV_OBJECT` to take it from the env's ``subtask_spec`` per
-            episode, or None to replay it in the world frame.
+            ``pose_names``: its free objects and reference frames such as Sandwich's ``holder_slot``),
+            :data:`ENV_OBJECT` to take it from the env's ``subtask_spec`` per episode, or None to
+            replay it in the world frame.
         end_signal: name of the subtask-term signal whose first 0->1 transition ends
             this subtask in the source demos; None for the last subtask.
         selection_strategy: one of :data:`SELECTION_STRATEGIES` (default
@@ -231,7 +232,10 @@ TASK_SPECS: dict[str, TaskSpec] = {
     "armtwin/SO101-Sandwich-v0": TaskSpec(
         env_id="armtwin/SO101-Sandwich-v0",
         subtasks=(
-            SubtaskSpec(ENV_OBJECT, "grasp", term_offset_range=GRASP_OFFSET),
+            SubtaskSpec(ENV_OBJECT, "grasp"),
+            # the holder is fixed but the named ingredient's slot changes per reset (D1 shuffles them):
+            # the extraction is replayed relative to that slot, so it lifts straight out between the walls
+            SubtaskSpec("holder_slot", "extract", term_offset_range=GRASP_OFFSET),
             SubtaskSpec("plate", None),
         ),
     ),
@@ -248,7 +252,8 @@ def get_task_spec(env_id: str) -> TaskSpec:
 
 def check_against_env(spec: TaskSpec, env_subtask_spec, object_names) -> None:
     """Raise ValueError if ``spec``'s (object, signal) sequence differs from the env's ``subtask_spec``
-    or names an object the env does not have."""
+    or names an object the env does not have. object_names: the env's ``pose_names`` (the names with a
+    pose in its datagen info)."""
     env_pairs = [(o, s) for o, s in env_subtask_spec]
     mine = spec.subtask_pairs
     if len(env_pairs) == len(mine):
