@@ -125,11 +125,10 @@ def side_by_side_video(sources_h5: Path, generated_h5: Path, out: Path, *, count
     {"generated": name, "sources": [name per subtask], "frames": int} per clip (none: nothing written).
     Raises KeyError when a generated demo names a source that ``sources_h5`` lacks.
     """
-    import json
-
     import h5py
     import numpy as np
 
+    from armtwin.teleop.recorder import sorted_demo_names
     from armtwin.video import Mp4Writer
 
     def column(demo) -> np.ndarray:  # (T, H*k*scale, W*scale, 3)
@@ -142,7 +141,7 @@ def side_by_side_video(sources_h5: Path, generated_h5: Path, out: Path, *, count
     clips: list[dict] = []
     try:
         with h5py.File(sources_h5, "r") as fs, h5py.File(generated_h5, "r") as fg:
-            gen_names = sorted(fg["data"].keys(), key=lambda n: int(n.split("_")[-1]))[:count]
+            gen_names = sorted_demo_names(fg["data"])[:count]
             for name in gen_names:
                 g = fg["data"][name]
                 if "src_demo_names" in g.attrs:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Mapping
 
@@ -177,7 +178,9 @@ class UnitConverter:
     calibration: Calibration = field(default_factory=Calibration.default)
     use_degrees: bool = True
 
+    @cached_property
     def _ranges(self):
+        """(mins (6,), maxs (6,), drive (6,) bool), derived once: the converter runs every control tick."""
         mins = np.array([self.calibration.motors[n].range_min for n in C.JOINT_NAMES], dtype=np.float64)
         maxs = np.array([self.calibration.motors[n].range_max for n in C.JOINT_NAMES], dtype=np.float64)
         drive = np.array([self.calibration.motors[n].drive_mode for n in C.JOINT_NAMES], dtype=bool)
@@ -186,7 +189,7 @@ class UnitConverter:
     def lerobot_to_ticks(self, values) -> np.ndarray:
         """LeRobot values (dict or (..., 6)) -> raw ticks (float), like ``_unnormalize`` without int()."""
         v = self._as_array(values)
-        mins, maxs, drive = self._ranges()
+        mins, maxs, drive = self._ranges
         out = np.empty_like(v)
         body = slice(0, 5)
         if self.use_degrees:
@@ -204,7 +207,7 @@ class UnitConverter:
     def ticks_to_lerobot(self, ticks) -> np.ndarray:
         """Raw ticks (..., 6) -> LeRobot values (..., 6), like ``_normalize``."""
         t = np.asarray(ticks, dtype=np.float64)
-        mins, maxs, drive = self._ranges()
+        mins, maxs, drive = self._ranges
         out = np.empty_like(t)
         body = slice(0, 5)
         if self.use_degrees:

@@ -9,13 +9,14 @@ what is wrong. Nothing here imports torch or LeRobot.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from armtwin.assets import so101_constants as C
+# The recording layout is the recorder's: one definition of which groups are demos, and their order.
+from armtwin.teleop.recorder import sorted_demo_names as demo_names  # noqa: F401 - re-exported
 
 
 class ConvertError(ValueError):
@@ -64,10 +65,6 @@ class RecordingScan:
     per_file: dict[str, dict[str, int]]
 
 
-def demo_names(group) -> list[str]:
-    """``demo_<i>`` names of an h5py group sorted by i (demo_10 after demo_9)."""
-    names = [k for k in group.keys() if re.fullmatch(r"demo_\d+", k)]
-    return sorted(names, key=lambda s: int(s.split("_")[1]))
 
 
 def _open(path: Path):

@@ -22,6 +22,7 @@ info: ``is_success`` bool, ``subtask_signals`` {name: bool}, ``action`` (6,) flo
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import math
 from dataclasses import asdict, dataclass, field
@@ -105,7 +106,7 @@ class EnvConfig:
         return d
 
 
-class SO101Env(gym.Env):
+class SO101Env(gym.Env, abc.ABC):
     """Base class of the armtwin tasks (see the module docstring for spaces and info).
 
     Subclasses define ``OBJECTS`` (tuple[ObjectSpec]), ``STATICS`` (tuple[StaticSpec]), ``TASK_VARS``
@@ -196,22 +197,22 @@ class SO101Env(gym.Env):
         raise KeyError(f"{type(self).__name__} has no frame {name!r}; valid: {', '.join(self.frame_names) or 'none'}")
 
     @property
-    def instruction(self) -> str:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def instruction(self) -> str: ...
 
     @property
+    @abc.abstractmethod
     def subtask_spec(self) -> list[tuple[str, str | None]]:
         """MimicGen subtasks in order: (object the subtask is relative to, end signal or None for the last)."""
-        raise NotImplementedError
 
-    def _sample_scene(self, rng: np.random.Generator) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _sample_scene(self, rng: np.random.Generator) -> None: ...
 
-    def _signals(self) -> dict[str, bool]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _signals(self) -> dict[str, bool]: ...
 
-    def _success(self, signals: dict[str, bool]) -> bool:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _success(self, signals: dict[str, bool]) -> bool: ...
 
     # ----------------------------------------------------------------- helpers for tasks
     def _set_object(self, name: str, pos, yaw: float = 0.0) -> None:

@@ -15,6 +15,7 @@ like a hand rather than buzzing; ``seed`` seeds that noise.
 
 from __future__ import annotations
 
+import abc
 import math
 from dataclasses import dataclass
 
@@ -58,7 +59,7 @@ def _grasp_yaw(obj_yaw: float, obj_xy, symmetry: float) -> float:
     return obj_yaw + k * symmetry
 
 
-class PickPlaceExpert:
+class PickPlaceExpert(abc.ABC):
     """Pick object ``pick`` and put it down on ``place`` (or just lift it when ``place`` is None).
 
     Grasp frame: the jaw-closing axis along the object's x axis (2.5-3 cm across), the fixed jaw's
@@ -78,8 +79,8 @@ class PickPlaceExpert:
         self.ik = shared_ik()
 
     # the task decides what to pick and where to put it
-    def _targets(self, env) -> tuple[str, str | None]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _targets(self, env) -> tuple[str, str | None]: ...
 
     def reset(self, env, obs) -> None:
         u = env.unwrapped

@@ -537,6 +537,11 @@ def _attr(v):
     return v
 
 
+def sorted_demo_names(group) -> list[str]:
+    """The ``demo_<i>`` keys of an h5py group (a recording's ``/data``), sorted by i (demo_10 after demo_9)."""
+    return sorted((k for k in group if _DEMO_RE.match(k)), key=lambda k: int(k[5:]))
+
+
 def demo_names(path_or_file) -> list[str]:
     """Finished demos in a recording, sorted by number (``["demo_0", "demo_1", ...]``)."""
     import h5py
@@ -544,7 +549,7 @@ def demo_names(path_or_file) -> list[str]:
     def names(f):
         if "data" not in f:
             raise ValueError(f"{f.filename} is not a recording: no /data group")
-        return sorted((k for k in f["data"] if _DEMO_RE.match(k)), key=lambda k: int(k[5:]))
+        return sorted_demo_names(f["data"])
 
     if isinstance(path_or_file, h5py.File):
         return names(path_or_file)
