@@ -1,10 +1,10 @@
-"""Every converter's output appears whole or not at all (armtwin.convert.staging)."""
+"""Every converter's output appears whole or not at all (armtwin.staging)."""
 
 from __future__ import annotations
 
 import pytest
 
-from armtwin.convert.staging import staged_dir, staged_file
+from armtwin.staging import staged_dir, staged_file
 
 
 def test_staged_dir_appears_only_when_complete_and_replaces_the_old_one(tmp_path):

@@ -24,7 +24,7 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.convert.h5io import ConvertError, scan_recordings
-from armtwin.convert.staging import staged_file
+from armtwin.staging import staged_file
 
 EEF_DIM = 8
 ACTION_SPACES = ("eef", "joint")

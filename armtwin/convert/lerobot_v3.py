@@ -30,7 +30,7 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.convert.h5io import ConvertError, EpisodeRef, RecordingScan, order_cameras, scan_recordings
-from armtwin.convert.staging import staged_dir
+from armtwin.staging import staged_dir
 
 #: Codecs this writer encodes, with the PyAV encoder used for each (names as LeRobot's ``vcodec``).
 VIDEO_CODECS: dict[str, str] = {"libsvtav1": "libsvtav1", "h264": "libx264", "hevc": "libx265"}

@@ -21,7 +21,7 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.convert.h5io import ConvertError
-from armtwin.convert.staging import staged_file
+from armtwin.staging import staged_file
 
 
 @dataclass
