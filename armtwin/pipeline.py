@@ -73,7 +73,7 @@ def _banner(text: str) -> None:
 def record_sources(cfg: DemoConfig, path: Path) -> dict:
     """Stage 1: scripted demos through the same teleop loop a human uses."""
     from armtwin.teleop.factory import TeleopConfig, run_teleop
-    from armtwin.teleop.recorder import format_summary, summarize
+    from armtwin.data import format_summary, summarize
 
     tmp = path.with_name(path.stem + ".part.h5")
     tmp.unlink(missing_ok=True)
@@ -125,14 +125,14 @@ def side_by_side_video(sources_h5: Path, generated_h5: Path, out: Path, *, count
     {"generated": name, "sources": [name per subtask], "frames": int} per clip (none: nothing written).
     Raises KeyError when a generated demo names a source that ``sources_h5`` lacks.
     """
-    import h5py
     import numpy as np
 
-    from armtwin.teleop.recorder import sorted_demo_names
+    from armtwin.data import demo_name, open_recording
     from armtwin.video import Mp4Writer
 
     def column(demo) -> np.ndarray:  # (T, H*k*scale, W*scale, 3)
-        ims = [demo["obs/images"][c][()] for c in C.CAMERA_NAMES[::-1] if c in demo["obs/images"]]
+        cams = demo.children("obs/images")
+        ims = [demo[f"obs/images/{c}"] for c in C.CAMERA_NAMES[::-1] if c in cams]
         col = np.concatenate(ims, axis=1) if len(ims) > 1 else ims[0]
         return col.repeat(scale, axis=1).repeat(scale, axis=2) if scale > 1 else col
 
@@ -140,20 +140,20 @@ def side_by_side_video(sources_h5: Path, generated_h5: Path, out: Path, *, count
     writer = Mp4Writer(str(tmp), fps=round(fps))
     clips: list[dict] = []
     try:
-        with h5py.File(sources_h5, "r") as fs, h5py.File(generated_h5, "r") as fg:
-            gen_names = sorted_demo_names(fg["data"])[:count]
-            for name in gen_names:
-                g = fg["data"][name]
-                if "src_demo_names" in g.attrs:
-                    src_names = [str(n) for n in json.loads(g.attrs["src_demo_names"])]
+        with open_recording(sources_h5) as fs, open_recording(generated_h5) as fg:
+            for name in fg.demo_names[:count]:
+                g = fg.demo(name)
+                attrs = g.attrs
+                if "src_demo_names" in attrs:
+                    src_names = [str(n) for n in json.loads(attrs["src_demo_names"])]
                 else:
-                    src_names = [f"demo_{int(i)}" for i in np.atleast_1d(g.attrs["src_demo_inds"])]
-                if src_names[0] not in fs["data"]:
+                    src_names = [demo_name(int(i)) for i in np.atleast_1d(attrs["src_demo_inds"])]
+                if src_names[0] not in fs.demo_names:
                     raise KeyError(f"{generated_h5}:{name} was built from {src_names[0]!r}, which {sources_h5} "
-                                   f"lacks (it holds {', '.join(sorted(fs['data']))})")
-                a, b = column(fs["data"][src_names[0]]), column(g)
+                                   f"lacks (it holds {', '.join(fs.demo_names)})")
+                a, b = column(fs.demo(src_names[0])), column(g)
                 used = " + ".join(dict.fromkeys(src_names))  # distinct sources, subtask order
-                ok = "success" if g.attrs.get("success", True) else "failed"
+                ok = "success" if attrs.get("success", True) else "failed"
                 head_a = _label(f"source {used}", a.shape[2])
                 head_b = _label(f"generated {name} ({ok})", b.shape[2], color=(140, 255, 140))
                 sep = np.full((head_a.shape[0] + a.shape[1], 4, 3), 255, np.uint8)

@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def make_recording(path: Path, episodes: int, frames: int, height: int, width: int, compression: str | None) -> None:
     """Real MuJoCo renders (both cameras) of the arm following smooth joint trajectories.
 
-    ``compression``: HDF5 filter of the image datasets, as ``armtwin.teleop.recorder`` offers
+    ``compression``: HDF5 filter of the image datasets, as ``armtwin.data.Recorder`` offers
     ("gzip" at level 1, "lzf" or None).
     """
     import h5py
@@ -87,7 +87,6 @@ def run_armtwin(rec: Path, out: Path, vcodec: str) -> None:
 
 
 def run_lerobot(rec: Path, out: Path, vcodec: str) -> None:
-    import h5py
     import numpy as np
 
     from armtwin import _tv_compat
@@ -96,14 +95,13 @@ def run_lerobot(rec: Path, out: Path, vcodec: str) -> None:
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
     from armtwin.assets import so101_constants as C
-    from armtwin.convert.h5io import demo_names
+    from armtwin.data import open_recording
     from armtwin.units import UnitConverter
 
     conv = UnitConverter()
-    with h5py.File(rec, "r") as f:
-        names = demo_names(f["data"])
-        g0 = f[f"data/{names[0]}"]
-        H, W = g0["obs/images/front"].shape[1:3]
+    with open_recording(rec) as f:
+        names = f.demo_names
+        H, W = f.demo(names[0]).dataset("obs/images/front").shape[1:3]
         motor = {"dtype": "float32", "shape": (6,), "names": list(C.LEROBOT_MOTOR_KEYS)}
         feats = {"observation.state": motor, "action": dict(motor)}
         for c in C.CAMERA_NAMES:
@@ -111,14 +109,14 @@ def run_lerobot(rec: Path, out: Path, vcodec: str) -> None:
         ds = LeRobotDataset.create("bench/lerobot", 30, feats, root=out, robot_type=C.LEROBOT_ROBOT_TYPE,
                                    vcodec=vcodec, image_writer_threads=4 * len(C.CAMERA_NAMES))
         for name in names:
-            g = f[f"data/{name}"]
-            state = conv.from_radians(g["obs/joint_pos"][()]).astype(np.float32)
-            action = conv.from_radians(g["actions"][()]).astype(np.float32)
+            g = f.demo(name)
+            state = conv.from_radians(g["obs/joint_pos"]).astype(np.float32)
+            action = conv.from_radians(g["actions"]).astype(np.float32)
             task = str(g.attrs["instruction"])
             for t in range(len(action)):
                 frame = {"observation.state": state[t], "action": action[t], "task": task}
                 for c in C.CAMERA_NAMES:
-                    frame[f"observation.images.{c}"] = g[f"obs/images/{c}"][t]
+                    frame[f"observation.images.{c}"] = g.dataset(f"obs/images/{c}")[t]
                 ds.add_frame(frame)
             ds.save_episode()
         ds.finalize()

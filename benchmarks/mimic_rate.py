@@ -41,13 +41,14 @@ GOAL_DPM = 30.0
 
 def _sheet_row(path, n=4):
     """(H, 2nW, 3) uint8: first | last front-camera frame of the first n demos of a generated file."""
-    import h5py
     import numpy as np
 
+    from armtwin.data import open_recording
+
     tiles = []
-    with h5py.File(path, "r") as f:
-        for k in range(min(n, len(f["data"]))):
-            imgs = f["data"][f"demo_{k}"]["obs/images/front"]
+    with open_recording(path) as rec:
+        for name in rec.demo_names[:n]:
+            imgs = rec.demo(name).dataset("obs/images/front")
             tiles += [imgs[0], imgs[-1]]
     return np.concatenate(tiles, axis=1)
 

@@ -10,7 +10,7 @@ Two sources:
   environments (``armtwin.envs``) and records FK end-effector poses; it raises
   ``ImportError`` until those exist.
 
-Both write exactly the keys the recorder writes (``armtwin.teleop.recorder``).
+Both write exactly the keys the recorder writes (``armtwin.data.Recorder``).
 """
 
 from __future__ import annotations

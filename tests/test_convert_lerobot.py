@@ -337,10 +337,10 @@ def test_cli_prints_summary_and_skips(recording, tmp_path, capsys):
 
 
 def test_recorder_written_file_converts(tmp_path):
-    """A file written by armtwin.teleop.recorder (the real producer) converts and reads back."""
+    """A file written by armtwin.data.Recorder (the real producer) converts and reads back."""
     from convert_data import joint_trajectory, synthetic_frames
 
-    from armtwin.teleop.recorder import Recorder, RecorderConfig
+    from armtwin.data import Recorder, RecorderConfig
 
     path = tmp_path / "teleop.h5"
     lengths = (8, 5)

@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 import pytest
 
-from armtwin.teleop.recorder import Recorder, RecorderConfig, demo_names, format_summary, load_episode, summarize
+from armtwin.data import Recorder, RecorderConfig, demo_names, format_summary, load_episode, summarize
 
 ENV_ARGS = {"env_name": "armtwin/SO101-Lift-v0", "type": "armtwin", "env_kwargs": {"image_size": [8, 10]}}
 
@@ -183,7 +183,7 @@ CHILD = textwrap.dedent(
     import sys, time
     sys.path.insert(0, {tests!r})
     from test_recorder import make_step
-    from armtwin.teleop.recorder import Recorder, RecorderConfig
+    from armtwin.data import Recorder, RecorderConfig
     mode = sys.argv[1]
     rec = Recorder(RecorderConfig({path!r}, flush_every=5, resume=True, compression={comp!r}))
     ep = rec.num_episodes

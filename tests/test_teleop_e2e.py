@@ -11,7 +11,7 @@ from armtwin.assets import so101_constants as C
 from armtwin.hardware.feetech import decode_register
 from armtwin.hardware.virtual_arm import RemoteVirtualArm, VirtualArm, VirtualArmConfig
 from armtwin.teleop.factory import TeleopConfig, build_session
-from armtwin.teleop.recorder import load_episode, summarize
+from armtwin.data import load_episode, summarize
 from armtwin.teleop.replay import replay_in_sim
 from armtwin.units import ticks_to_radians
 
@@ -30,7 +30,7 @@ def expert_demo(path):
     from armtwin.robots.sim import SimFollower, SimFollowerConfig
     from armtwin.teleop.leaders import ExpertLeader
     from armtwin.teleop.loop import ControlLoop, LoopConfig, SimSide
-    from armtwin.teleop.recorder import Recorder, RecorderConfig
+    from armtwin.data import Recorder, RecorderConfig
 
     sim = SimFollower(SimFollowerConfig(env_id=ENV, image_size=None, seed=0))
     sim.connect()

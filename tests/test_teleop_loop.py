@@ -25,7 +25,7 @@ from armtwin.teleop.leaders import (
     ReplayLeader,
 )
 from armtwin.teleop.loop import ControlLoop, LoopConfig, LoopStats, SimSide
-from armtwin.teleop.recorder import Recorder, RecorderConfig, demo_names, load_episode
+from armtwin.data import Recorder, RecorderConfig, demo_names, load_episode
 from armtwin.teleop.replay import replay_in_sim
 
 ENV = "armtwin/SO101-Lift-v0"

@@ -24,7 +24,6 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.convert.h5io import ConvertError, scan_recordings
-from armtwin.staging import staged_file
 
 EEF_DIM = 8
 ACTION_SPACES = ("eef", "joint")
@@ -107,51 +106,43 @@ def _errors(ik, q_ref: np.ndarray, q_rt: np.ndarray, eef_ref: np.ndarray) -> dic
 
 def convert_actions(cfg: ActionsConfig) -> dict:
     """Convert every demo's actions of ``cfg.input`` to ``cfg.to``; returns per-demo round-trip errors."""
-    import h5py
-
+    from armtwin.data import edited_copy, open_recording
     from armtwin.envs.ik import IK
 
     scan = scan_recordings([cfg.input], episodes="all", action_dims=(C.NUM_JOINTS, EEF_DIM))
-    with h5py.File(cfg.input, "r") as f:
-        space = str(f["data"].attrs.get("action_space", "joint"))
+    with open_recording(cfg.input) as rec:
+        space = str(rec.attrs.get("action_space", "joint"))
         if space == cfg.to:
             raise ConvertError(f"{cfg.input}: actions are already in {space!r} space")
         want = C.NUM_JOINTS if space == "joint" else EEF_DIM
         for ep in scan.episodes:
-            shape = f[f"data/{ep.demo}/actions"].shape
+            shape = rec.demo(ep.demo).dataset("actions").shape
             if shape[1:] != (want,):
                 raise ConvertError(f"{cfg.input}:/data/{ep.demo}/actions has shape {shape}; {space} actions are (T, {want})")
     ik = IK(**cfg.ik_kwargs)
     per_episode = []
-    with staged_file(cfg.output) as tmp:
-        with h5py.File(cfg.input, "r") as fin, h5py.File(tmp, "w") as fout:
-            for k, v in fin.attrs.items():
-                fout.attrs[k] = v
-            for name in fin:
-                fin.copy(fin[name], fout, name)
-            fout["data"].attrs["action_space"] = cfg.to
-            for ep in scan.episodes:
-                g = fout[f"data/{ep.demo}"]
-                a = g["actions"][()]
-                q_obs = g["obs/joint_pos"][()]
-                if cfg.to == "eef":
-                    eef = joint_to_eef(ik, a)
-                    q_rt = eef_to_joint(ik, eef, q_obs, orientation_weight=cfg.orientation_weight, tol=cfg.tol,
-                                        max_iters=cfg.max_iters)
-                    err = _errors(ik, a, q_rt, eef)
-                    del g["actions"]
-                    g["actions"] = eef
-                    g["actions_joint"] = a
-                else:
-                    q = eef_to_joint(ik, a, q_obs, orientation_weight=cfg.orientation_weight, tol=cfg.tol,
-                                     max_iters=cfg.max_iters)
-                    q_ref = g["actions_joint"][()] if "actions_joint" in g else None
-                    err = _errors(ik, q_ref, q, a)
-                    del g["actions"]
-                    if "actions_joint" in g:
-                        del g["actions_joint"]
-                    g["actions"] = q
-                    g["actions_eef"] = a
-                err["demo"] = ep.demo
-                per_episode.append(err)
+    with edited_copy(cfg.input, cfg.output) as out:
+        out.set_data_attrs({"action_space": cfg.to})
+        for ep in scan.episodes:
+            a = out.read(ep.demo, "actions")
+            q_obs = out.read(ep.demo, "obs/joint_pos")
+            if cfg.to == "eef":
+                eef = joint_to_eef(ik, a)
+                q_rt = eef_to_joint(ik, eef, q_obs, orientation_weight=cfg.orientation_weight, tol=cfg.tol,
+                                    max_iters=cfg.max_iters)
+                err = _errors(ik, a, q_rt, eef)
+                out.put(ep.demo, "actions", eef)
+                out.put(ep.demo, "actions_joint", a)
+            else:
+                q = eef_to_joint(ik, a, q_obs, orientation_weight=cfg.orientation_weight, tol=cfg.tol,
+                                 max_iters=cfg.max_iters)
+                has_ref = out.has(ep.demo, "actions_joint")
+                q_ref = out.read(ep.demo, "actions_joint") if has_ref else None
+                err = _errors(ik, q_ref, q, a)
+                if has_ref:
+                    out.delete(ep.demo, "actions_joint")
+                out.put(ep.demo, "actions", q)
+                out.put(ep.demo, "actions_eef", a)
+            err["demo"] = ep.demo
+            per_episode.append(err)
     return {"output": cfg.output, "episodes": per_episode}

@@ -1,7 +1,7 @@
 """LeRobot v3.0 dataset (e.g. recorded on the real arm) -> armtwin HDF5 episodes (real to sim).
 
 Each LeRobot episode becomes ``/data/demo_<i>`` written through
-``armtwin.teleop.recorder.Recorder`` (so the layout is the recorder's own):
+``armtwin.data.Recorder`` (so the layout is the recorder's own):
 ``actions`` and ``obs/joint_pos`` in radians (LeRobot units converted with
 ``armtwin.units.UnitConverter``), ``obs/joint_vel`` by finite differences,
 ``obs/eef_pos``/``obs/eef_quat`` by SO-101 forward kinematics, the camera
@@ -93,8 +93,8 @@ def export_hdf5(cfg: HDF5ExportConfig) -> dict:
     _tv_compat.declare_missing_ops()
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
+    from armtwin.data import Recorder, RecorderConfig, make_env_args
     from armtwin.envs.ik import IK
-    from armtwin.teleop.recorder import Recorder, RecorderConfig
     from armtwin.units import Calibration, UnitConverter
 
     repo_id = cfg.repo_id or f"local/{cfg.dataset_root.name}"
@@ -126,8 +126,7 @@ def export_hdf5(cfg: HDF5ExportConfig) -> dict:
 
     frames_total = 0
     with staged_file(cfg.output, exists=False) as tmp:  # the recorder refuses to touch an existing file
-        env_args = {"env_name": "", "type": "armtwin", "env_kwargs": {}, "lerobot_repo_id": ds.repo_id,
-                    "lerobot_robot_type": ds.meta.robot_type}
+        env_args = make_env_args("", {}, lerobot_repo_id=ds.repo_id, lerobot_robot_type=ds.meta.robot_type)
         rec = Recorder(RecorderConfig(path=tmp, flush_every=cfg.flush_every, env_args=env_args, fps=float(fps),
                                       source=cfg.source))
         with rec:

@@ -91,20 +91,19 @@ def trajectory_script(q: np.ndarray, *, fps: float, loop: bool = True) -> Callab
 
 
 def load_hdf5_actions(path, demo: str | None = None) -> tuple[np.ndarray, float]:
-    """``(T, 6)`` radian actions of one demo of a recorded HDF5 file and its fps (``/data`` attr, else 30)."""
-    import h5py
+    """``(T, 6)`` radian actions of one demo (default: the first) of a recording and its fps (else 30).
 
-    with h5py.File(path, "r") as f:
-        if "data" not in f:
-            raise ValueError(f"{path}: no /data group (not an armtwin/robomimic HDF5 recording)")
-        demos = sorted(f["data"].keys(), key=lambda k: (len(k), k))
-        if not demos:
+    RecordingError (a ValueError) for a file that is not a recording, KeyError for an unknown demo."""
+    from armtwin.data import check_demo, open_recording
+
+    with open_recording(path) as rec:
+        names = rec.demo_names
+        if not names:
             raise ValueError(f"{path}: /data has no demos")
-        name = demo or demos[0]
-        if name not in f["data"]:
-            raise KeyError(f"{path}: no demo {name!r}; demos: {', '.join(demos)}")
-        actions = np.asarray(f["data"][name]["actions"], dtype=np.float64)
-        fps = float(f["data"].attrs.get("fps", 1.0 / C.CTRL_DT))
+        view = rec.demo(demo or names[0])
+        check_demo(view)
+        actions = np.asarray(view["actions"], dtype=np.float64)
+        fps = rec.fps if rec.fps is not None else 1.0 / C.CTRL_DT
     return actions, fps
 
 

@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass, field
 
-import h5py
 import numpy as np
 
+from armtwin.data import DemoView, RecordingError, open_recording, write_subset
 from armtwin.mimic.spec import ENV_OBJECT, TaskSpec, get_task_spec
 
 
@@ -52,16 +51,6 @@ class AnnotationReport:
             for name, why in self.skipped.items():
                 lines.append(f"  {name}: {why}")
         return "\n".join(lines)
-
-
-def demo_sort_key(name: str):
-    m = re.fullmatch(r"demo_(\d+)", name)
-    return (0, int(m.group(1)), name) if m else (1, 0, name)
-
-
-def list_demos(data: h5py.Group) -> list[str]:
-    """Demo group names under /data in numeric order (demo_2 before demo_10)."""
-    return sorted((k for k in data.keys() if isinstance(data[k], h5py.Group)), key=demo_sort_key)
 
 
 def first_rise(signal: np.ndarray, start: int) -> int | None:
@@ -145,21 +134,15 @@ def manual_boundaries(ends: list[int], spec: TaskSpec, num_samples: int) -> list
     return out
 
 
-def _env_id_of(data: h5py.Group) -> str | None:
-    raw = data.attrs.get("env_args")
-    if raw is None:
-        return None
+def _env_id_of(rec) -> str | None:
     try:
-        return json.loads(raw).get("env_name")
-    except (TypeError, ValueError):
+        return rec.env_id
+    except RecordingError:
         return None
 
 
-def _read_signals(demo: h5py.Group) -> dict[str, np.ndarray]:
-    grp = demo.get("datagen_info/subtask_term_signals")
-    if grp is None:
-        return {}
-    return {k: np.asarray(grp[k]) for k in grp.keys()}
+def _read_signals(demo: DemoView) -> dict[str, np.ndarray]:
+    return {k: np.asarray(v) for k, v in demo.tree("datagen_info/subtask_term_signals").items()}
 
 
 class _ObjectResolver:
@@ -169,7 +152,7 @@ class _ObjectResolver:
     def __init__(self, env_id: str, spec: TaskSpec):
         self.env_id, self.spec, self.env = env_id, spec, None
 
-    def __call__(self, demo: h5py.Group) -> list:
+    def __call__(self, demo: DemoView) -> list:
         refs = [s.object_ref for s in self.spec.subtasks]
         if ENV_OBJECT not in refs:
             return refs
@@ -207,68 +190,54 @@ def annotate_file(
     if os.path.abspath(in_path) == os.path.abspath(out_path):
         raise ValueError("annotate writes a new file: OUT must differ from IN")
     method = "auto" if boundaries is None else "manual"
-    with h5py.File(in_path, "r") as f_in:
-        if "data" not in f_in:
-            raise MimicDataError(f"{in_path}: no /data group (not a recording in the docs/interfaces.md layout)")
-        data = f_in["data"]
-        env_id = env_id or _env_id_of(data)
+    try:
+        rec = open_recording(in_path)
+    except RecordingError as e:
+        raise MimicDataError(str(e)) from None
+    with rec:
+        env_id = env_id or _env_id_of(rec)
         if env_id is None:
             raise MimicDataError(f"{in_path}: /data has no env_args with env_name; pass the env id explicitly")
         spec = get_task_spec(env_id)
-        demos = list_demos(data)
+        demos = rec.demo_names
         if not demos:
             raise MimicDataError(f"{in_path}: /data holds no demos")
         if boundaries is not None:
-            unknown = sorted(set(boundaries) - set(demos), key=demo_sort_key)
+            unknown = sorted(set(boundaries) - set(demos))
             if unknown:
                 raise MimicDataError(f"--boundaries names demo(s) not in the file: {', '.join(unknown)}; "
                                      f"demos: {', '.join(demos)}")
         report = AnnotationReport(env_id=env_id, method=method)
+        for name in rec.non_demo_groups():
+            report.skipped[name] = "not a demo_<i> group"
         resolver = _ObjectResolver(env_id, spec)
         objects: dict[str, list] = {}
-        for name in demos:
-            demo = data[name]
-            n = int(demo.attrs.get("num_samples", demo["actions"].shape[0] if "actions" in demo else 0))
+        for demo in rec:
+            name = demo.name
             try:
                 if boundaries is None:
-                    report.boundaries[name] = auto_boundaries(_read_signals(demo), spec, n)
+                    report.boundaries[name] = auto_boundaries(_read_signals(demo), spec, demo.num_samples)
                 elif name not in boundaries:
                     raise MimicDataError("not listed in --boundaries")
                 else:
-                    report.boundaries[name] = manual_boundaries(boundaries[name], spec, n)
+                    report.boundaries[name] = manual_boundaries(boundaries[name], spec, demo.num_samples)
                 objects[name] = resolver(demo)
             except MimicDataError as e:
                 report.boundaries.pop(name, None)
                 report.skipped[name] = str(e)
         resolver.close()
-        if not report.boundaries:
-            raise MimicDataError(f"{in_path}: no demo could be annotated:\n" + report.summary())
-
-        tmp = f"{out_path}.tmp{os.getpid()}"
-        try:
-            with h5py.File(tmp, "w") as f_out:
-                out_data = f_out.create_group("data")
-                for k, v in data.attrs.items():
-                    out_data.attrs[k] = v
-                total = 0
-                for name, b in report.boundaries.items():
-                    f_in.copy(data[name], out_data, name=name)
-                    g = out_data[name]
-                    g.attrs["subtask_boundaries"] = np.asarray(b, dtype=np.int64)
-                    g.attrs["subtask_objects"] = json.dumps(objects[name])
-                    g.attrs["subtask_signals"] = json.dumps([s.end_signal for s in spec.subtasks])
-                    total += int(g.attrs.get("num_samples", b[-1][1]))
-                out_data.attrs["total"] = total
-                out_data.attrs["mimic_annotation"] = json.dumps({
-                    "env_id": env_id, "method": method, "subtasks": spec.subtask_pairs, "skipped": report.skipped,
-                })
-                for k in f_in.keys():
-                    if k != "data":
-                        f_in.copy(f_in[k], f_out, name=k)
-            os.replace(tmp, out_path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+    if not report.boundaries:
+        raise MimicDataError(f"{in_path}: no demo could be annotated:\n" + report.summary())
+    signals = json.dumps([s.end_signal for s in spec.subtasks])
+    write_subset(
+        out_path, [(in_path, name) for name in report.boundaries], like=in_path, renumber=False,
+        keep_other_groups=True,
+        demo_attrs={name: {"subtask_boundaries": np.asarray(b, dtype=np.int64),
+                           "subtask_objects": json.dumps(objects[name]), "subtask_signals": signals}
+                    for name, b in report.boundaries.items()},
+        data_attrs={"mimic_annotation": json.dumps({"env_id": env_id, "method": method, "subtasks": spec.subtask_pairs,
+                                                    "skipped": report.skipped})},
+    )
     return report
 
 
@@ -305,32 +274,25 @@ def load_sources(path: str, spec: TaskSpec) -> list[SourceDemo]:
     ``subtask_boundaries``, a missing ``datagen_info`` dataset, wrong shapes, boundaries that do not
     tile the demo, subtask objects that differ from the spec).
     """
-    if not os.path.exists(path):
-        raise MimicDataError(f"{path}: no such file")
     try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise MimicDataError(f"{path}: not a readable HDF5 file ({e})") from None
-    with f:
-        if "data" not in f:
-            raise MimicDataError(f"{path}: no /data group (not a recording in the docs/interfaces.md layout)")
-        data = f["data"]
-        demos = list_demos(data)
-        if not demos:
+        rec = open_recording(path)
+    except RecordingError as e:
+        raise MimicDataError(str(e)) from None
+    with rec:
+        if not rec.demo_names:
             raise MimicDataError(f"{path}: /data holds no demos")
         want_objects = [s.object_ref for s in spec.subtasks]
         sources = []
-        for name in demos:
-            g = data[name]
-            where = f"{path}:/data/{name}"
-            if "subtask_boundaries" not in g.attrs:
+        for g in rec:
+            name, where, attrs = g.name, g.where, g.attrs
+            if "subtask_boundaries" not in attrs:
                 raise MimicDataError(f"{where}: no 'subtask_boundaries' attr; annotate the file first "
                                      f"(armtwin mimic annotate IN.h5 OUT.h5 --auto)")
             need = ["datagen_info/eef_pose", "datagen_info/target_eef_pose", "datagen_info/gripper_action"]
             missing = [k for k in need if k not in g]
             if missing:
                 raise MimicDataError(f"{where}: missing dataset(s) {', '.join(missing)}")
-            objs_attr = json.loads(g.attrs["subtask_objects"]) if "subtask_objects" in g.attrs else None
+            objs_attr = json.loads(attrs["subtask_objects"]) if "subtask_objects" in attrs else None
             if objs_attr is None and ENV_OBJECT in want_objects:
                 raise MimicDataError(f"{where}: no 'subtask_objects' attr; {spec.env_id} names its subtask objects "
                                      "per episode, annotate the file with armtwin mimic annotate")
@@ -354,15 +316,14 @@ def load_sources(path: str, spec: TaskSpec) -> list[SourceDemo]:
                                      f"got {raw_grip.shape}")
             grip = raw_grip.reshape(T)
             # every object's poses: nearest-neighbour selection compares the subtask's object per demo
-            og = g["datagen_info/object_poses"]
-            objs = {o: np.asarray(og[o], dtype=np.float64) for o in og.keys()}
+            objs = {o: np.asarray(a, dtype=np.float64) for o, a in g.tree("datagen_info/object_poses").items()}
             for key, arr in [("eef_pose", eef), ("target_eef_pose", tgt)] + [(f"object_poses/{o}", a)
                                                                             for o, a in objs.items()]:
                 if arr.shape != (T, 4, 4):
                     raise MimicDataError(f"{where}: datagen_info/{key} must have shape ({T}, 4, 4), got {arr.shape}")
                 if not np.all(np.isfinite(arr)):
                     raise MimicDataError(f"{where}: datagen_info/{key} has non-finite values")
-            b = np.asarray(g.attrs["subtask_boundaries"])
+            b = np.asarray(attrs["subtask_boundaries"])
             if b.ndim != 2 or b.shape != (len(spec.subtasks), 2):
                 raise MimicDataError(f"{where}: subtask_boundaries must have shape ({len(spec.subtasks)}, 2) for "
                                      f"{spec.env_id}, got {b.shape}")

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from armtwin.assets import so101_constants as C
+from armtwin.data.schema import datagen_row
 from armtwin.mimic.annotate import SourceDemo
 from armtwin.mimic.poses import interpolate_poses, path_length, perturb_pose, pose_to_pos_quat, transform_segment
 from armtwin.mimic.select import select_source
@@ -287,13 +288,7 @@ class TrialRunner:
                 dg = u.get_datagen_info()
                 states.append(np.array(u.get_state(), copy=True))
                 rows_obs.append(_obs_row(obs))
-                rows_dg.append({
-                    "eef_pose": np.asarray(dg["eef_pose"], dtype=np.float64),
-                    "target_eef_pose": ik.fk_mat(action),
-                    "gripper_action": np.array([grips[k]]),
-                    "object_poses": {n: np.asarray(p, dtype=np.float64) for n, p in dg["object_poses"].items()},
-                    "subtask_term_signals": {n: np.int8(v) for n, v in dg["subtask_term_signals"].items()},
-                })
+                rows_dg.append(datagen_row(dg, target_eef_pose=ik.fk_mat(action), action=action))
                 # float64 as the env applies it (a float32 cast would make the stored action differ
                 # from the applied one and break bit-exact replay)
                 obs, _, terminated, truncated, info = env.step(action)

@@ -37,9 +37,11 @@ from pathlib import Path
 import numpy as np
 
 from armtwin.assets import so101_constants as C
+from armtwin.data.schema import make_env_args
 from armtwin.mimic.annotate import MimicDataError, load_sources
 from armtwin.mimic.generate import FAILURE_REASONS, GenerationJob, TrialResult, run_batch
 from armtwin.mimic.spec import TaskSpec, get_task_spec
+from armtwin.staging import staged_file
 
 BACKENDS = ("inline", "pool", "ray")
 RESET_DISTRIBUTIONS = ("D0", "D1")
@@ -122,13 +124,11 @@ class GenerateConfig:
 
 
 def _source_env_kwargs(path: str) -> dict:
-    import h5py
+    from armtwin.data import read_env_args
 
-    with h5py.File(path, "r") as f:
-        raw = f["data"].attrs.get("env_args", "{}") if "data" in f else "{}"
     try:
-        return dict(json.loads(raw).get("env_kwargs", {}) or {})
-    except (TypeError, ValueError):
+        return dict(read_env_args(path).get("env_kwargs", {}) or {})
+    except ValueError:  # load_sources has validated the file; env_args that are not JSON carry nothing over
         return {}
 
 
@@ -158,7 +158,7 @@ def _env_args(job: GenerationJob) -> dict:
     kw = dict(job.env_kwargs)
     kw["image_size"] = list(job.image_size) if job.image_size is not None else None
     kw["cameras"] = list(job.cameras)
-    return {"env_name": job.env_id, "type": "armtwin", "env_kwargs": kw}
+    return make_env_args(job.env_id, kw)
 
 
 def _demo_attrs(job: GenerationJob, r: TrialResult) -> dict:
@@ -175,41 +175,16 @@ def _demo_attrs(job: GenerationJob, r: TrialResult) -> dict:
 def _write_episodes(path: Path, job: GenerationJob, results: list[TrialResult], *, compression, fps: float,
                     extra_attrs: dict | None = None) -> None:
     """Write ``results`` (those with an episode) to ``path`` atomically, one demo each, in list order."""
-    import h5py
+    from armtwin.data import Recorder, RecorderConfig
 
-    from armtwin.teleop.recorder import Recorder, RecorderConfig
-
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    if tmp.exists():
-        tmp.unlink()
-    try:
-        rec = Recorder(RecorderConfig(tmp, flush_every=1 << 30, compression=compression, env_args=_env_args(job),
-                                      fps=fps))
-        with rec:
-            for r in results:
-                ep = r.episode
-                if ep is None:
-                    continue
-                rec.begin_episode(seed=r.reset_seed, instruction=r.instruction, source="sim",
-                                  attrs=_demo_attrs(job, r))
-                T = ep["actions"].shape[0]
-                for t in range(T):
-                    rec.add_step(_index_tree(ep["obs"], t), ep["actions"][t], state=ep["states"][t],
-                                 datagen_info=_index_tree(ep["datagen_info"], t), timestamp=float(ep["timestamps"][t]))
-                rec.end_episode(success=r.success)
-        with h5py.File(tmp, "r+") as f:
-            g = f.require_group("mimic")
-            g.attrs["job_fingerprint"] = job.fingerprint()
-            for k, v in (extra_attrs or {}).items():
-                g.attrs[k] = v
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def _index_tree(tree: dict, t: int) -> dict:
-    return {k: (_index_tree(v, t) if isinstance(v, dict) else v[t]) for k, v in tree.items()}
+    with staged_file(path, exists=False) as tmp, \
+            Recorder(RecorderConfig(tmp, flush_every=1 << 30, compression=compression, env_args=_env_args(job),
+                                    fps=fps)) as rec:
+        for r in results:
+            if r.episode is not None:
+                rec.add_episode(r.episode, success=r.success, seed=r.reset_seed, instruction=r.instruction,
+                                source="sim", attrs=_demo_attrs(job, r))
+        rec.set_attrs("mimic", {"job_fingerprint": job.fingerprint(), **(extra_attrs or {})})
 
 
 def write_shard(sdir: Path, job: GenerationJob, results: list[TrialResult], *, compression, fps) -> Path:
@@ -226,23 +201,23 @@ def scan_shards(sdir: Path, fingerprint: str) -> tuple[dict[int, dict], dict[int
 
     A trial index found twice (e.g. a Ray task retried) is kept once. Shards of another job raise.
     """
-    import h5py
+    from armtwin.data import open_recording
 
     trials: dict[int, dict] = {}
     demos: dict[int, tuple[Path, str]] = {}
     if not sdir.is_dir():
         return trials, demos
     for p in sorted(sdir.glob("chunk_*.h5")):
-        with h5py.File(p, "r") as f:
-            fp = f["mimic"].attrs.get("job_fingerprint") if "mimic" in f else None
+        with open_recording(p) as rec:
+            meta = rec.group_attrs("mimic") or {}
+            fp = meta.get("job_fingerprint")
             if fp != fingerprint:
                 raise MimicDataError(f"{p} belongs to a different generation job (fingerprint {fp} != "
                                      f"{fingerprint}); remove {sdir} or choose another --out")
-            for s in json.loads(f["mimic"].attrs["trials"]):
+            for s in json.loads(meta["trials"]):
                 trials.setdefault(int(s["trial_index"]), s)
-            for name in f["data"]:
-                ti = int(f["data"][name].attrs["trial_index"])
-                demos.setdefault(ti, (p, name))
+            for view in rec:
+                demos.setdefault(int(view.attrs["trial_index"]), (p, view.name))
     return trials, demos
 
 
@@ -481,8 +456,6 @@ def run_generate(cfg: GenerateConfig) -> dict:
 
 
 def _merge_and_stats(cfg, job, sdir, prefix: _Prefix, executed, resumed, wall, fps) -> dict:
-    import h5py
-
     trials, demos = scan_shards(sdir, job.fingerprint())
     keep = prefix.successes[: cfg.num]
     missing = [i for i in keep if i not in demos]
@@ -536,38 +509,12 @@ def _merge_and_stats(cfg, job, sdir, prefix: _Prefix, executed, resumed, wall, f
 
 def _copy_demos(out: Path, job: GenerationJob, refs: list[tuple[Path, str]], fps, cfg) -> None:
     """Copy demo groups from shards into a new ``out`` (atomically), renamed demo_0.. in order."""
-    import h5py
+    from armtwin.data import write_subset
 
-    from armtwin.teleop.recorder import Recorder, RecorderConfig
-
-    tmp = out.with_name(f".{out.stem}.{os.getpid()}.merge{out.suffix}")
-    if tmp.exists():
-        tmp.unlink()
-    try:
-        Recorder(RecorderConfig(tmp, env_args=_env_args(job), fps=fps)).close()
-        with h5py.File(tmp, "r+") as f:
-            data = f["data"]
-            total = 0
-            open_path, src = None, None
-            try:
-                for k, (p, name) in enumerate(refs):
-                    if p != open_path:
-                        if src is not None:
-                            src.close()
-                        src, open_path = h5py.File(p, "r"), p
-                    src.copy(src["data"][name], data, name=f"demo_{k}")
-                    total += int(data[f"demo_{k}"].attrs["num_samples"])
-            finally:
-                if src is not None:
-                    src.close()
-            data.attrs["total"] = total
-            data.attrs["mimic"] = json.dumps({"env_id": job.env_id, "seed": job.seed, "spec": job.spec.to_dict(),
-                                              "source": os.path.abspath(cfg.source),
-                                              "source_demos": [s.name for s in job.sources]})
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_subset(out, refs, env_args=_env_args(job), fps=fps, renumber=True, data_attrs={
+        "mimic": json.dumps({"env_id": job.env_id, "seed": job.seed, "spec": job.spec.to_dict(),
+                             "source": os.path.abspath(cfg.source), "source_demos": [s.name for s in job.sources]}),
+    })
 
 
 def format_stats(stats: dict) -> str:

@@ -6,10 +6,7 @@ the file layout is the same, docs/interfaces.md, including ``datagen_info``).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-
-import numpy as np
 
 
 def record_expert_demos(
@@ -26,24 +23,24 @@ def record_expert_demos(
     (default 3 * num) attempts do not give ``num`` successes.
     """
     from armtwin import envs
+    from armtwin.data import Recorder, RecorderConfig, datagen_row, make_env_args
     from armtwin.envs.experts import make_expert, run_episode
     from armtwin.envs.ik import IK
-    from armtwin.teleop.recorder import Recorder, RecorderConfig
+    from armtwin.staging import staged_file
 
     path = Path(path)
-    # The recorder appends to an existing file: record under a fresh temporary name, rename when done.
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.part{path.suffix}")
-    tmp.unlink(missing_ok=True)
     env = envs.make(env_id, image_size=image_size, reset_distribution=reset_distribution)
     u = env.unwrapped
     ik = IK()
     cfg = u.config
-    env_args = {"env_name": env_id, "type": "armtwin", "env_kwargs": cfg.to_kwargs()}
+    env_args = make_env_args(env_id, cfg.to_kwargs())
     kept: list[int] = []
     limit = max_attempts if max_attempts is not None else 3 * num
     attempt = 0
+    # The recorder appends to an existing file: record under a fresh temporary name, rename when done.
     try:
-        with Recorder(RecorderConfig(tmp, env_args=env_args, fps=1.0 / cfg.ctrl_dt, flush_every=1000)) as rec:
+        with staged_file(path, exists=False) as tmp, \
+                Recorder(RecorderConfig(tmp, env_args=env_args, fps=1.0 / cfg.ctrl_dt, flush_every=1000)) as rec:
             while len(kept) < num:
                 if attempt >= limit:
                     raise RuntimeError(f"{env_id}: only {len(kept)}/{num} expert successes in {limit} attempts")
@@ -54,9 +51,7 @@ def record_expert_demos(
                 def record(obs, action):
                     # the action as the env applies it (clamped, float64)
                     action, _ = u.check_action(action)
-                    dg = u.get_datagen_info()
-                    dg["target_eef_pose"] = ik.fk_mat(action)
-                    dg["gripper_action"] = np.array([action[5]])
+                    dg = datagen_row(u.get_datagen_info(), target_eef_pose=ik.fk_mat(action), action=action)
                     if steps[0] == 0:  # after the reset: the episode's instruction is drawn
                         rec.begin_episode(seed=s, instruction=u.instruction)
                     rec.add_step(obs, action, state=u.get_state(), datagen_info=dg, timestamp=steps[0] * cfg.ctrl_dt)
@@ -69,8 +64,6 @@ def record_expert_demos(
                     kept.append(s)
                 else:
                     rec.discard_episode()
-        os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
         env.close()
     return kept

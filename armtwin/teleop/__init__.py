@@ -1,7 +1,7 @@
 """Teleoperation and recording: one leader, one control loop, one recorder, a simulated or a real follower.
 
 - ``armtwin.teleop.loop``: :class:`ControlLoop` (fixed rate, metrics, episode API), :class:`LoopConfig`.
-- ``armtwin.teleop.recorder``: :class:`Recorder` (HDF5, robomimic / Isaac Lab Mimic layout), ``load_episode``.
+- recording goes through ``armtwin.data`` (:class:`armtwin.data.Recorder`), the one owner of the episode format.
 - ``armtwin.teleop.leaders``: keyboard, scripted expert, replay, network leaders (the SO-101 leader arm
   is ``armtwin.robots.real.RealLeader``).
 - ``armtwin.teleop.factory``: :func:`build_session` — the one place where ``--target sim|real`` matters.

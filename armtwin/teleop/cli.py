@@ -8,7 +8,7 @@ import sys
 
 
 def _cmd_inspect(args) -> int:
-    from armtwin.teleop.recorder import format_summary, summarize
+    from armtwin.data import format_summary, summarize
 
     try:
         s = summarize(args.file)

@@ -90,10 +90,9 @@ class TeleopConfig:
         if self.hz is None:
             self.hz = 30.0
             if self.leader == "replay":
-                import h5py
+                from armtwin.data import read_fps
 
-                with h5py.File(self.replay, "r") as f:
-                    self.hz = float(f["data"].attrs.get("fps", 30.0))
+                self.hz = read_fps(self.replay, 30.0)
         if not (1 <= self.hz <= 60):
             raise ValueError(f"--hz must be between 1 and 60, got {self.hz}")
         if self.max_step_rad <= 0 or not math.isfinite(self.max_step_rad):
@@ -159,7 +158,9 @@ def _real_follower(cfg: TeleopConfig):
     cal_dir = Path(rcfg.calibration_dir) if rcfg.calibration_dir else _lerobot_calibration_dir("robots/so_follower")
     cal_file = cal_dir / f"{rcfg.id}.json"
     converter = UnitConverter(Calibration.load(cal_file), use_degrees=cfg.use_degrees)
-    env_args = {"env_name": cfg.env_id, "type": "armtwin", "env_kwargs": {"ctrl_dt": 1.0 / cfg.hz}}
+    from armtwin.data import make_env_args
+
+    env_args = make_env_args(cfg.env_id, {"ctrl_dt": 1.0 / cfg.hz})
     from armtwin.envs import ENV_IDS
 
     side = RealSide(converter, instruction=ENV_IDS[cfg.env_id]["description"], env_args=env_args)
@@ -233,7 +234,7 @@ def build_session(cfg: TeleopConfig) -> Session:
     """Follower (SafeFollower around sim or real), its side, the leader, the recorder and the loop."""
     from armtwin.robots.safety import SafeFollower, SafetyConfig
     from armtwin.teleop.loop import ControlLoop, LoopConfig
-    from armtwin.teleop.recorder import Recorder, RecorderConfig
+    from armtwin.data import Recorder, RecorderConfig
 
     raw, converter, side, default_reset_s = TARGETS[cfg.target](cfg)
     follower = SafeFollower(raw, SafetyConfig.for_converter(converter, max_step_rad=cfg.max_step_rad))

@@ -273,7 +273,7 @@ class ReplayLeader:
         return self.episode is not None
 
     def connect(self, calibrate: bool = True) -> None:
-        from armtwin.teleop.recorder import load_episode
+        from armtwin.data import load_episode
 
         self.episode = load_episode(self.path, self.demo)
         self.index = 0

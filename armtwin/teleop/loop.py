@@ -35,6 +35,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from armtwin.assets import so101_constants as C
+from armtwin.data.schema import datagen_row
 from armtwin.robots.safety import SafetyStop
 from armtwin.teleop.leaders import LeaderExhausted
 
@@ -197,9 +198,8 @@ class SimSide:
         return self.sim.applied_action
 
     def complete(self, frame, sent_rad):
-        dg = frame["datagen_info"]
-        dg["target_eef_pose"] = self.sim.target_pose(sent_rad)
-        dg["gripper_action"] = np.asarray(sent_rad[5:6], dtype=np.float64)
+        frame["datagen_info"] = datagen_row(frame["datagen_info"], target_eef_pose=self.sim.target_pose(sent_rad),
+                                            action=sent_rad)
 
     def success(self):
         return self.sim.is_success
@@ -314,7 +314,7 @@ class ControlLoop:
     """``ControlLoop(leader, follower, recorder=None, side=None, config=LoopConfig())``.
 
     leader/follower: contract objects (``armtwin.robots.contract``). recorder: an open
-    :class:`armtwin.teleop.recorder.Recorder` or None. side: the :class:`EpisodeSide`
+    :class:`armtwin.data.Recorder` or None. side: the :class:`EpisodeSide`
     (None: no resets, and recording is not possible). ``run()`` connects what is not
     connected, loops until done, and returns the :class:`LoopStats`; ``results`` lists
     the finished episodes.

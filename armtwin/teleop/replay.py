@@ -26,7 +26,7 @@ class ReplayReport:
 def make_env_from_recording(path: str | Path, *, image_size=None):
     """The env a recording was made in (``env_args``), with ``image_size`` overridden (None: no cameras)."""
     import armtwin.envs
-    from armtwin.teleop.recorder import read_env_args
+    from armtwin.data import read_env_args
 
     args = read_env_args(path)
     if args.get("type") != "armtwin" or "env_name" not in args:
@@ -40,7 +40,7 @@ def make_env_from_recording(path: str | Path, *, image_size=None):
 def replay_in_sim(path: str | Path, demo: int | str = 0, *, env=None) -> ReplayReport:
     """Replay one episode; see the module docstring. ``env``: reuse an env made by
     :func:`make_env_from_recording` (it is reset here)."""
-    from armtwin.teleop.recorder import load_episode
+    from armtwin.data import load_episode
 
     ep = load_episode(path, demo)
     if ep.states is None or ep.initial_state is None:

@@ -1,12 +1,4 @@
-"""HDF5 episode recorder in the robomimic / Isaac Lab Mimic layout (see docs/interfaces.md).
-
-One file holds many episodes::
-
-    /data                 attrs total, env_args (JSON), fps, armtwin_version
-    /data/demo_<i>        attrs num_samples, seed, success, source, instruction
-        actions (T, 6) float64 rad, timestamps (T,) s, obs/..., states (T, S),
-        initial_state (S,), datagen_info/...
-    /incomplete/...       episodes being recorded, or left behind by a crash
+"""The one writer of armtwin recordings (layout: :mod:`armtwin.data.schema`, docs/interfaces.md).
 
 Crash safety. The episode being recorded lives in ``/incomplete/demo_<i>``,
 outside ``/data``, so readers that walk ``/data`` (robomimic, MimicGen, the
@@ -22,11 +14,8 @@ finished one. The file uses the default (oldest) HDF5 format on purpose: with
 write" and the file cannot be reopened without ``h5clear``.
 
 Resuming (``RecorderConfig(resume=True)``) reopens an existing file, numbers new
-episodes after the last ``demo_<i>``, and moves episodes a crash left in
-``/incomplete/demo_<i>`` to ``/incomplete/crashed_<k>`` (reported; an episode with no
-flushed step is dropped). A kill in the middle of a flush can leave the interrupted
-episode's own metadata half-written; then the whole ``/incomplete`` group is renamed
-``/damaged_incomplete_<k>`` untouched and a fresh one is made.
+episodes after the last ``demo_<i>``, and sets aside what a crash left in ``/incomplete``
+(:mod:`armtwin.data.recovery`).
 
 Residual risk, stated plainly: HDF5 has no journal. The flush that links a finished
 episode into ``/data`` (a few small metadata writes, well under a millisecond) is the one
@@ -40,30 +29,43 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+import h5py
 import numpy as np
+
+from armtwin.data.recovery import recover_incomplete, scan_incomplete
+from armtwin.data.schema import (
+    DATA, INCOMPLETE, SOURCES, as_row, demo_index, demo_name, flatten, is_demo_name, parse_env_args,
+)
+from armtwin.staging import staged_file
 
 log = logging.getLogger(__name__)
 
 COMPRESSIONS = (None, "gzip", "lzf")
-SOURCES = ("sim", "real")
-_DEMO_RE = re.compile(r"^demo_(\d+)$")
-_CRASHED_RE = re.compile(r"^crashed_(\d+)$")
 
 
-def _armtwin_version() -> str:
+def armtwin_version() -> str:
+    """The installed armtwin's version ("unknown" when running from a source tree)."""
     try:
         from importlib.metadata import version
 
         return version("armtwin")
-    except Exception:  # not installed (running from a source tree)
+    except Exception:  # noqa: BLE001 - not installed
         return "unknown"
+
+
+def init_file(f: h5py.File, *, env_args: Mapping[str, Any] | None, fps: float) -> None:
+    """The skeleton of a new recording in the open, empty file ``f``: /data with its attrs, /incomplete."""
+    data = f.create_group(DATA)
+    data.attrs["total"] = 0
+    data.attrs["env_args"] = json.dumps(dict(env_args or {}))
+    data.attrs["fps"] = float(fps)
+    data.attrs["armtwin_version"] = armtwin_version()
+    f.create_group(INCOMPLETE)
 
 
 @dataclass
@@ -112,34 +114,6 @@ class RecorderConfig:
                 raise ValueError(f"env_args must be JSON-serialisable: {e}") from None
 
 
-def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{"a": {"b": x}} -> {"a/b": x}; strings are dropped (they go to attributes)."""
-    out: dict[str, Any] = {}
-    for k, v in tree.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, Mapping):
-            out.update(_flatten(v, key + "/"))
-        elif isinstance(v, (str, bytes)) or v is None:
-            continue
-        else:
-            out[key] = v
-    return out
-
-
-def _as_row(key: str, value: Any) -> np.ndarray:
-    """One step's value as the array stored per row: floats -> float64, bools -> int8, uint8 kept."""
-    a = np.asarray(value)
-    if a.dtype == np.bool_:
-        return a.astype(np.int8)
-    if key.startswith("datagen_info/subtask_term_signals/"):
-        return a.astype(np.int8)
-    if a.dtype.kind == "f":
-        return a.astype(np.float64)
-    if a.dtype.kind in "iu":
-        return a
-    raise TypeError(f"cannot record {key!r}: unsupported dtype {a.dtype}")
-
-
 class _Episode:
     def __init__(self, index: int, group, seed: int, attrs: dict):
         self.index = index
@@ -170,10 +144,7 @@ class Recorder:
     """
 
     def __init__(self, config: RecorderConfig):
-        import h5py
-
         self.config = config
-        self._h5py = h5py
         path = config.path
         self.recovered: list[str] = []  # /incomplete/crashed_<k> groups found on resume
         if path.exists():
@@ -186,8 +157,8 @@ class Recorder:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._create(path)
             self._file = h5py.File(path, "r+")
-        self._data = self._file["data"]
-        self._incomplete = self._file.require_group("incomplete")
+        self._data = self._file[DATA]
+        self._incomplete = self._file.require_group(INCOMPLETE)
         self._file.flush()
         self._episode: _Episode | None = None
         self._next_index = self._max_demo_index() + 1
@@ -195,104 +166,35 @@ class Recorder:
     # ---------------------------------------------------------------- file setup
     def _create(self, path: Path) -> None:
         # Build the skeleton under a temporary name so a crash never leaves a half-made file at `path`.
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with self._h5py.File(tmp, "w") as f:
-            data = f.create_group("data")
-            data.attrs["total"] = 0
-            data.attrs["env_args"] = json.dumps(dict(self.config.env_args or {}))
-            data.attrs["fps"] = float(self.config.fps)
-            data.attrs["armtwin_version"] = _armtwin_version()
-            f.create_group("incomplete")
-        os.replace(tmp, path)
+        with staged_file(path, exists=False) as tmp, h5py.File(tmp, "w") as f:
+            init_file(f, env_args=self.config.env_args, fps=self.config.fps)
 
     def _open_existing(self, path: Path):
         # Check the leftovers read-only first: touching a half-written object in write mode would
         # make HDF5 try to write it back on close.
-        leftovers, damaged = self._scan_incomplete(path)
+        leftovers, damaged = scan_incomplete(path)
         try:
-            f = self._h5py.File(path, "r+")
+            f = h5py.File(path, "r+")
         except OSError as e:
             raise OSError(f"cannot open recording {path} for appending: {e}") from None
-        if "data" not in f:
+        if DATA not in f:
             f.close()
             raise ValueError(f"{path} is not an armtwin/robomimic recording: it has no /data group")
-        data = f["data"]
+        data = f[DATA]
         if self.config.env_args is not None and "env_args" in data.attrs:
-            old = json.loads(data.attrs["env_args"])
+            old = parse_env_args(data.attrs["env_args"])
             new = json.loads(json.dumps(dict(self.config.env_args)))
             if old and old.get("env_name") != new.get("env_name"):
                 f.close()
                 raise ValueError(
                     f"cannot resume {path}: it records env {old.get('env_name')!r}, not {new.get('env_name')!r}"
                 )
-        self._recover_incomplete(f, path, leftovers, damaged)
+        self.recovered = recover_incomplete(f, path, leftovers, damaged, keep=self.config.keep_incomplete)
         f.flush()
         return f
 
-    def _scan_incomplete(self, path: Path) -> tuple[dict[str, int], str | None]:
-        """Read-only look at /incomplete: ({leftover demo name: flushed rows}, damage description or None)."""
-        leftovers: dict[str, int] = {}
-        damaged = None
-        try:
-            f = self._h5py.File(path, "r")
-        except OSError as e:
-            raise OSError(f"cannot open recording {path}: {e}") from None
-        try:
-            if "incomplete" in f:
-                inc = f["incomplete"]
-                for name in sorted(k for k in inc.keys() if _DEMO_RE.match(k)):
-                    n = inc[name]
-                    leftovers[name] = int(n["actions"].shape[0]) if "actions" in n else 0
-                    n.visititems(lambda _, obj: None)  # every object must open (None: keep visiting)
-        except Exception as e:  # noqa: BLE001 - any HDF5 error here means half-written metadata
-            damaged = str(e)
-        finally:
-            try:
-                f.close()
-            except Exception:  # noqa: BLE001 - closing damaged objects read-only changes nothing on disk
-                pass
-        return leftovers, damaged
-
-    def _recover_incomplete(self, f, path: Path, leftovers: dict[str, int], damaged: str | None) -> None:
-        """Set aside (or drop) episodes a crash left in /incomplete. /data is never touched here.
-
-        A kill during a flush can leave the interrupted episode's metadata (and maybe the index
-        of /incomplete itself) half-written; then /incomplete is set aside as a
-        whole (renamed ``/damaged_incomplete_<k>``, nothing inside it touched) and a fresh one is made.
-        """
-        if damaged is not None:
-            # Renaming a link changes only the root's index; deleting it would make HDF5 walk
-            # (and fail on) the damaged objects to free them.
-            k = 0
-            while f"damaged_incomplete_{k}" in f:
-                k += 1
-            f.move("incomplete", f"damaged_incomplete_{k}")
-            f.create_group("incomplete")
-            log.warning("%s: an interrupted episode in /incomplete is unreadable (%s); moved /incomplete to "
-                        "/damaged_incomplete_%d", path, damaged, k)
-            return
-        inc = f.require_group("incomplete")
-        taken = [int(m.group(1)) for k in inc.keys() if (m := _CRASHED_RE.match(k))]
-        k = max(taken, default=-1) + 1
-        for name, rows in leftovers.items():
-            if rows == 0:  # interrupted before its first flush: nothing to keep
-                del inc[name]
-            elif self.config.keep_incomplete:
-                dst = f"crashed_{k}"
-                inc.move(name, dst)
-                inc[dst].attrs["flushed_steps"] = rows
-                self.recovered.append(f"/incomplete/{dst}")
-                log.warning(
-                    "%s: an episode interrupted before it finished (%d flushed steps) was kept as /incomplete/%s",
-                    path, rows, dst,
-                )
-                k += 1
-            else:
-                del inc[name]
-                log.warning("%s: removed an interrupted episode (%d flushed steps)", path, rows)
-
     def _max_demo_index(self) -> int:
-        return max((int(m.group(1)) for k in self._data if (m := _DEMO_RE.match(k))), default=-1)
+        return max((demo_index(k) for k in self._data if is_demo_name(k)), default=-1)
 
     # ---------------------------------------------------------------- properties
     @property
@@ -302,7 +204,7 @@ class Recorder:
     @property
     def num_episodes(self) -> int:
         """Finished episodes in the file (``demo_*`` groups under /data)."""
-        return sum(1 for k in self._data if _DEMO_RE.match(k))
+        return sum(1 for k in self._data if is_demo_name(k))
 
     @property
     def in_episode(self) -> bool:
@@ -315,7 +217,7 @@ class Recorder:
 
     @property
     def next_demo_name(self) -> str:
-        return f"demo_{self._next_index if self._episode is None else self._episode.index}"
+        return demo_name(self._next_index if self._episode is None else self._episode.index)
 
     # ---------------------------------------------------------------- episodes
     def begin_episode(
@@ -339,7 +241,7 @@ class Recorder:
         if source not in SOURCES:
             raise ValueError(f"unknown source {source!r}; valid choices: {', '.join(SOURCES)}")
         idx = self._next_index
-        name = f"demo_{idx}"
+        name = demo_name(idx)
         if name in self._incomplete:  # a stale group from this session's own discarded state
             del self._incomplete[name]
         g = self._incomplete.create_group(name)
@@ -377,8 +279,8 @@ class Recorder:
         row["timestamps"] = np.asarray(
             time.perf_counter() - ep.t0 if timestamp is None else timestamp, dtype=np.float64
         )
-        for k, v in _flatten(obs).items():
-            row[f"obs/{k}"] = _as_row(f"obs/{k}", v)
+        for k, v in flatten(obs).items():
+            row[f"obs/{k}"] = as_row(f"obs/{k}", v)
         if ep.has_state is None:
             ep.has_state = state is not None
         if (state is not None) != ep.has_state:
@@ -386,8 +288,8 @@ class Recorder:
         if state is not None:
             row["states"] = np.asarray(state, dtype=np.float64)
         if datagen_info is not None:
-            for k, v in _flatten(datagen_info).items():
-                row[f"datagen_info/{k}"] = _as_row(f"datagen_info/{k}", v)
+            for k, v in flatten(datagen_info).items():
+                row[f"datagen_info/{k}"] = as_row(f"datagen_info/{k}", v)
         if ep.steps == 0:
             ep.shapes = {k: (v.shape, v.dtype) for k, v in row.items()}
             ep.buffer = {k: [] for k in row}
@@ -453,13 +355,60 @@ class Recorder:
             g.attrs[k] = v
         # Everything on disk before the episode becomes visible under /data.
         self._file.flush()
-        name = f"demo_{ep.index}"
-        self._file.move(g.name, f"/data/{name}")
+        name = demo_name(ep.index)
+        self._file.move(g.name, f"/{DATA}/{name}")
         self._data.attrs["total"] = int(self._data.attrs.get("total", 0)) + int(ep.steps)
         self._file.flush()
         self._episode = None
         self._next_index = ep.index + 1
         return name
+
+    def add_episode(
+        self,
+        episode: Mapping[str, Any],
+        *,
+        success: bool,
+        seed: int | None = None,
+        instruction: str = "",
+        source: str | None = None,
+        attrs: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Write a whole episode at once; returns its name (``"demo_<i>"``).
+
+        episode: ``{"actions" (T, 6) rad, "timestamps" (T,) s, "obs": {...}, "states" (T, S) or absent,
+        "datagen_info": {...} or absent}``, every leaf a (T, ...) array, stored with the same dtypes as
+        :meth:`add_step` would store them row by row. The other arguments are :meth:`begin_episode`'s
+        and :meth:`end_episode`'s."""
+        self.begin_episode(seed=seed, instruction=instruction, source=source, attrs=attrs)
+        try:
+            ep = self._episode
+            arrays = {k: as_row(k, v) for k, v in flatten(episode).items()}
+            if "actions" not in arrays or arrays["actions"].ndim != 2:
+                raise ValueError("an episode needs 'actions' of shape (T, 6) (radians)")
+            T = arrays["actions"].shape[0]
+            bad = {k: a.shape[0] if a.ndim else 0 for k, a in arrays.items() if a.ndim == 0 or a.shape[0] != T}
+            if bad:
+                raise ValueError(f"every array of an episode needs T={T} rows (as 'actions'); got {bad}")
+            for key, a in arrays.items():
+                ds = self._dataset(ep.group, key, a.shape[1:], a.dtype)
+                ds.resize(T, axis=0)
+                ds[:] = a
+            ep.shapes = {k: (a.shape[1:], a.dtype) for k, a in arrays.items()}
+            ep.steps = ep.written = T
+        except BaseException:
+            self.discard_episode()
+            raise
+        return self.end_episode(success)
+
+    def set_attrs(self, group: str, attrs: Mapping[str, Any]) -> None:
+        """Set attributes on ``group`` (``"data"`` for the file's /data, another name for a top-level
+        group of producer metadata such as ``"mimic"``, made if missing). Values: str, numbers, arrays."""
+        if self._file is None:
+            raise RuntimeError("recorder is closed")
+        g = self._data if group == DATA else self._file.require_group(group)
+        for k, v in attrs.items():
+            g.attrs[k] = v
+        self._file.flush()
 
     def discard_episode(self) -> None:
         """Drop the open episode (re-record it under the same number)."""
@@ -493,198 +442,3 @@ class Recorder:
                 self._file.close()
         except Exception:
             pass
-
-
-# -------------------------------------------------------------------- reading
-
-
-@dataclass
-class Episode:
-    """One recorded episode, loaded into memory (arrays as in the file)."""
-
-    name: str
-    actions: np.ndarray
-    timestamps: np.ndarray | None
-    obs: dict[str, Any]
-    states: np.ndarray | None
-    initial_state: np.ndarray | None
-    datagen_info: dict[str, Any]
-    attrs: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def num_samples(self) -> int:
-        return int(self.actions.shape[0])
-
-    @property
-    def success(self) -> bool:
-        return bool(self.attrs.get("success", False))
-
-
-def _read_tree(g) -> dict[str, Any]:
-    import h5py
-
-    out = {}
-    for k, v in g.items():
-        out[k] = _read_tree(v) if isinstance(v, h5py.Group) else v[()]
-    return out
-
-
-def _attr(v):
-    if isinstance(v, bytes):
-        return v.decode()
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
-
-def sorted_demo_names(group) -> list[str]:
-    """The ``demo_<i>`` keys of an h5py group (a recording's ``/data``), sorted by i (demo_10 after demo_9)."""
-    return sorted((k for k in group if _DEMO_RE.match(k)), key=lambda k: int(k[5:]))
-
-
-def demo_names(path_or_file) -> list[str]:
-    """Finished demos in a recording, sorted by number (``["demo_0", "demo_1", ...]``)."""
-    import h5py
-
-    def names(f):
-        if "data" not in f:
-            raise ValueError(f"{f.filename} is not a recording: no /data group")
-        return sorted_demo_names(f["data"])
-
-    if isinstance(path_or_file, h5py.File):
-        return names(path_or_file)
-    with h5py.File(path_or_file, "r") as f:
-        return names(f)
-
-
-def _demo_key(demo: int | str) -> str:
-    if isinstance(demo, (int, np.integer)):
-        return f"demo_{int(demo)}"
-    return str(demo)
-
-
-def load_episode(path: str | Path, demo: int | str) -> Episode:
-    """Read ``/data/demo_<i>`` (``demo`` is i or ``"demo_i"``) from a recording."""
-    import h5py
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"recording not found: {path}")
-    key = _demo_key(demo)
-    with h5py.File(path, "r") as f:
-        names = demo_names(f)
-        if key not in names:
-            raise KeyError(f"{path} has no episode {key!r}; episodes: {', '.join(names) or '(none)'}")
-        g = f["data"][key]
-        return Episode(
-            name=key,
-            actions=g["actions"][()],
-            timestamps=g["timestamps"][()] if "timestamps" in g else None,
-            obs=_read_tree(g["obs"]) if "obs" in g else {},
-            states=g["states"][()] if "states" in g else None,
-            initial_state=g["initial_state"][()] if "initial_state" in g else None,
-            datagen_info=_read_tree(g["datagen_info"]) if "datagen_info" in g else {},
-            attrs={k: _attr(v) for k, v in g.attrs.items()},
-        )
-
-
-def read_env_args(path: str | Path) -> dict[str, Any]:
-    """``data.attrs["env_args"]`` parsed from JSON ({} when absent)."""
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        raw = f["data"].attrs.get("env_args", "{}")
-        return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
-
-
-# -------------------------------------------------------------------- inspect
-
-
-def summarize(path: str | Path) -> dict[str, Any]:
-    """A recording's summary: file attrs, per-episode length/success/seed, dataset keys with shape and dtype.
-
-    Returns ``{"path", "total", "env_args", "fps", "episodes": [{"name", "num_samples", "success", "seed",
-    "source", "instruction"}], "keys": {"actions": ((T, 6) of the first demo, dtype), ...},
-    "incomplete": [{"name", "steps"}]}``.
-    """
-    import h5py
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"recording not found: {path}")
-    with h5py.File(path, "r") as f:
-        names = demo_names(f)
-        data = f["data"]
-        eps = []
-        for n in names:
-            a = {k: _attr(v) for k, v in data[n].attrs.items()}
-            eps.append(
-                {
-                    "name": n,
-                    "num_samples": int(a.get("num_samples", data[n]["actions"].shape[0])),
-                    "success": bool(a.get("success", False)),
-                    "seed": int(a.get("seed", -1)),
-                    "source": a.get("source", ""),
-                    "instruction": a.get("instruction", ""),
-                }
-            )
-        keys: dict[str, tuple[tuple[int, ...], str]] = {}
-        if names:
-            def visit(name, obj):
-                if isinstance(obj, h5py.Dataset):
-                    keys[name] = (tuple(obj.shape), str(obj.dtype))
-
-            data[names[0]].visititems(visit)
-        incomplete = []
-        try:
-            for k in f["incomplete"].keys() if "incomplete" in f else ():
-                try:
-                    g = f["incomplete"][k]
-                    incomplete.append({"name": k, "steps": int(g["actions"].shape[0]) if "actions" in g else 0})
-                except Exception:  # noqa: BLE001 - damaged by a kill mid-flush; resume drops it
-                    incomplete.append({"name": k, "steps": -1})
-        except Exception:  # noqa: BLE001
-            incomplete.append({"name": "(unreadable)", "steps": -1})
-        env_args = data.attrs.get("env_args", "{}")
-        return {
-            "path": str(path),
-            "total": int(data.attrs.get("total", 0)),
-            "env_args": json.loads(env_args.decode() if isinstance(env_args, bytes) else env_args),
-            "fps": float(data.attrs.get("fps", float("nan"))),
-            "episodes": eps,
-            "keys": dict(sorted(keys.items())),
-            "incomplete": incomplete,
-        }
-
-
-def format_summary(s: Mapping[str, Any]) -> str:
-    """Human-readable text of :func:`summarize`'s result."""
-    eps = s["episodes"]
-    n_ok = sum(e["success"] for e in eps)
-    env = s["env_args"].get("env_name", "?") if s["env_args"] else "?"
-    lines = [
-        f"{s['path']}",
-        f"  env: {env}   fps: {s['fps']:g}   episodes: {len(eps)}   steps: {s['total']}   "
-        f"success: {n_ok}/{len(eps)}",
-    ]
-    if eps:
-        lens = np.array([e["num_samples"] for e in eps])
-        lines.append(f"  length: min {lens.min()}  mean {lens.mean():.1f}  max {lens.max()}")
-        lines.append("")
-        lines.append(f"  {'episode':<12}{'steps':>7}  {'success':<8}{'seed':>6}  {'source':<7}instruction")
-        for e in eps:
-            lines.append(
-                f"  {e['name']:<12}{e['num_samples']:>7}  {str(e['success']):<8}{e['seed']:>6}  "
-                f"{e['source']:<7}{e['instruction']}"
-            )
-        lines.append("")
-        lines.append(f"  keys ({eps[0]['name']}):")
-        for k, (shape, dtype) in s["keys"].items():
-            lines.append(f"    {k:<48}{str(shape):<22}{dtype}")
-    if s["incomplete"]:
-        lines.append("")
-        lines.append("  interrupted episodes (not in /data):")
-        for e in s["incomplete"]:
-            steps = "unreadable" if e["steps"] < 0 else f"{e['steps']} flushed steps"
-            lines.append(f"    /incomplete/{e['name']}: {steps}")
-    return "\n".join(lines)
