@@ -196,161 +196,186 @@ class TrialRunner:
 
     # ------------------------------------------------------------------ a trial
     def run(self, trial_index: int) -> TrialResult:
-        job, spec, sources = self.job, self.job.spec, self.job.sources
+        """Trial ``trial_index``: plan each subtask's targets, execute them, classify, package."""
+        job = self.job
         rng = trial_rng(job.seed, trial_index)
         reset_seed = int(rng.integers(0, 2**31 - 1))
         t0 = time.perf_counter()
-        env, u, ik = self.env, self.env.unwrapped, self.ik
-        obs, info = env.reset(seed=reset_seed)
-        bounds = randomize_boundaries(sources, spec, rng)
-
-        rows_obs, rows_dg, actions, states = [], [], [], []
-        src_inds: list[int] = []
-        chosen = None
-        last_target = None
-        q_prev = np.asarray(obs["joint_pos"], dtype=np.float64).copy()
-        success_streak = 0
-        success = False
-        reason = None
-        grasp_seen_in_subtask = []
-        held = False
-        dropped = False
-        grip_at_grasp = C.GRIPPER_CLOSED
-        ik_missed = 0
-        grasp = spec.grasp_signal
-        done = False
-
-        env_objects = [o for o, _ in u.subtask_spec]
-        for s_i, st in enumerate(spec.subtasks):
-            dg = u.get_datagen_info()
-            obj_name = env_objects[s_i] if st.object_ref == ENV_OBJECT else st.object_ref
-            obj_pose = np.asarray(dg["object_poses"][obj_name]) if obj_name is not None else None
-            if chosen is None or spec.select_src_per_subtask:
-                # Sources whose subtask used the same object come first (Sandwich: same ingredient).
-                cand = [j for j, src in enumerate(sources) if src.subtask_objects[s_i] == obj_name] \
-                    or list(range(len(sources)))
-                starts = bounds[cand, s_i, 0]
-                pick = select_source(
-                    st, rng,
-                    src_eef_poses=np.stack([sources[j].eef_pose[a] for j, a in zip(cand, starts)]),
-                    src_obj_poses=(np.stack([sources[j].object_poses[sources[j].subtask_objects[s_i]][a]
-                                             for j, a in zip(cand, starts)]) if obj_name is not None else None),
-                    eef_pose=np.asarray(dg["eef_pose"]), obj_pose=obj_pose,
-                )
-                chosen = cand[pick]
-            src_inds.append(int(chosen))
-            src = sources[chosen]
-            a, b = bounds[chosen, s_i]
-            seg = src.target_pose[a:b]
-            grip = src.gripper_action[a:b]
-            if s_i == 0:
-                # MimicGen: the first segment starts at the source robot's own pose, so the approach
-                # is re-attached to the object too, not only the targets.
-                seg = np.concatenate([src.eef_pose[a:a + 1], seg])
-                grip = np.concatenate([grip[:1], grip])
-            if obj_name is not None:
-                seg = transform_segment(seg, src.object_poses[src.subtask_objects[s_i]][a], obj_pose)
-            start_pose = last_target if last_target is not None else np.asarray(dg["eef_pose"])
-            n_interp = st.num_interpolation_steps
-            cyl = st.interpolation_space == "cylindrical"
-            if st.interpolation_step_size is not None:
-                dist = path_length(start_pose, seg[0], cylindrical=cyl)
-                n_interp = max(n_interp, int(np.ceil(dist / st.interpolation_step_size)) - 1)
-            interp = interpolate_poses(start_pose, seg[0], n_interp, cylindrical=cyl)  # ends at seg[0]
-            fixed = np.repeat(seg[:1], st.num_fixed_steps, axis=0)
-            poses = np.concatenate([interp, fixed, seg[1:]])
-            grips = np.concatenate([np.full(len(interp) + len(fixed), grip[0]), grip[1:]])
-            noisy = np.concatenate([np.full(len(interp) + len(fixed), st.apply_noise_during_interpolation),
-                                    np.ones(len(seg) - 1, dtype=bool)])
-            if s_i == len(spec.subtasks) - 1 and spec.settle_steps:
-                # hold the final target so a release can finish and the object come to rest
-                n_settle = spec.settle_steps
-                poses = np.concatenate([poses, np.repeat(poses[-1:], n_settle, axis=0)])
-                grips = np.concatenate([grips, np.full(n_settle, grips[-1])])
-                noisy = np.concatenate([noisy, np.zeros(n_settle, dtype=bool)])
-            last_target = seg[-1]
-            grasp_seen = False
-
-            for k in range(len(poses)):
-                target = poses[k]
-                if noisy[k]:
-                    target = perturb_pose(target, rng, pos_sigma=st.action_noise_pos, rot_sigma=st.action_noise_rot)
-                pos, quat = pose_to_pos_quat(target)
-                q, err = self._solve_ik(pos, quat, q_prev)
-                if err > spec.ik_pos_tolerance:
-                    ik_missed += 1
-                    if spec.abort_on_ik_failure:
-                        done = True
-                        break
-                action = q.copy()
-                action[-1] = grips[k]
-                q_prev = action
-                dg = u.get_datagen_info()
-                states.append(np.array(u.get_state(), copy=True))
-                rows_obs.append(_obs_row(obs))
-                rows_dg.append(datagen_row(dg, target_eef_pose=ik.fk_mat(action), action=action))
-                # float64 as the env applies it (a float32 cast would make the stored action differ
-                # from the applied one and break bit-exact replay)
-                obs, _, terminated, truncated, info = env.step(action)
-                actions.append(np.asarray(info.get("action", action), dtype=np.float64))
-                sig = info.get("subtask_signals", {})
-                now_held = bool(sig.get(grasp, False))
-                if now_held:
-                    grasp_seen = True
-                if now_held and not held:
-                    grip_at_grasp = grips[k]
-                # a drop: the grasp is lost while the gripper is still commanded as closed as when it
-                # took the object (not while the source opens it to release)
-                if held and not now_held and grips[k] <= grip_at_grasp + GRIPPER_OPENING_MARGIN:
-                    dropped = True
-                held = now_held
-                if info.get("is_success", False):
-                    success_streak += 1
-                    if success_streak >= spec.success_hold_steps:
-                        success, done = True, True
-                        break
-                else:
-                    success_streak = 0
-                if truncated or terminated:
-                    success = bool(info.get("is_success", False))
-                    done = True
-                    break
-            grasp_seen_in_subtask.append(grasp_seen or st.end_signal != grasp)
-            if done:
+        obs, info = self.env.reset(seed=reset_seed)
+        bounds = randomize_boundaries(job.sources, job.spec, rng)
+        ex = _Execution(obs=obs, info=info, q_prev=np.asarray(obs["joint_pos"], dtype=np.float64).copy())
+        for s_i, st in enumerate(job.spec.subtasks):
+            poses, grips, noisy = self._plan_segment(s_i, st, bounds, rng, ex)
+            self._execute_segment(st, poses, grips, noisy, rng, ex)
+            if ex.done:
                 break
-        if not done:
-            success = bool(info.get("is_success", False))
-        if not success:
-            if ik_missed:
-                reason = "ik_unreachable"
-            elif not all(grasp_seen_in_subtask):
-                reason = "grasp_missed"
-            elif dropped:
-                reason = "drop"
-            else:
-                reason = "timeout"
-        if success:
-            reason = None
-        t_phys = time.perf_counter() - t0
-
-        result = TrialResult(trial_index=int(trial_index), success=bool(success), reason=reason,
-                             src_demo_inds=src_inds, reset_seed=reset_seed, num_steps=len(actions),
-                             seconds_physics=t_phys, instruction=str(getattr(u, "instruction", "")))
-        if (success or job.keep_failed) and actions:
+        if not ex.done:
+            ex.success = bool(ex.info.get("is_success", False))
+        result = TrialResult(trial_index=int(trial_index), success=bool(ex.success), reason=self._classify(ex),
+                             src_demo_inds=ex.src_inds, reset_seed=reset_seed, num_steps=len(ex.actions),
+                             seconds_physics=time.perf_counter() - t0,
+                             instruction=str(getattr(self.env.unwrapped, "instruction", "")))
+        if (ex.success or job.keep_failed) and ex.actions:
             t1 = time.perf_counter()
-            st_arr = np.stack(states)
-            obs_tree = _stack_tree(rows_obs)
-            if job.image_size is not None:
-                obs_tree["images"] = self.render_states(st_arr)
-            result.episode = {
-                "actions": np.stack(actions),
-                "timestamps": np.arange(len(actions), dtype=np.float64) * self.ctrl_dt,
-                "obs": obs_tree,
-                "states": st_arr,
-                "datagen_info": _stack_tree(rows_dg),
-            }
+            result.episode = self._package(ex)
             result.seconds_render = time.perf_counter() - t1
         return result
+
+    def _plan_segment(self, s_i: int, st, bounds: np.ndarray, rng: np.random.Generator, ex: "_Execution"):
+        """Subtask ``s_i``'s targets: ``(poses (N, 4, 4) world frame, gripper commands (N,) rad, noisy (N,) bool)``.
+
+        Selects the source (once, or per subtask), re-attaches its segment to the object's current pose,
+        prepends the interpolation from the last target and, after the last subtask, the settle hold."""
+        spec, sources, u = self.job.spec, self.job.sources, self.env.unwrapped
+        env_objects = [o for o, _ in u.subtask_spec]
+        dg = u.get_datagen_info()
+        obj_name = env_objects[s_i] if st.object_ref == ENV_OBJECT else st.object_ref
+        obj_pose = np.asarray(dg["object_poses"][obj_name]) if obj_name is not None else None
+        if ex.chosen is None or spec.select_src_per_subtask:
+            # Sources whose subtask used the same object come first (Sandwich: same ingredient).
+            cand = [j for j, src in enumerate(sources) if src.subtask_objects[s_i] == obj_name] \
+                or list(range(len(sources)))
+            starts = bounds[cand, s_i, 0]
+            pick = select_source(
+                st, rng,
+                src_eef_poses=np.stack([sources[j].eef_pose[a] for j, a in zip(cand, starts)]),
+                src_obj_poses=(np.stack([sources[j].object_poses[sources[j].subtask_objects[s_i]][a]
+                                         for j, a in zip(cand, starts)]) if obj_name is not None else None),
+                eef_pose=np.asarray(dg["eef_pose"]), obj_pose=obj_pose,
+            )
+            ex.chosen = cand[pick]
+        ex.src_inds.append(int(ex.chosen))
+        src = sources[ex.chosen]
+        a, b = bounds[ex.chosen, s_i]
+        seg = src.target_pose[a:b]
+        grip = src.gripper_action[a:b]
+        if s_i == 0:
+            # MimicGen: the first segment starts at the source robot's own pose, so the approach
+            # is re-attached to the object too, not only the targets.
+            seg = np.concatenate([src.eef_pose[a:a + 1], seg])
+            grip = np.concatenate([grip[:1], grip])
+        if obj_name is not None:
+            seg = transform_segment(seg, src.object_poses[src.subtask_objects[s_i]][a], obj_pose)
+        start_pose = ex.last_target if ex.last_target is not None else np.asarray(dg["eef_pose"])
+        n_interp = st.num_interpolation_steps
+        cyl = st.interpolation_space == "cylindrical"
+        if st.interpolation_step_size is not None:
+            dist = path_length(start_pose, seg[0], cylindrical=cyl)
+            n_interp = max(n_interp, int(np.ceil(dist / st.interpolation_step_size)) - 1)
+        interp = interpolate_poses(start_pose, seg[0], n_interp, cylindrical=cyl)  # ends at seg[0]
+        fixed = np.repeat(seg[:1], st.num_fixed_steps, axis=0)
+        poses = np.concatenate([interp, fixed, seg[1:]])
+        grips = np.concatenate([np.full(len(interp) + len(fixed), grip[0]), grip[1:]])
+        noisy = np.concatenate([np.full(len(interp) + len(fixed), st.apply_noise_during_interpolation),
+                                np.ones(len(seg) - 1, dtype=bool)])
+        if s_i == len(spec.subtasks) - 1 and spec.settle_steps:
+            # hold the final target so a release can finish and the object come to rest
+            n_settle = spec.settle_steps
+            poses = np.concatenate([poses, np.repeat(poses[-1:], n_settle, axis=0)])
+            grips = np.concatenate([grips, np.full(n_settle, grips[-1])])
+            noisy = np.concatenate([noisy, np.zeros(n_settle, dtype=bool)])
+        ex.last_target = seg[-1]
+        return poses, grips, noisy
+
+    def _execute_segment(self, st, poses, grips, noisy, rng: np.random.Generator, ex: "_Execution") -> None:
+        """Noise, IK and one env step per target, recording each step; sets ``ex.done`` when the trial ends
+        (IK failure with ``abort_on_ik_failure``, success held for ``success_hold_steps``, env end)."""
+        spec, env, ik = self.job.spec, self.env, self.ik
+        u = env.unwrapped
+        grasp = spec.grasp_signal
+        grasp_seen = False
+        for k in range(len(poses)):
+            target = poses[k]
+            if noisy[k]:
+                target = perturb_pose(target, rng, pos_sigma=st.action_noise_pos, rot_sigma=st.action_noise_rot)
+            pos, quat = pose_to_pos_quat(target)
+            q, err = self._solve_ik(pos, quat, ex.q_prev)
+            if err > spec.ik_pos_tolerance:
+                ex.ik_missed += 1
+                if spec.abort_on_ik_failure:
+                    ex.done = True
+                    break
+            action = q.copy()
+            action[-1] = grips[k]
+            ex.q_prev = action
+            ex.states.append(np.array(u.get_state(), copy=True))
+            ex.rows_obs.append(_obs_row(ex.obs))
+            ex.rows_dg.append(datagen_row(u.get_datagen_info(), target_eef_pose=ik.fk_mat(action), action=action))
+            # float64 as the env applies it (a float32 cast would make the stored action differ
+            # from the applied one and break bit-exact replay)
+            ex.obs, _, terminated, truncated, ex.info = env.step(action)
+            ex.actions.append(np.asarray(ex.info.get("action", action), dtype=np.float64))
+            now_held = bool(ex.info.get("subtask_signals", {}).get(grasp, False))
+            if now_held:
+                grasp_seen = True
+            if now_held and not ex.held:
+                ex.grip_at_grasp = grips[k]
+            # a drop: the grasp is lost while the gripper is still commanded as closed as when it
+            # took the object (not while the source opens it to release)
+            if ex.held and not now_held and grips[k] <= ex.grip_at_grasp + GRIPPER_OPENING_MARGIN:
+                ex.dropped = True
+            ex.held = now_held
+            if ex.info.get("is_success", False):
+                ex.success_streak += 1
+                if ex.success_streak >= spec.success_hold_steps:
+                    ex.success, ex.done = True, True
+                    break
+            else:
+                ex.success_streak = 0
+            if truncated or terminated:
+                ex.success = bool(ex.info.get("is_success", False))
+                ex.done = True
+                break
+        ex.grasp_seen_in_subtask.append(grasp_seen or st.end_signal != grasp)
+
+    @staticmethod
+    def _classify(ex: "_Execution") -> str | None:
+        """None for a success, else the first of FAILURE_REASONS that applies."""
+        if ex.success:
+            return None
+        if ex.ik_missed:
+            return "ik_unreachable"
+        if not all(ex.grasp_seen_in_subtask):
+            return "grasp_missed"
+        return "drop" if ex.dropped else "timeout"
+
+    def _package(self, ex: "_Execution") -> dict[str, Any]:
+        """The kept episode in the recorder's layout (nested (T, ...) arrays), cameras re-rendered from states."""
+        st_arr = np.stack(ex.states)
+        obs_tree = _stack_tree(ex.rows_obs)
+        if self.job.image_size is not None:
+            obs_tree["images"] = self.render_states(st_arr)
+        return {
+            "actions": np.stack(ex.actions),
+            "timestamps": np.arange(len(ex.actions), dtype=np.float64) * self.ctrl_dt,
+            "obs": obs_tree,
+            "states": st_arr,
+            "datagen_info": _stack_tree(ex.rows_dg),
+        }
+
+
+@dataclass
+class _Execution:
+    """What one trial has done so far: the rows it recorded and what the classification looks at."""
+
+    obs: dict
+    info: dict
+    q_prev: np.ndarray  # (6,) rad, the last joint targets (IK warm start)
+    rows_obs: list = field(default_factory=list)
+    rows_dg: list = field(default_factory=list)
+    actions: list = field(default_factory=list)
+    states: list = field(default_factory=list)
+    src_inds: list[int] = field(default_factory=list)
+    chosen: int | None = None
+    last_target: np.ndarray | None = None
+    success_streak: int = 0
+    success: bool = False
+    done: bool = False
+    grasp_seen_in_subtask: list[bool] = field(default_factory=list)
+    held: bool = False
+    dropped: bool = False
+    grip_at_grasp: float = C.GRIPPER_CLOSED
+    ik_missed: int = 0
 
 
 # ---------------------------------------------------------------------------------------------
