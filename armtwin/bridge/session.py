@@ -3,7 +3,7 @@
 * :func:`check_transport` / :func:`check_follower`: the config fields the commands share
   (backend, rate, duration; follower source, port, env id), each error listing the valid choices.
 * :class:`BridgeSession`: SIGINT/SIGTERM flag, the transport backend (chosen and printed), the
-  optional MCAP bag, and the follower; on an error the bag is aborted (nothing half-written is
+  optional MCAP bag (:class:`armtwin.bridge.bag.BagRecorder`), and the follower; on an error the bag is aborted (nothing half-written is
   left), and whatever happens the follower is disconnected, the backend closed and the signal
   handlers restored.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from armtwin.bridge.bag import BagRecorder
 from armtwin.bridge.stream import StopFlag
 from armtwin.bridge.transport import BACKENDS, QosProfile, choose_backend
 
@@ -73,8 +74,6 @@ class BridgeSession:
             self.backend = choose_backend(cfg.backend, domain_id=cfg.domain_id)
             self.say(self.backend.describe())
             if cfg.record:
-                from armtwin.bridge.recorder import BagRecorder
-
                 self.recorder = BagRecorder(cfg.record, topics)
         except BaseException:
             self._close()
