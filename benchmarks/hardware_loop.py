@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from armtwin.hardware.feetech import encode_instruction
+from armtwin.hardware.feetech.protocol import encode_instruction
 from armtwin.hardware.virtual_arm import VirtualArm, VirtualArmConfig
 from armtwin.robots.real import RealFollower, RealFollowerConfig, RealLeader, RealLeaderConfig
 from armtwin.robots.safety import SafeFollower, SafetyConfig

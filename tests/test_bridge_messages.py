@@ -194,7 +194,7 @@ def test_receiver_drops_out_of_order_stale_and_malformed():
 
 
 def test_recorder_writes_mcap_that_rosbags_reads_back(tmp_path):
-    from armtwin.bridge.recorder import BagRecorder, read_bag
+    from armtwin.bridge.bag import BagRecorder, read_bag
 
     with BagRecorder(tmp_path / "run.mcap", {"/joint_states": M.JOINT_STATE_ROS_TYPE}) as rec:
         for i in range(5):
@@ -217,7 +217,7 @@ def test_recorder_writes_mcap_that_rosbags_reads_back(tmp_path):
 
 
 def test_recorder_abort_leaves_nothing(tmp_path):
-    from armtwin.bridge.recorder import BagRecorder
+    from armtwin.bridge.bag import BagRecorder
 
     with pytest.raises(RuntimeError):
         with BagRecorder(tmp_path / "x.mcap", {"/joint_states": M.JOINT_STATE_ROS_TYPE}) as rec:

@@ -134,7 +134,7 @@ def test_publish_wire_bytes_discovery_and_record(dds, procs, tmp_path):
     from rosbags.typesys import Stores, get_typestore
 
     from armtwin.bridge.publisher import scripted_trajectory
-    from armtwin.bridge.recorder import read_bag
+    from armtwin.bridge.bag import read_bag
 
     procs.env = dds["env"]
     ts = get_typestore(Stores.LATEST)
@@ -199,7 +199,7 @@ def test_mirror_tracks_publisher_and_survives_malformed(dds, procs, tmp_path):
     """publish -> mirror (two processes): the sim tracks the script within a small error; stale,
     out-of-order and malformed messages injected by a third participant are dropped and counted,
     the mirror keeps running, and its MCAP bag holds every message it received."""
-    from armtwin.bridge.recorder import read_bag
+    from armtwin.bridge.bag import read_bag
 
     procs.env = dds["env"]
     part = Participant(dds["domain"])

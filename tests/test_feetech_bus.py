@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from armtwin.assets import so101_constants as C
 from armtwin.hardware import feetech as ft
 from armtwin.hardware.plants import ServoPlant
-from armtwin.hardware.virtual_arm import DEFAULT_MOUNT_OFFSETS, RemoteVirtualArm, VirtualArmConfig
+from armtwin.hardware.remote_arm import RemoteVirtualArm
+from armtwin.hardware.virtual_arm import DEFAULT_MOUNT_OFFSETS, VirtualArmConfig
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "feetech_packets.json").read_text())
 
@@ -166,6 +167,17 @@ def test_servo_registers_homing_limits_torque():
     assert s.get("Goal_Position") == 2500 and s.joint_goal() == 2500
     s.write(42, ft.encode_register("Goal_Position", 3500))
     assert s.joint_goal() == 3000  # clipped to Max_Position_Limit
+
+
+def test_servo_present_velocity_and_moving_follow_the_joint():
+    s = ft.Servo(1, joint_ticks=2047)
+    s.set_joint(2100, velocity=-150.4)
+    velocity_addr, _ = ft.REGISTERS["Present_Velocity"]
+    moving_addr, _ = ft.REGISTERS["Moving"]
+    assert s.read(velocity_addr, 2) == ft.encode_register("Present_Velocity", -150)
+    assert s.read(moving_addr, 1) == b"\x01"  # more than 2 ticks/s: moving
+    s.set_joint(2100, velocity=2.0)
+    assert s.read(moving_addr, 1) == b"\x00"
 
 
 # --- clients against the pty ------------------------------------------------------------

@@ -14,7 +14,8 @@ import pytest
 
 from armtwin import _tv_compat
 from armtwin.assets import so101_constants as C
-from armtwin.hardware.virtual_arm import RemoteVirtualArm, VirtualArmConfig
+from armtwin.hardware.remote_arm import RemoteVirtualArm
+from armtwin.hardware.virtual_arm import VirtualArmConfig
 
 _tv_compat.declare_missing_ops()
 

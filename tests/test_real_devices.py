@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from armtwin.assets import so101_constants as C
-from armtwin.hardware.virtual_arm import RemoteVirtualArm, VirtualArm, VirtualArmConfig
+from armtwin.hardware.remote_arm import RemoteVirtualArm
+from armtwin.hardware.virtual_arm import VirtualArm, VirtualArmConfig
 from armtwin.robots.real import CalibrationMismatch, RealFollower, RealFollowerConfig, RealLeader, RealLeaderConfig
 from armtwin.robots.safety import SafeFollower, SafetyConfig, SafetyStop
 from armtwin.units import Calibration, UnitConverter

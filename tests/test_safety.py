@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from armtwin.assets import so101_constants as C
-from armtwin.hardware.virtual_arm import RemoteVirtualArm, VirtualArmConfig
+from armtwin.hardware.remote_arm import RemoteVirtualArm
+from armtwin.hardware.virtual_arm import VirtualArmConfig
 from armtwin.robots.real import RealFollower, RealFollowerConfig
 from armtwin.robots.safety import SafeFollower, SafetyConfig
 from armtwin.units import Calibration, MotorCalibration, UnitConverter, ticks_to_radians

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from armtwin.assets import so101_constants as C
-from armtwin.hardware.feetech import decode_register
-from armtwin.hardware.virtual_arm import RemoteVirtualArm, VirtualArm, VirtualArmConfig
+from armtwin.hardware.feetech.protocol import decode_register
+from armtwin.hardware.remote_arm import RemoteVirtualArm
+from armtwin.hardware.virtual_arm import VirtualArm, VirtualArmConfig
 from armtwin.teleop.factory import TeleopConfig, build_session
 from armtwin.data import load_episode, summarize
 from armtwin.teleop.replay import replay_in_sim

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from armtwin.assets import so101_constants as C
-from armtwin.hardware.virtual_arm import RemoteVirtualArm, VirtualArmConfig
+from armtwin.hardware.remote_arm import RemoteVirtualArm
+from armtwin.hardware.virtual_arm import VirtualArmConfig
 from armtwin.units import Calibration, MotorCalibration, UnitConverter, radians_to_ticks, ticks_to_radians
 
 KEYS = C.LEROBOT_MOTOR_KEYS

@@ -5,8 +5,10 @@
 * ``transport``: ``Backend`` with two implementations chosen at start-up: ``RclpyBackend`` (a
   sourced ROS 2 install) or ``CycloneBackend`` (a Cyclone DDS participant that speaks ROS 2's
   wire conventions).
-* ``publisher`` / ``mirror`` / ``command`` / ``recorder``: the ``armtwin bridge publish | mirror |
-  command | record`` commands (``cli.add_bridge``), each with its config dataclass.
+* ``publisher`` / ``mirror`` / ``command`` / ``record``: the ``armtwin bridge publish | mirror |
+  command | record`` commands (``cli.add_bridge``), each with its config dataclass; ``session``
+  what they share (config checks, backend, signal flag, teardown), ``stream`` the receive loop.
+* ``bag``: the rosbag2 (MCAP) writer and reader behind ``record`` and every ``--record``.
 
 Units: JointState is radians, rad/s, N*m; followers speak LeRobot units, converted with
 ``armtwin.units.UnitConverter``. Joint names, topic and frame id come from

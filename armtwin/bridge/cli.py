@@ -146,7 +146,7 @@ def _command(args) -> int:
 
 
 def _record(args) -> int:
-    from armtwin.bridge.recorder import RecordConfig, run_record
+    from armtwin.bridge.record import RecordConfig, run_record
 
     t = _transport(args)
     return _run(run_record, lambda: RecordConfig(

@@ -21,10 +21,24 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.bridge import messages as M
-from armtwin.bridge.mirror import TrackingStats, print_summary
-from armtwin.bridge.publisher import FollowerReader, JointStatePublisher, write_report
-from armtwin.bridge.session import BridgeSession, TransportConfig, check_follower, check_transport
-from armtwin.bridge.stream import JointStreamReceiver, RateLimitedLog, Ticker, receive_until_due, report_safety_stop
+from armtwin.bridge.session import (
+    BridgeSession,
+    TransportConfig,
+    check_follower,
+    check_transport,
+    print_summary,
+    write_report,
+)
+from armtwin.bridge.stream import (
+    FollowerReader,
+    JointStatePublisher,
+    JointStreamReceiver,
+    RateLimitedLog,
+    Ticker,
+    TrackingStats,
+    receive_until_due,
+    report_safety_stop,
+)
 from armtwin.robots.safety import SafetyStop
 
 COMMAND_SOURCES = ("sim", "real", "virtual")

@@ -4,7 +4,7 @@
   control period is the bridge's tick so the sim runs in real time).
 * ``real``: :class:`armtwin.robots.real.RealFollower` (LeRobot's SO101Follower) on ``port``.
 * ``virtual``: the same RealFollower, LeRobot's driver unmodified, on a virtual Feetech bus
-  (:class:`armtwin.hardware.virtual_arm.RemoteVirtualArm`, served by its own process) whose servos are a NumPy servo model,
+  (:class:`armtwin.hardware.remote_arm.RemoteVirtualArm`, served by its own process) whose servos are a NumPy servo model,
   or the MuJoCo twin when ``env_id`` is given with ``virtual_sim=True``.
 
 Every source comes wrapped in :class:`armtwin.robots.safety.SafeFollower` (limits, per-step clamp,
@@ -78,7 +78,8 @@ def make_follower(source: str, *, env_id: str = "armtwin/SO101-Lift-v0", rate_hz
             follower.disconnect()
             raise
     elif source == "virtual":
-        from armtwin.hardware.virtual_arm import RemoteVirtualArm, VirtualArmConfig
+        from armtwin.hardware.remote_arm import RemoteVirtualArm
+        from armtwin.hardware.virtual_arm import VirtualArmConfig
         from armtwin.robots.real import RealFollower, RealFollowerConfig
 
         # Served from its own process: a reply must never wait for this process's GIL or garbage

@@ -19,9 +19,17 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.bridge import messages as M
-from armtwin.bridge.publisher import FollowerReader, JointStatePublisher, write_report
-from armtwin.bridge.session import BridgeSession, TransportConfig, check_transport
-from armtwin.bridge.stream import JointStreamReceiver, RateLimitedLog, Ticker, receive_until_due, report_safety_stop
+from armtwin.bridge.session import BridgeSession, TransportConfig, check_transport, print_summary, write_report
+from armtwin.bridge.stream import (
+    FollowerReader,
+    JointStatePublisher,
+    JointStreamReceiver,
+    RateLimitedLog,
+    Ticker,
+    TrackingStats,
+    receive_until_due,
+    report_safety_stop,
+)
 from armtwin.robots.safety import SafetyStop
 
 
@@ -59,50 +67,6 @@ class MirrorConfig(TransportConfig):
             M.dds_topic_name(self.twin_topic)
             if self.twin_topic == self.topic:
                 raise ValueError("twin_topic must differ from topic, or the mirror would follow itself")
-
-
-class TrackingStats:
-    """Per-joint tracking error (rad) over the ticks that had a target.
-
-    ``settled`` leaves out the first ``settle_s`` seconds after the first target: the sim starts
-    wherever its env reset put it, so the first target is a step it needs a moment to reach.
-    """
-
-    def __init__(self, settle_s: float = 1.0):
-        self.settle_s = settle_s
-        self.errors: list[np.ndarray] = []
-        self.times: list[float] = []
-
-    def add(self, err: np.ndarray, t: float | None = None) -> None:
-        self.errors.append(np.asarray(err, dtype=np.float64))
-        self.times.append(time.monotonic() if t is None else t)
-
-    @staticmethod
-    def _stats(e: np.ndarray) -> dict:
-        if len(e) == 0:
-            return {"ticks": 0}
-        e = np.abs(e)
-        ok = ~np.isnan(e)
-        e0 = np.where(ok, e, 0.0)
-        n = ok.sum(axis=0).clip(min=1)
-        return {
-            "ticks": int(len(e)),
-            "joints": list(C.JOINT_NAMES),
-            "rms_rad": np.sqrt((e0**2).sum(axis=0) / n).tolist(),
-            "p99_rad": [float(np.percentile(e[ok[:, j], j], 99)) if ok[:, j].any() else None
-                        for j in range(C.NUM_JOINTS)],
-            "max_rad": e0.max(axis=0).tolist(),
-        }
-
-    def summary(self) -> dict:
-        if not self.errors:
-            return {"ticks": 0, "settle_s": self.settle_s, "settled": {"ticks": 0}}
-        e = np.stack(self.errors)
-        t = np.asarray(self.times)
-        out = self._stats(e)
-        out["settle_s"] = self.settle_s
-        out["settled"] = self._stats(e[t >= t[0] + self.settle_s])
-        return out
 
 
 def run_mirror(cfg: MirrorConfig, *, out=sys.stdout, follower=None, converter=None) -> dict:
@@ -181,19 +145,3 @@ def run_mirror(cfg: MirrorConfig, *, out=sys.stdout, follower=None, converter=No
     print_summary("mirror", report, out)
     write_report(cfg.report, report)
     return report
-
-
-def print_summary(name: str, report: dict, out) -> None:
-    r = report["receive"]
-    line = (f"armtwin bridge {name}: {r['received']} received, {r['accepted']} accepted, "
-            f"{r['dropped_out_of_order']} out-of-order, {r['dropped_stale']} stale, "
-            f"{r['malformed_total']} malformed" + (f" {r['malformed']}" if r["malformed"] else ""))
-    age = r["age_s"]
-    if age["n"]:
-        line += f"; message age p50 {age['p50'] * 1e3:.2f} ms p99 {age['p99'] * 1e3:.2f} ms"
-    print(line, file=out, flush=True)
-    tr = (report.get("tracking") or {}).get("settled") or {}
-    if tr.get("ticks"):
-        per = ", ".join(f"{n} {e:.4f}/{m:.4f}" for n, e, m in zip(tr["joints"], tr["rms_rad"], tr["max_rad"]))
-        print(f"armtwin bridge {name}: tracking error RMS/max (rad, after {report['tracking']['settle_s']:g} s): "
-              f"{per}", file=out, flush=True)

@@ -13,20 +13,18 @@ publishes the scripted trajectory itself with no follower at all.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.bridge import messages as M
-from armtwin.bridge.session import BridgeSession, TransportConfig, check_follower, check_transport
-from armtwin.bridge.stream import Ticker, percentiles, report_safety_stop
-from armtwin.bridge.transport import QosProfile, wait_for_match
+from armtwin.bridge.session import BridgeSession, TransportConfig, check_follower, check_transport, write_report
+from armtwin.bridge.stream import FollowerReader, JointStatePublisher, Ticker, percentiles, report_safety_stop
+from armtwin.bridge.transport import wait_for_match
 from armtwin.robots.safety import SafetyStop
 
 SOURCES = ("sim", "real", "virtual", "script")
@@ -87,53 +85,6 @@ class PublishConfig(TransportConfig):
         if self.source == "script" and self.motion == "none":
             self.motion = "sine"
         M.dds_topic_name(self.topic)
-
-
-class JointStatePublisher:
-    """Publishes (6,) joint states; ``publish(q, dq, stamp_ns)`` encodes, sends and records."""
-
-    def __init__(self, backend, topic: str, *, frame_id: str = C.ROS_FRAME_ID, qos: QosProfile = QosProfile(),
-                 recorder=None):
-        self.topic = topic
-        self.frame_id = frame_id
-        self.recorder = recorder
-        self.pub = backend.create_publisher(topic, M.JOINT_STATE_ROS_TYPE, qos=qos)
-        self.sent = 0
-
-    def publish(self, position, velocity=None, effort=None, *, stamp_ns: int | None = None) -> bytes:
-        stamp_ns = time.time_ns() if stamp_ns is None else stamp_ns
-        data = M.encode(M.make_joint_state(stamp_ns, position, velocity=velocity, effort=effort,
-                                           frame_id=self.frame_id))
-        self.pub.publish(data)
-        self.sent += 1
-        if self.recorder is not None:
-            self.recorder.write(self.topic, stamp_ns, data)
-        return data
-
-
-class FollowerReader:
-    """Reads a follower's joints in radians; velocities (rad/s) from the reads themselves.
-
-    The contract reports no velocity, so it is the slope over the last ``window`` reads: wider
-    than one read because a single tick's difference is dominated by bus and scheduling jitter
-    (the read time is not the sampling time of the servo); the cost is ``window/2`` ticks of lag.
-    """
-
-    def __init__(self, follower, converter, *, window: int = 3):
-        from collections import deque
-
-        self.follower = follower
-        self.converter = converter
-        self._hist: deque = deque(maxlen=max(2, window))
-
-    def read(self) -> tuple[np.ndarray, np.ndarray]:
-        obs = self.follower.get_observation()
-        q = self.converter.to_radians({k: obs[k] for k in C.LEROBOT_MOTOR_KEYS})
-        now = time.monotonic()
-        self._hist.append((now, q))
-        t0, q0 = self._hist[0]
-        dq = (q - q0) / (now - t0) if now > t0 else np.zeros(C.NUM_JOINTS)
-        return q, dq
 
 
 def run_publish(cfg: PublishConfig, *, out=sys.stdout) -> dict:
@@ -202,22 +153,3 @@ def run_publish(cfg: PublishConfig, *, out=sys.stdout) -> dict:
           f"{ticker.overruns} overruns)")
     write_report(cfg.report, report)
     return report
-
-
-def write_report(path: str | None, report: dict) -> None:
-    """JSON report, written to a temp file and renamed so a reader never sees half of it."""
-    if not path:
-        return
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(json.dumps(report, indent=2, default=_json_default))
-    tmp.replace(p)
-
-
-def _json_default(o):
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    return str(o)

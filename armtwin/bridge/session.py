@@ -3,17 +3,24 @@
 * :func:`check_transport` / :func:`check_follower`: the config fields the commands share
   (backend, rate, duration; follower source, port, env id), each error listing the valid choices.
 * :class:`BridgeSession`: SIGINT/SIGTERM flag, the transport backend (chosen and printed), the
-  optional MCAP bag, and the follower; on an error the bag is aborted (nothing half-written is
+  optional MCAP bag (:class:`armtwin.bridge.bag.BagRecorder`), and the follower; on an error the bag is aborted (nothing half-written is
   left), and whatever happens the follower is disconnected, the backend closed and the signal
   handlers restored.
+* :func:`print_summary` / :func:`write_report`: the end-of-run summary line and the JSON report.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
+
+from armtwin.bridge.bag import BagRecorder
 from armtwin.bridge.stream import StopFlag
 from armtwin.bridge.transport import BACKENDS, QosProfile, choose_backend
+from armtwin.staging import staged_file
 
 
 @dataclass(kw_only=True)
@@ -73,8 +80,6 @@ class BridgeSession:
             self.backend = choose_backend(cfg.backend, domain_id=cfg.domain_id)
             self.say(self.backend.describe())
             if cfg.record:
-                from armtwin.bridge.recorder import BagRecorder
-
                 self.recorder = BagRecorder(cfg.record, topics)
         except BaseException:
             self._close()
@@ -125,3 +130,36 @@ class BridgeSession:
             "receive": rx.stats.summary(),
             **extra,
         }
+
+
+def print_summary(name: str, report: dict, out) -> None:
+    r = report["receive"]
+    line = (f"armtwin bridge {name}: {r['received']} received, {r['accepted']} accepted, "
+            f"{r['dropped_out_of_order']} out-of-order, {r['dropped_stale']} stale, "
+            f"{r['malformed_total']} malformed" + (f" {r['malformed']}" if r["malformed"] else ""))
+    age = r["age_s"]
+    if age["n"]:
+        line += f"; message age p50 {age['p50'] * 1e3:.2f} ms p99 {age['p99'] * 1e3:.2f} ms"
+    print(line, file=out, flush=True)
+    tr = (report.get("tracking") or {}).get("settled") or {}
+    if tr.get("ticks"):
+        per = ", ".join(f"{n} {e:.4f}/{m:.4f}" for n, e, m in zip(tr["joints"], tr["rms_rad"], tr["max_rad"]))
+        print(f"armtwin bridge {name}: tracking error RMS/max (rad, after {report['tracking']['settle_s']:g} s): "
+              f"{per}", file=out, flush=True)
+
+
+def write_report(path: str | None, report: dict) -> None:
+    """JSON report at ``path`` (None or "": none), staged beside it (:func:`armtwin.staging.staged_file`)
+    so a reader never sees half of it."""
+    if not path:
+        return
+    with staged_file(Path(path)) as tmp:
+        tmp.write_text(json.dumps(report, indent=2, default=_json_default))
+
+
+def _json_default(o):
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    return str(o)

@@ -1,6 +1,8 @@
 """Pieces every bridge loop shares: a fixed-rate ticker, graceful stop on SIGINT/SIGTERM,
-rate-limited logging, summary statistics, and the receiving side that turns a stream of
-joint messages into a current joint target while dropping what must be dropped.
+rate-limited logging, summary statistics (receive, tracking error), the receiving side that
+turns a stream of joint messages into a current joint target while dropping what must be
+dropped, and the sending side: a follower's joints read in radians (:class:`FollowerReader`)
+and published as JointState (:class:`JointStatePublisher`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.bridge import messages as M
+from armtwin.bridge.transport import QosProfile
 
 
 class RateLimitedLog:
@@ -214,3 +217,94 @@ def receive_until_due(rx: "JointStreamReceiver", sub, backend, ticker: "Ticker")
         if ticker.remaining() <= 0:
             break
     return (rx.feed(sub.take()) > 0) or accepted
+
+
+class TrackingStats:
+    """Per-joint tracking error (rad) over the ticks that had a target.
+
+    ``settled`` leaves out the first ``settle_s`` seconds after the first target: the sim starts
+    wherever its env reset put it, so the first target is a step it needs a moment to reach.
+    """
+
+    def __init__(self, settle_s: float = 1.0):
+        self.settle_s = settle_s
+        self.errors: list[np.ndarray] = []
+        self.times: list[float] = []
+
+    def add(self, err: np.ndarray, t: float | None = None) -> None:
+        self.errors.append(np.asarray(err, dtype=np.float64))
+        self.times.append(time.monotonic() if t is None else t)
+
+    @staticmethod
+    def _stats(e: np.ndarray) -> dict:
+        if len(e) == 0:
+            return {"ticks": 0}
+        e = np.abs(e)
+        ok = ~np.isnan(e)
+        e0 = np.where(ok, e, 0.0)
+        n = ok.sum(axis=0).clip(min=1)
+        return {
+            "ticks": int(len(e)),
+            "joints": list(C.JOINT_NAMES),
+            "rms_rad": np.sqrt((e0**2).sum(axis=0) / n).tolist(),
+            "p99_rad": [float(np.percentile(e[ok[:, j], j], 99)) if ok[:, j].any() else None
+                        for j in range(C.NUM_JOINTS)],
+            "max_rad": e0.max(axis=0).tolist(),
+        }
+
+    def summary(self) -> dict:
+        if not self.errors:
+            return {"ticks": 0, "settle_s": self.settle_s, "settled": {"ticks": 0}}
+        e = np.stack(self.errors)
+        t = np.asarray(self.times)
+        out = self._stats(e)
+        out["settle_s"] = self.settle_s
+        out["settled"] = self._stats(e[t >= t[0] + self.settle_s])
+        return out
+
+
+class JointStatePublisher:
+    """Publishes (6,) joint states; ``publish(q, dq, stamp_ns)`` encodes, sends and records."""
+
+    def __init__(self, backend, topic: str, *, frame_id: str = C.ROS_FRAME_ID, qos: QosProfile = QosProfile(),
+                 recorder=None):
+        self.topic = topic
+        self.frame_id = frame_id
+        self.recorder = recorder
+        self.pub = backend.create_publisher(topic, M.JOINT_STATE_ROS_TYPE, qos=qos)
+        self.sent = 0
+
+    def publish(self, position, velocity=None, effort=None, *, stamp_ns: int | None = None) -> bytes:
+        stamp_ns = time.time_ns() if stamp_ns is None else stamp_ns
+        data = M.encode(M.make_joint_state(stamp_ns, position, velocity=velocity, effort=effort,
+                                           frame_id=self.frame_id))
+        self.pub.publish(data)
+        self.sent += 1
+        if self.recorder is not None:
+            self.recorder.write(self.topic, stamp_ns, data)
+        return data
+
+
+class FollowerReader:
+    """Reads a follower's joints in radians; velocities (rad/s) from the reads themselves.
+
+    The contract reports no velocity, so it is the slope over the last ``window`` reads: wider
+    than one read because a single tick's difference is dominated by bus and scheduling jitter
+    (the read time is not the sampling time of the servo); the cost is ``window/2`` ticks of lag.
+    """
+
+    def __init__(self, follower, converter, *, window: int = 3):
+        from collections import deque
+
+        self.follower = follower
+        self.converter = converter
+        self._hist: deque = deque(maxlen=max(2, window))
+
+    def read(self) -> tuple[np.ndarray, np.ndarray]:
+        obs = self.follower.get_observation()
+        q = self.converter.to_radians({k: obs[k] for k in C.LEROBOT_MOTOR_KEYS})
+        now = time.monotonic()
+        self._hist.append((now, q))
+        t0, q0 = self._hist[0]
+        dq = (q - q0) / (now - t0) if now > t0 else np.zeros(C.NUM_JOINTS)
+        return q, dq

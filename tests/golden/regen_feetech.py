@@ -4,7 +4,7 @@ Instruction packets are produced by the Feetech SDK itself (``scservo_sdk``, the
 code LeRobot drives the real bus with), captured from a port object that
 records what the SDK writes; status packets are the replies the SDK's own
 parser accepts, built from the protocol description (``FF FF id len err
-data.. ~sum``) by hand below, independently of ``armtwin.hardware.feetech``.
+data.. ~sum``) by hand below, independently of ``armtwin.hardware.feetech.protocol``.
 
     .venv/bin/python tests/golden/regen_feetech.py
 """
