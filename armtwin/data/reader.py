@@ -92,7 +92,10 @@ class DemoView:
         return _read_tree(obj) if isinstance(obj, h5py.Group) else {}
 
     def load(self) -> "Episode":
+        """The whole demo in memory; RecordingError when it has no ``actions`` (every reader refuses such a demo)."""
         g = self._g
+        if "actions" not in g:
+            raise RecordingError(f"{self.where}: missing dataset 'actions'")
         return Episode(
             name=self.name,
             actions=g["actions"][()],

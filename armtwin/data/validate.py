@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.data.reader import DemoView, RecordingError, open_recording
 from armtwin.data.schema import REQUIRED_KEYS
+
+#: What a reader that replays actions needs (a virtual arm's script, a replay leader).
+ACTIONS_ONLY: dict[str, tuple[int, ...]] = {"actions": (C.NUM_JOINTS,)}
 
 
 @dataclass(frozen=True)
@@ -53,17 +57,23 @@ class RecordingScan:
     per_file: dict[str, dict[str, int]]
 
 
-def check_demo(view: DemoView, *, action_dims: tuple[int, ...] = (C.NUM_JOINTS,)) -> tuple[int, dict[str, tuple[int, int]]]:
+def check_demo(
+    view: DemoView,
+    *,
+    action_dims: tuple[int, ...] = (C.NUM_JOINTS,),
+    required: Mapping[str, tuple[int, ...]] = REQUIRED_KEYS,
+) -> tuple[int, dict[str, tuple[int, int]]]:
     """Validate one demo's datasets without reading image pixels -> ``(T, {camera: (H, W)})``.
 
-    Checks the :data:`~armtwin.data.schema.REQUIRED_KEYS` and their row shapes (``actions`` may be
+    Checks the ``required`` keys (default :data:`~armtwin.data.schema.REQUIRED_KEYS`; a reader that needs
+    only the actions passes ``ACTIONS_ONLY``) and their row shapes (``actions`` may be
     any width in ``action_dims``: 6 joint targets, 8 for end-effector actions), ``num_samples``
     against the rows, equal lengths of ``obs/joint_pos``, ``timestamps`` and every camera, and
     cameras as (T, H, W, 3) uint8. Raises RecordingError naming the file, demo and key."""
     where = view.where
-    for key, tail in REQUIRED_KEYS.items():
+    for key, tail in required.items():
         if key not in view:
-            raise RecordingError(f"{where}: missing dataset {key!r} (required: {', '.join(REQUIRED_KEYS)})")
+            raise RecordingError(f"{where}: missing dataset {key!r} (required: {', '.join(required)})")
         ds = view.dataset(key)
         if key == "actions" and ds.ndim == 2 and ds.shape[1] in action_dims:
             continue

@@ -94,14 +94,14 @@ def load_hdf5_actions(path, demo: str | None = None) -> tuple[np.ndarray, float]
     """``(T, 6)`` radian actions of one demo (default: the first) of a recording and its fps (else 30).
 
     RecordingError (a ValueError) for a file that is not a recording, KeyError for an unknown demo."""
-    from armtwin.data import check_demo, open_recording
+    from armtwin.data import ACTIONS_ONLY, check_demo, open_recording
 
     with open_recording(path) as rec:
         names = rec.demo_names
         if not names:
             raise ValueError(f"{path}: /data has no demos")
         view = rec.demo(demo or names[0])
-        check_demo(view)
+        check_demo(view, required=ACTIONS_ONLY)
         actions = np.asarray(view["actions"], dtype=np.float64)
         fps = rec.fps if rec.fps is not None else 1.0 / C.CTRL_DT
     return actions, fps
