@@ -136,7 +136,7 @@ class Recording:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         if not self.path.exists():
-            raise RecordingError(f"recording not found: {self.path}")
+            raise RecordingError(f"input file not found: {self.path}")
         if self.path.is_dir():
             raise RecordingError(f"{self.path} is a directory, not an HDF5 recording")
         try:
