@@ -20,6 +20,9 @@ Episodes: :class:`ControlLoop` has ``start_episode``, ``mark_success``, ``mark_f
 
 What differs between sim and real is only the :class:`EpisodeSide` object (how to reset,
 what to record), which :func:`armtwin.teleop.factory.build_session` picks once.
+
+(Over 400 lines: the loop's episode state machine is one piece; the two EpisodeSides next to it
+are what it calls between ticks.)
 """
 
 from __future__ import annotations
