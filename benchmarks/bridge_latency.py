@@ -126,15 +126,13 @@ def role_ping_pub(args) -> None:
         time.sleep(0.01)
     time.sleep(0.25)  # same discovery settle as the bridge publisher (see armtwin.bridge.publisher)
     Ping = _ping_type()
-    period = 1.0 / args.rate
+    from armtwin.timing import RateKeeper
+
     n = int(round(args.duration * args.rate))
-    t_next = time.monotonic()
+    rate = RateKeeper(args.rate, spin_s=0)
     for seq in range(n):
         w.write(Ping(t_ns=time.time_ns(), seq=seq))
-        t_next += period
-        delay = t_next - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
+        rate.wait()
     time.sleep(0.5)
     Path(args.out).write_text(json.dumps({"sent": n}))
 

@@ -17,7 +17,7 @@ import pytest
 
 from armtwin.assets import so101_constants as C
 from armtwin.hardware.remote_arm import RemoteVirtualArm
-from armtwin.hardware.virtual_arm import VirtualArm, VirtualArmConfig
+from armtwin.hardware.virtual_arm import VirtualArmConfig
 from armtwin.robots.real import CalibrationMismatch, RealFollower, RealFollowerConfig, RealLeader, RealLeaderConfig
 from armtwin.robots.safety import SafeFollower, SafetyConfig, SafetyStop
 from armtwin.units import Calibration, UnitConverter

@@ -183,12 +183,12 @@ def test_bridge_followers_cannot_bypass_the_safety_layer():
     """Whatever bridge command drives it (``command``, ``publish --motion sine``, ``mirror``), the
     follower ``make_follower`` builds is the SafeFollower: a far command reaches the wire one step
     from the present position."""
-    from armtwin.bridge.followers import make_follower
+    from armtwin.robots.factory import VirtualFollower, make_follower
 
     follower, conv = make_follower("virtual", max_step_rad=MAX_STEP_RAD)
     try:
-        assert isinstance(follower, SafeFollower)
-        arm = follower.follower._arm
+        assert isinstance(follower, SafeFollower) and isinstance(follower.follower, VirtualFollower)
+        arm = follower.follower.arm
         present = conv.to_radians(follower.get_observation())
         n = arm.bus.goal_write_count()
         far = np.clip(present + 1.0, C.lower_limits(), C.upper_limits())

@@ -14,18 +14,10 @@ import pytest
 from armtwin.assets import so101_constants as C
 from armtwin.robots.safety import SafeFollower, SafetyConfig
 from armtwin.robots.sim import SimFollower, SimFollowerConfig
-from armtwin.teleop.leaders import (
-    NET_FORMAT,
-    NET_MAGIC,
-    ExpertLeader,
-    KeyboardLeader,
-    NetLeader,
-    NetLeaderConfig,
-    NetPublisher,
-    ReplayLeader,
-)
+from armtwin.teleop.leaders import ExpertLeader, KeyboardLeader, ReplayLeader
 from armtwin.teleop.loop import ControlLoop, LoopConfig, LoopStats, SimSide
 from armtwin.data import Recorder, RecorderConfig, demo_names, load_episode
+from armtwin.teleop.net import NET_FORMAT, NET_MAGIC, NetLeader, NetLeaderConfig, NetPublisher
 from armtwin.teleop.replay import replay_in_sim
 
 ENV = "armtwin/SO101-Lift-v0"

@@ -34,12 +34,12 @@ from armtwin.bridge.stream import (
     JointStatePublisher,
     JointStreamReceiver,
     RateLimitedLog,
-    Ticker,
     TrackingStats,
     receive_until_due,
     report_safety_stop,
 )
 from armtwin.robots.safety import SafetyStop
+from armtwin.timing import RateKeeper
 
 COMMAND_SOURCES = ("sim", "real", "virtual")
 MSG_TYPES = {"joint_state": M.JOINT_STATE_ROS_TYPE, "joint_trajectory": M.JOINT_TRAJECTORY_ROS_TYPE}
@@ -100,7 +100,7 @@ def _input_stamp(rx: JointStreamReceiver, follower) -> float:
 
 def run_command(cfg: CommandConfig, *, out=sys.stdout) -> dict:
     """Run until ``duration_s`` or SIGINT/SIGTERM; returns (and writes) the report."""
-    from armtwin.bridge.followers import make_follower
+    from armtwin.robots.factory import make_follower
 
     log = RateLimitedLog()
     ros_type = MSG_TYPES[cfg.msg_type]
@@ -126,7 +126,7 @@ def run_command(cfg: CommandConfig, *, out=sys.stdout) -> dict:
         clamped = 0
         tracking = TrackingStats()
         s.say(f"{cfg.topic} ({ros_type}) -> safe {cfg.source} follower at {cfg.rate_hz:g} Hz")
-        ticker = Ticker(cfg.rate_hz)
+        ticker = RateKeeper(cfg.rate_hz, spin_s=0, due_now=True)  # receive until due, then act
         t0 = time.monotonic()
         while not s.stop.stopped:
             if cfg.duration_s is not None and time.monotonic() - t0 >= cfg.duration_s:

@@ -25,12 +25,12 @@ from armtwin.bridge.stream import (
     JointStatePublisher,
     JointStreamReceiver,
     RateLimitedLog,
-    Ticker,
     TrackingStats,
     receive_until_due,
     report_safety_stop,
 )
 from armtwin.robots.safety import SafetyStop
+from armtwin.timing import RateKeeper
 
 
 #: The report's trace keeps at most this many rows (every ``trace_every``-th tick from the start).
@@ -80,7 +80,7 @@ def run_mirror(cfg: MirrorConfig, *, out=sys.stdout, follower=None, converter=No
         topics[cfg.twin_topic] = M.JOINT_STATE_ROS_TYPE
     with BridgeSession("mirror", cfg, topics, out=out) as s:
         if follower is None:  # ours to build, and so to disconnect
-            from armtwin.bridge.followers import make_follower
+            from armtwin.robots.factory import make_follower
 
             follower, converter = make_follower("sim", env_id=cfg.env_id, rate_hz=cfg.rate_hz)
             s.follower = follower
@@ -97,7 +97,7 @@ def run_mirror(cfg: MirrorConfig, *, out=sys.stdout, follower=None, converter=No
         tracking = TrackingStats(cfg.settle_s)
         trace = []
         s.say(f"{cfg.topic} -> sim follower on {cfg.env_id} at {cfg.rate_hz:g} Hz")
-        ticker = Ticker(cfg.rate_hz)
+        ticker = RateKeeper(cfg.rate_hz, spin_s=0, due_now=True)  # receive until due, then act
         t0 = time.monotonic()
         next_print = t0 + cfg.print_every_s
         win_err = win_age = 0

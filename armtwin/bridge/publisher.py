@@ -23,9 +23,10 @@ import numpy as np
 from armtwin.assets import so101_constants as C
 from armtwin.bridge import messages as M
 from armtwin.bridge.session import BridgeSession, TransportConfig, check_follower, check_transport, write_report
-from armtwin.bridge.stream import FollowerReader, JointStatePublisher, Ticker, percentiles, report_safety_stop
+from armtwin.bridge.stream import FollowerReader, JointStatePublisher, percentiles, report_safety_stop
 from armtwin.bridge.transport import wait_for_match
 from armtwin.robots.safety import SafetyStop
+from armtwin.timing import RateKeeper
 
 SOURCES = ("sim", "real", "virtual", "script")
 #: Pause after the wanted subscribers matched, before the first message (see run_publish).
@@ -89,7 +90,7 @@ class PublishConfig(TransportConfig):
 
 def run_publish(cfg: PublishConfig, *, out=sys.stdout) -> dict:
     """Run until ``duration_s`` passes or SIGINT/SIGTERM; returns (and optionally writes) a report."""
-    from armtwin.bridge.followers import make_follower
+    from armtwin.robots.factory import make_follower
 
     follower = converter = None
     with BridgeSession("publish", cfg, {cfg.topic: M.JOINT_STATE_ROS_TYPE}, out=out) as s:
@@ -108,7 +109,7 @@ def run_publish(cfg: PublishConfig, *, out=sys.stdout) -> dict:
                 # writer, and what is sent in between arrives only by retransmission (~100 ms late).
                 time.sleep(DISCOVERY_SETTLE_S)
         s.say(f"{cfg.source} -> {cfg.topic} at {cfg.rate_hz:g} Hz")
-        ticker = Ticker(cfg.rate_hz)
+        ticker = RateKeeper(cfg.rate_hz, spin_s=0)
         t0 = time.monotonic()
         read_s = []
         safety_stop = None
@@ -131,10 +132,7 @@ def run_publish(cfg: PublishConfig, *, out=sys.stdout) -> dict:
                     break
                 read_s.append(time.perf_counter() - r0)
             pub.publish(q, dq)
-            ticker.advance()
-            delay = ticker.remaining()
-            if delay > 0:
-                time.sleep(delay)
+            ticker.wait()
         elapsed = time.monotonic() - t0
         report = {
             "command": "publish",

@@ -1,4 +1,4 @@
-"""Pieces every bridge loop shares: a fixed-rate ticker, graceful stop on SIGINT/SIGTERM,
+"""Pieces every bridge loop shares: graceful stop on SIGINT/SIGTERM,
 rate-limited logging, summary statistics (receive, tracking error), the receiving side that
 turns a stream of joint messages into a current joint target while dropping what must be
 dropped, and the sending side: a follower's joints read in radians (:class:`FollowerReader`)
@@ -18,6 +18,7 @@ import numpy as np
 from armtwin.assets import so101_constants as C
 from armtwin.bridge import messages as M
 from armtwin.bridge.transport import QosProfile
+from armtwin.timing import RateKeeper
 
 
 class RateLimitedLog:
@@ -62,35 +63,6 @@ class StopFlag:
         for sig, old in self._old.items():
             signal.signal(sig, old)
         self._old.clear()
-
-
-class Ticker:
-    """Absolute-time schedule at ``rate_hz``; late ticks are counted, not bunched up."""
-
-    def __init__(self, rate_hz: float):
-        if not rate_hz > 0:
-            raise ValueError(f"rate must be > 0 Hz, got {rate_hz}")
-        self.period = 1.0 / rate_hz
-        self.start = time.monotonic()
-        self.next = self.start
-        self.ticks = 0
-        self.overruns = 0
-
-    def remaining(self) -> float:
-        return self.next - time.monotonic()
-
-    def advance(self) -> None:
-        self.ticks += 1
-        self.next += self.period
-        now = time.monotonic()
-        if now > self.next + self.period:
-            # More than a whole period behind: skip ahead instead of firing a burst.
-            missed = int((now - self.next) / self.period)
-            self.overruns += missed
-            self.next += missed * self.period
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.start
 
 
 def percentiles(values, qs=(50, 99)) -> dict[str, float | None]:
@@ -207,7 +179,7 @@ def report_safety_stop(command: str, error: BaseException, out) -> str:
     return reason
 
 
-def receive_until_due(rx: "JointStreamReceiver", sub, backend, ticker: "Ticker") -> bool:
+def receive_until_due(rx: "JointStreamReceiver", sub, backend, ticker: RateKeeper) -> bool:
     """Feed ``rx`` what arrives on ``sub`` until ``ticker``'s tick is due (the backend's wait returns
     early when data arrives); True when at least one message was accepted."""
     accepted = False

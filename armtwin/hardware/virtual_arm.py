@@ -21,7 +21,6 @@ caller imports LeRobot/torch or spins on the port the way ``scservo_sdk`` does.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -37,8 +36,6 @@ from armtwin.hardware import plants
 from armtwin.units import Calibration, MotorCalibration, radians_to_ticks
 
 ROLES = ("leader", "follower")
-#: LeRobot 0.4.4's calibration sub-directories (``<kind>/<robot or teleop name>``).
-LEROBOT_CALIBRATION_SUBDIR = {"follower": Path("robots") / "so_follower", "leader": Path("teleoperators") / "so_leader"}
 #: Encoder ticks at joint zero of each virtual servo (how its horn happens to be mounted);
 #: non-zero so a wrong homing offset shows up as a wrong angle.
 DEFAULT_MOUNT_OFFSETS: tuple[int, ...] = (37, -122, 205, -58, 411, -297)
@@ -47,14 +44,11 @@ FAULT_KINDS = ("corrupt", "drop", "delay", "error", "corrupt-rate", "drop-rate",
 
 
 def default_lerobot_calibration_dir(role: str) -> Path:
-    """Where LeRobot 0.4.4 looks for this role's calibration files (honours ``$HF_LEROBOT_CALIBRATION``)."""
+    """Where LeRobot looks for this role's calibration files (``armtwin.robots.calibration``)."""
+    from armtwin.robots.calibration import lerobot_calibration_dir
+
     _check_role(role)
-    root = os.environ.get("HF_LEROBOT_CALIBRATION")
-    if root is None:
-        hf_home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")).expanduser()
-        root = os.environ.get("HF_LEROBOT_HOME", hf_home / "lerobot")
-        root = Path(root).expanduser() / "calibration"
-    return Path(root).expanduser() / LEROBOT_CALIBRATION_SUBDIR[role]
+    return lerobot_calibration_dir(role)
 
 
 def virtual_calibration(mount_offsets: Sequence[int] = DEFAULT_MOUNT_OFFSETS) -> Calibration:

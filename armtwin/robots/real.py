@@ -10,7 +10,7 @@ present position without grabbing camera frames. Units are LeRobot's
 at module import.
 
 Commands sent here are *not* clamped: wrap the follower in
-:class:`armtwin.robots.safety.SafeFollower` (``make_real_follower`` does).
+:class:`armtwin.robots.safety.SafeFollower` (``armtwin.robots.factory.make_follower`` does).
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ import termios
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, ClassVar, TypeVar
 
 from armtwin.assets import so101_constants as C
+from armtwin.robots.calibration import lerobot_calibration_dir
+from armtwin.robots.contract import Follower, Leader
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,6 +42,7 @@ def _import_lerobot():
 
 @dataclass
 class _RealArmConfig:
+    role: ClassVar[str]  # "follower" | "leader": which LeRobot calibration folder is the default
     port: str
     id: str | None = None
     calibration_dir: str | Path | None = None
@@ -62,8 +65,16 @@ class _RealArmConfig:
             raise ValueError(f"connect_retries must be >= 0, got {self.connect_retries}")
         if self.retry_pause_s < 0 or self.settle_s < 0:
             raise ValueError(f"retry_pause_s and settle_s must be >= 0, got {self.retry_pause_s}, {self.settle_s}")
-        if self.calibration_dir is not None:
-            self.calibration_dir = Path(self.calibration_dir)
+        # Resolved here, once, and handed to LeRobot: the file LeRobot's driver reads is the one
+        # armtwin loads its unit converter from (``calibration_fpath``).
+        if self.calibration_dir is None:
+            self.calibration_dir = lerobot_calibration_dir(self.role)
+        self.calibration_dir = Path(self.calibration_dir)
+
+    @property
+    def calibration_fpath(self) -> Path:
+        """The LeRobot calibration file of this arm: ``<calibration_dir>/<id>.json`` (LeRobot's name)."""
+        return self.calibration_dir / f"{self.id}.json"
 
 
 @dataclass
@@ -72,7 +83,8 @@ class RealFollowerConfig(_RealArmConfig):
 
     port: serial device (``/dev/ttyACM0``, or a virtual bus's ``/dev/pts/N``).
     id, calibration_dir: LeRobot's calibration file is ``<calibration_dir>/<id>.json``
-        (default dir ``$HF_LEROBOT_CALIBRATION/robots/so_follower``).
+        (default dir: ``armtwin.robots.calibration.lerobot_calibration_dir("follower")``, i.e.
+        ``$HF_LEROBOT_CALIBRATION/robots/so_follower``, where LeRobot looks).
     cameras: LeRobot ``CameraConfig`` per camera name (``C.CAMERA_NAMES``); none by default.
     max_relative_target: LeRobot's own clamp (LeRobot units), normally None because
         ``SafeFollower`` clamps every command, sim or real, the same way.
@@ -88,6 +100,7 @@ class RealFollowerConfig(_RealArmConfig):
         would carry on with ``calibrate=False`` and report wrong angles).
     """
 
+    role: ClassVar[str] = "follower"
     cameras: dict[str, Any] = field(default_factory=dict)
     max_relative_target: float | dict[str, float] | None = None
     disable_torque_on_disconnect: bool = True
@@ -102,7 +115,9 @@ class RealFollowerConfig(_RealArmConfig):
 @dataclass
 class RealLeaderConfig(_RealArmConfig):
     """The real leader arm (torque off; read only). Calibration default dir:
-    ``$HF_LEROBOT_CALIBRATION/teleoperators/so_leader``."""
+    ``lerobot_calibration_dir("leader")`` (``$HF_LEROBOT_CALIBRATION/teleoperators/so_leader``)."""
+
+    role: ClassVar[str] = "leader"
 
 
 class CalibrationMismatch(ValueError):
@@ -243,7 +258,7 @@ class _BusRetry:
             raise ConnectionError(f"{self.name} is not connected; call connect() first")
 
 
-class RealFollower(_BusRetry):
+class RealFollower(_BusRetry, Follower):
     """LeRobot's ``SO101Follower`` with the contract's methods (connect, get_observation, send_action...).
 
     ``RealFollower(RealFollowerConfig(port=...))``."""
@@ -306,7 +321,7 @@ class RealFollower(_BusRetry):
         self._device.bus.disable_torque(num_retry=5)
 
 
-class RealLeader(_BusRetry):
+class RealLeader(_BusRetry, Leader):
     """LeRobot's ``SO101Leader`` with the contract's methods (connect, get_action...).
 
     ``RealLeader(RealLeaderConfig(port=...))``."""

@@ -41,6 +41,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from armtwin.assets import so101_constants as C
+from armtwin.robots.contract import Follower
 from armtwin.units import UnitConverter, radians_to_ticks
 
 logger = logging.getLogger(__name__)
@@ -157,10 +158,15 @@ class SafeFollower:
     position it was clamped against.
     """
 
-    def __init__(self, follower, config: SafetyConfig):
+    def __init__(self, follower: Follower, config: SafetyConfig):
+        if not isinstance(follower, Follower):
+            raise TypeError(
+                f"SafeFollower wraps an armtwin.robots.contract.Follower (SimFollower, RealFollower, ...), "
+                f"got {type(follower).__name__}: it must declare get_joint_positions and disable_torque"
+            )
         self.follower = follower
         self.config = config
-        self.name = getattr(follower, "name", "follower")
+        self.name = follower.name
         self.events: dict[str, int] = dict.fromkeys(
             ("commands", "nan_hold", "stale_hold", "limited", "step_clamped", "bus_errors", "stops"), 0
         )
@@ -201,8 +207,7 @@ class SafeFollower:
 
     # the checks
     def _present(self) -> np.ndarray:
-        read = getattr(self.follower, "get_joint_positions", None)
-        values = read() if read is not None else self.follower.get_observation()
+        values = self.follower.get_joint_positions()
         present = np.array([float(values[k]) for k in KEYS])
         if not np.all(np.isfinite(present)):
             raise RuntimeError(f"{self.name}: present position is not finite: {present}")
@@ -265,10 +270,8 @@ class SafeFollower:
         self.stopped = f"{type(error).__name__}: {error}"
         logger.error("%s: stopping after a bus error: %s", self.name, error)
         if self.config.on_fault == "torque_off":
-            off = getattr(self.follower, "disable_torque", None)
             try:
-                if off is not None:
-                    off()
+                self.follower.disable_torque()
             except Exception as e2:  # noqa: BLE001  already faulted; report the first error
                 logger.error("%s: could not disable torque: %s", self.name, e2)
         raise SafetyStop(f"{self.name} stopped: {self.stopped}") from error

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from armtwin.assets import so101_constants as C
+from armtwin.robots.contract import Follower
 from armtwin.units import Calibration, UnitConverter
 
 
@@ -74,7 +75,7 @@ class SimFollowerConfig:
         return Calibration.default() if self.calibration is None else Calibration.load(self.calibration)
 
 
-class SimFollower:
+class SimFollower(Follower):
     """The simulated SO-101 (see module docstring). Implements ``armtwin.robots.contract.Follower``.
 
     Attributes beyond the contract, for the recorder and sim-bound leaders:
@@ -171,6 +172,9 @@ class SimFollower:
         q = np.clip(q, self._lo, self._hi)
         self.step_radians(q)
         return self.converter.to_lerobot_dict(q)
+
+    def disable_torque(self) -> None:
+        """Nothing to let go: the simulated servos keep tracking their last target (the "hold" policy)."""
 
     def disconnect(self) -> None:
         if self.env is not None:

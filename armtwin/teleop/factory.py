@@ -1,10 +1,10 @@
 """Build a teleoperation session from one config: the only place where ``sim`` and ``real`` differ.
 
 ``build_session(TeleopConfig(...))`` returns a :class:`Session` (leader, follower, side,
-recorder, loop). The follower is always wrapped in :class:`armtwin.robots.safety.SafeFollower`
-(joint limits, per-step clamp, watchdog, NaN hold), sim or real alike; ``TARGETS`` maps
-``--target`` to the function that builds the follower and its :class:`EpisodeSide`, ``LEADERS``
-maps ``--leader`` to the function that builds the leader.
+recorder, loop). The follower comes from :func:`armtwin.robots.factory.make_follower`, always
+behind :class:`armtwin.robots.safety.SafeFollower` (joint limits, per-step clamp, watchdog, NaN
+hold), sim or real alike; ``TARGETS`` maps ``--target`` to the function that builds it and its
+:class:`EpisodeSide`, ``LEADERS`` maps ``--leader`` to the function that builds the leader.
 """
 
 from __future__ import annotations
@@ -125,60 +125,41 @@ class Session:
 # ------------------------------------------------------------------ followers (the sim/real switch)
 
 
-def _sim_follower(cfg: TeleopConfig):
-    from armtwin.robots.sim import SimFollower, SimFollowerConfig
+def _sim_target(cfg: TeleopConfig):
+    from armtwin.robots.factory import make_follower
     from armtwin.teleop.loop import SimSide
 
     env_kwargs = dict(cfg.env_kwargs)
     if cfg.episode_steps is not None:  # the env's horizon must not end episodes before the loop does
         env_kwargs.setdefault("max_episode_steps", cfg.episode_steps)
-    sim = SimFollower(
-        SimFollowerConfig(
-            env_id=cfg.env_id,
-            image_size=cfg.image_size,
-            ctrl_dt=1.0 / cfg.hz,
-            use_degrees=cfg.use_degrees,
-            seed=cfg.seed,
-            env_kwargs=env_kwargs,
-        )
+    built = make_follower(
+        "sim", connect=False, env_id=cfg.env_id, rate_hz=cfg.hz, image_size=cfg.image_size,
+        use_degrees=cfg.use_degrees, seed=cfg.seed, env_kwargs=env_kwargs, max_step_rad=cfg.max_step_rad,
     )
-    return sim, sim.converter, SimSide(sim), 0.0
+    return built, SimSide(built.device), 0.0
 
 
-def _real_follower(cfg: TeleopConfig):
-    from armtwin.robots.real import RealFollower, RealFollowerConfig
+def _real_target(cfg: TeleopConfig):
+    from armtwin.robots.factory import make_follower
     from armtwin.teleop.loop import RealSide
-    from armtwin.units import Calibration, UnitConverter
 
-    rcfg = RealFollowerConfig(
-        port=cfg.follower_port, id=cfg.follower_id, calibration_dir=cfg.follower_calibration_dir,
-        use_degrees=cfg.use_degrees,
+    built = make_follower(
+        "real", connect=False, port=cfg.follower_port, robot_id=cfg.follower_id,
+        calibration_dir=cfg.follower_calibration_dir, use_degrees=cfg.use_degrees, max_step_rad=cfg.max_step_rad,
     )
-    real = RealFollower(rcfg)
-    cal_dir = Path(rcfg.calibration_dir) if rcfg.calibration_dir else _lerobot_calibration_dir("robots/so_follower")
-    cal_file = cal_dir / f"{rcfg.id}.json"
-    converter = UnitConverter(Calibration.load(cal_file), use_degrees=cfg.use_degrees)
+    converter = built.converter
     from armtwin.data import make_env_args
 
     env_args = make_env_args(cfg.env_id, {"ctrl_dt": 1.0 / cfg.hz})
     from armtwin.envs import ENV_IDS
 
     side = RealSide(converter, instruction=ENV_IDS[cfg.env_id]["description"], env_args=env_args)
-    return real, converter, side, 10.0
+    return built, side, 10.0
 
 
-def _lerobot_calibration_dir(sub: str) -> Path:
-    import os
-
-    root = os.environ.get("HF_LEROBOT_CALIBRATION")
-    if root is None:
-        home = os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface"))
-        root = os.path.join(home, "lerobot", "calibration")
-    return Path(root) / sub
-
-
-#: --target -> builder returning (follower, converter, EpisodeSide, default reset period in s).
-TARGETS: dict[str, Callable[[TeleopConfig], tuple]] = {"sim": _sim_follower, "real": _real_follower}
+#: --target -> builder returning (BuiltFollower from armtwin.robots.factory.make_follower, its
+#: EpisodeSide, default reset period in s).
+TARGETS: dict[str, Callable[[TeleopConfig], tuple]] = {"sim": _sim_target, "real": _real_target}
 
 
 # ------------------------------------------------------------------ leaders
@@ -216,7 +197,7 @@ def _replay_leader(cfg, follower, side):
 
 
 def _net_leader(cfg, follower, side):
-    from armtwin.teleop.leaders import NetLeader, NetLeaderConfig
+    from armtwin.teleop.net import NetLeader, NetLeaderConfig
 
     return NetLeader(NetLeaderConfig(listen=cfg.net_listen, wait_first_s=cfg.net_wait_s))
 
@@ -232,12 +213,11 @@ LEADERS: dict[str, Callable] = {
 
 def build_session(cfg: TeleopConfig) -> Session:
     """Follower (SafeFollower around sim or real), its side, the leader, the recorder and the loop."""
-    from armtwin.robots.safety import SafeFollower, SafetyConfig
     from armtwin.teleop.loop import ControlLoop, LoopConfig
     from armtwin.data import Recorder, RecorderConfig
 
-    raw, converter, side, default_reset_s = TARGETS[cfg.target](cfg)
-    follower = SafeFollower(raw, SafetyConfig.for_converter(converter, max_step_rad=cfg.max_step_rad))
+    built, side, default_reset_s = TARGETS[cfg.target](cfg)
+    follower = built.follower
     leader = LEADERS[cfg.leader](cfg, follower, side)
     loop_cfg = LoopConfig(
         hz=cfg.hz,
@@ -285,7 +265,7 @@ def run_teleop(cfg: TeleopConfig, *, keys: bool = False):
 
 def run_publish(cfg: TeleopConfig, address: str) -> int:
     """Read the configured leader and publish its actions over UDP to ``address`` (no follower)."""
-    from armtwin.teleop.leaders import run_publisher
+    from armtwin.teleop.net import run_publisher
     from armtwin.units import UnitConverter
 
     class _NoSide:

@@ -6,7 +6,8 @@ One tick (period ``1/hz``):
 2. ``action = leader.get_action()``  (t_read taken just before);
 3. ``sent = follower.send_action(action)`` (t_sent taken just after; latency = t_sent - t_read);
 4. ``recorder.add_step(frame.obs, sent in radians, state, datagen_info)`` while an episode is recorded;
-5. sleep until the next deadline (``time.sleep`` to within ``spin_s``, then a short spin).
+5. sleep until the next deadline (``armtwin.timing.RateKeeper``: ``time.sleep`` to within ``spin_s``,
+   then a short spin).
 
 Measured: achieved rate, period jitter (|period - 1/hz|), leader->follower latency, overruns;
 :meth:`LoopStats.table` prints them at the end.
@@ -19,12 +20,14 @@ Episodes: :class:`ControlLoop` has ``start_episode``, ``mark_success``, ``mark_f
 
 What differs between sim and real is only the :class:`EpisodeSide` object (how to reset,
 what to record), which :func:`armtwin.teleop.factory.build_session` picks once.
+
+(Over 400 lines: the loop's episode state machine is one piece; the two EpisodeSides next to it
+are what it calls between ticks.)
 """
 
 from __future__ import annotations
 
 import gc
-import inspect
 import logging
 import math
 import threading
@@ -36,51 +39,16 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.data.schema import datagen_row
-from armtwin.robots.safety import SafetyStop
-from armtwin.teleop.leaders import LeaderExhausted
+from armtwin.robots.contract import Leader, LeaderExhausted
+from armtwin.robots.safety import SafeFollower, SafetyStop
+from armtwin.timing import RateKeeper
 
 log = logging.getLogger(__name__)
 
 MAX_HZ = 60.0
 
 
-# ------------------------------------------------------------------ timing
-
-
-class RateKeeper:
-    """Deadlines every ``1/hz`` s on ``time.perf_counter``: sleep to within ``spin_s``, then spin.
-
-    A tick that overruns its deadline by more than one period re-anchors the schedule
-    (counted in ``overruns``) instead of bursting to catch up.
-    """
-
-    def __init__(self, hz: float, spin_s: float = 0.002):
-        self.period = 1.0 / float(hz)
-        self.spin_s = float(spin_s)
-        self.next = time.perf_counter() + self.period
-        self.overruns = 0
-
-    def restart(self) -> None:
-        self.next = time.perf_counter() + self.period
-
-    def wait(self) -> float:
-        """Block until the next deadline; returns the time (perf_counter) it was reached."""
-        now = time.perf_counter()
-        remaining = self.next - now
-        if remaining > self.spin_s:
-            time.sleep(remaining - self.spin_s)
-        while True:
-            now = time.perf_counter()
-            if now >= self.next:
-                break
-            # sleep(0) releases the GIL: other threads (e.g. a camera or a virtual bus) keep running.
-            time.sleep(0)
-        if now - self.next > self.period:
-            self.overruns += 1
-            self.next = now + self.period
-        else:
-            self.next += self.period
-        return now
+# ------------------------------------------------------------------ measurements
 
 
 @dataclass
@@ -313,15 +281,25 @@ class EpisodeResult:
 class ControlLoop:
     """``ControlLoop(leader, follower, recorder=None, side=None, config=LoopConfig())``.
 
-    leader/follower: contract objects (``armtwin.robots.contract``). recorder: an open
+    leader: an ``armtwin.robots.contract.Leader`` (its hooks are called directly). follower: the
+    :class:`armtwin.robots.safety.SafeFollower` to command (``armtwin.robots.factory.make_follower``
+    builds one): the loop never commands an arm around the safety layer. recorder: an open
     :class:`armtwin.data.Recorder` or None. side: the :class:`EpisodeSide`
     (None: no resets, and recording is not possible). ``run()`` connects what is not
     connected, loops until done, and returns the :class:`LoopStats`; ``results`` lists
     the finished episodes.
     """
 
-    def __init__(self, leader, follower, recorder=None, side: EpisodeSide | None = None,
+    def __init__(self, leader: Leader, follower: SafeFollower, recorder=None, side: EpisodeSide | None = None,
                  config: LoopConfig | None = None, *, on_tick: Callable[["ControlLoop"], None] | None = None):
+        if not isinstance(leader, Leader):
+            raise TypeError(f"leader must be an armtwin.robots.contract.Leader, got {type(leader).__name__}")
+        if not isinstance(follower, SafeFollower):
+            raise TypeError(
+                f"follower must be a SafeFollower (armtwin.robots.safety), got {type(follower).__name__}: wrap it, "
+                "SafeFollower(follower, SafetyConfig.for_converter(converter)), or build it with "
+                "armtwin.robots.factory.make_follower"
+            )
         if recorder is not None and side is None:
             raise ValueError("recording needs an EpisodeSide (SimSide or RealSide) to know what to store")
         self.leader = leader
@@ -342,8 +320,6 @@ class ControlLoop:
         self._reset_until = 0.0
         self._ep_t0 = 0.0
         self._seed: int | None = None
-        params = inspect.signature(follower.send_action).parameters
-        self._stamped = "stamp" in params  # SafeFollower's watchdog takes the leader-read time
         self.last_observation: dict[str, Any] | None = None
         self.last_action: dict[str, Any] | None = None  # what the leader gave at the last tick
         self.last_sent: dict[str, float] | None = None
@@ -385,8 +361,7 @@ class ControlLoop:
         if cmd is not None:
             getattr(self, cmd)()
             return True
-        handler = getattr(self.leader, "handle_key", None)
-        return bool(handler(ch)) if handler is not None else False
+        return bool(self.leader.handle_key(ch))
 
     # ---------------------------------------------------------------- internals
     @property
@@ -397,16 +372,13 @@ class ControlLoop:
     def _do_reset(self) -> None:
         self._seed = None if self.config.seed is None else self.config.seed + self.attempt
         state = None
-        req = getattr(self.leader, "reset_request", None)
-        if req is not None:
-            r = req() or {}
+        r = self.leader.reset_request()
+        if r is not None:
             self._seed = r.get("seed", self._seed)
             state = r.get("state")
         if self.side is not None:
             self.side.reset(self._seed, state)
-        hook = getattr(self.leader, "on_episode_reset", None)
-        if hook is not None:
-            hook(self.follower.get_observation())
+        self.leader.on_episode_reset(self.follower.get_observation())
         self._reset_until = time.perf_counter() + self.config.reset_s
         self.state = "resetting" if self.config.reset_s > 0 else "idle"
 
@@ -477,10 +449,9 @@ class ControlLoop:
         action = self.leader.get_action()
         # A leader that knows when its data was produced (the network leader: when it arrived) says
         # so; the safety layer's watchdog then holds the follower once that data is too old.
-        data_stamp = getattr(self.leader, "data_stamp", None)
-        if data_stamp is not None:
-            stamp = data_stamp
-        sent = self.follower.send_action(action, stamp=stamp) if self._stamped else self.follower.send_action(action)
+        if self.leader.data_stamp is not None:
+            stamp = self.leader.data_stamp
+        sent = self.follower.send_action(action, stamp=stamp)
         self.stats.latencies.append(time.perf_counter() - t_read)
         self.last_observation, self.last_action, self.last_sent = obs, action, sent
         if recording:
@@ -514,7 +485,7 @@ class ControlLoop:
         # collector's reach: a full collection over it stalls a tick for tens of milliseconds.
         gc.collect()
         gc.freeze()
-        rate = RateKeeper(cfg.hz, cfg.spin_s)
+        rate = RateKeeper(cfg.hz, spin_s=cfg.spin_s)
         t_end = None if cfg.duration_s is None else time.perf_counter() + cfg.duration_s
         self._stop = False
         try:

@@ -1,4 +1,6 @@
-"""``ArmtwinSO101Sim``: a LeRobot ``Robot`` wrapping :class:`armtwin.robots.sim.SimFollower`."""
+"""``ArmtwinSO101Sim``: a LeRobot ``Robot`` wrapping armtwin's sim follower, built by
+:func:`armtwin.robots.factory.make_follower` like teleop's and the bridge's (so behind the same
+safety layer: joint limits and the per-step clamp)."""
 
 from __future__ import annotations
 
@@ -6,14 +8,14 @@ from typing import Any
 
 from lerobot.robots.robot import Robot
 
-from armtwin.robots.sim import SimFollower, SimFollowerConfig
+from armtwin.robots.factory import make_follower
 from lerobot_robot_armtwin.config_armtwin_so101_sim import ArmtwinSO101SimConfig
 
 
 class ArmtwinSO101Sim(Robot):
     """The armtwin MuJoCo SO-101 as a LeRobot robot: same features and units as ``so101_follower``
-    (``"<joint>.pos"`` floats, cameras (H, W, 3) uint8). ``sim`` is the wrapped SimFollower
-    (``sim.env`` the Gymnasium env)."""
+    (``"<joint>.pos"`` floats, cameras (H, W, 3) uint8). ``follower`` is the SafeFollower every
+    call goes through; ``sim`` the SimFollower inside it (``sim.env`` the Gymnasium env)."""
 
     config_class = ArmtwinSO101SimConfig
     name = "armtwin_so101_sim"
@@ -21,19 +23,21 @@ class ArmtwinSO101Sim(Robot):
     def __init__(self, config: ArmtwinSO101SimConfig):
         super().__init__(config)
         self.config = config
-        self.sim = SimFollower(
-            SimFollowerConfig(
-                env_id=config.env_id,
-                image_size=(config.image_height, config.image_width) if config.camera_names else None,
-                cameras=tuple(config.camera_names) or ("front",),
-                ctrl_dt=1.0 / config.fps,
-                calibration=config.calibration_file,
-                use_degrees=config.use_degrees,
-                seed=config.seed,
-                env_kwargs={"max_episode_steps": config.max_episode_steps},
-                name=self.name,
-            )
+        built = make_follower(
+            "sim",
+            connect=False,  # LeRobot's scripts call connect()
+            env_id=config.env_id,
+            rate_hz=config.fps,
+            image_size=(config.image_height, config.image_width) if config.camera_names else None,
+            cameras=tuple(config.camera_names) or ("front",),
+            calibration=config.calibration_file,
+            use_degrees=config.use_degrees,
+            seed=config.seed,
+            env_kwargs={"max_episode_steps": config.max_episode_steps},
+            name=self.name,
         )
+        self.follower = built.follower
+        self.sim = built.device
 
     @property
     def cameras(self) -> dict[str, tuple[int, int, int]]:
@@ -50,10 +54,10 @@ class ArmtwinSO101Sim(Robot):
 
     @property
     def is_connected(self) -> bool:
-        return self.sim.is_connected
+        return self.follower.is_connected
 
     def connect(self, calibrate: bool = True) -> None:
-        self.sim.connect(calibrate=calibrate)
+        self.follower.connect(calibrate=calibrate)
 
     @property
     def is_calibrated(self) -> bool:
@@ -66,11 +70,12 @@ class ArmtwinSO101Sim(Robot):
         """Nothing to configure."""
 
     def get_observation(self) -> dict[str, Any]:
-        return self.sim.get_observation()
+        return self.follower.get_observation()
 
     def send_action(self, action: dict[str, Any]) -> dict[str, Any]:
-        """Clamp to the joint limits and simulate one control period; returns what was sent."""
-        return self.sim.send_action(action)
+        """Through the safety layer (joint limits, per-step clamp, NaN hold), then one simulated
+        control period; returns what was sent."""
+        return self.follower.send_action(action)
 
     def disconnect(self) -> None:
-        self.sim.disconnect()
+        self.follower.disconnect()

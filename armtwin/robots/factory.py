@@ -1,0 +1,191 @@
+"""The one place a follower is built: teleop, the ROS 2 bridge and the LeRobot plugin all call
+:func:`make_follower`.
+
+Targets (``TARGETS``):
+
+* ``sim``: :class:`armtwin.robots.sim.SimFollower` over an armtwin env; each ``send_action``
+  simulates one control period ``1/rate_hz`` (real time when the caller ticks at ``rate_hz``).
+* ``real``: :class:`armtwin.robots.real.RealFollower` (LeRobot's ``SO101Follower``) on ``port``,
+  with the LeRobot calibration file ``<calibration_dir>/<robot_id>.json`` (default folder:
+  :func:`armtwin.robots.calibration.lerobot_calibration_dir`, where LeRobot itself looks).
+* ``virtual``: the same RealFollower, LeRobot's driver unmodified, on a virtual Feetech bus
+  (:class:`armtwin.hardware.remote_arm.RemoteVirtualArm`, served by its own process) whose servos
+  are a NumPy servo model, or the MuJoCo twin of ``env_id`` with ``virtual_sim=True``. The bus
+  goes away with the follower's ``disconnect()``.
+
+Every target comes wrapped in :class:`armtwin.robots.safety.SafeFollower` (joint limits, per-step
+clamp, watchdog, NaN hold): whatever drives the arm (the teleop loop, a bridge command, LeRobot's
+scripts through the plugin), nothing reaches it around the safety layer.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from armtwin.assets import so101_constants as C
+from armtwin.robots.contract import Follower
+from armtwin.robots.real import RealFollower, RealFollowerConfig
+from armtwin.robots.safety import SafeFollower, SafetyConfig
+from armtwin.robots.sim import SimFollower, SimFollowerConfig
+from armtwin.units import Calibration, UnitConverter
+
+TARGETS = ("sim", "real", "virtual")
+
+
+class VirtualFollower(RealFollower):
+    """A RealFollower that owns the virtual bus it talks to: ``disconnect()`` also stops the bus
+    (even when it never connected). ``arm``: the :class:`armtwin.hardware.remote_arm.RemoteVirtualArm`."""
+
+    def __init__(self, config: RealFollowerConfig, arm):
+        super().__init__(config)
+        self.arm = arm
+
+    def disconnect(self) -> None:
+        try:
+            super().disconnect()
+        finally:
+            self.arm.close()
+
+
+class BuiltFollower(NamedTuple):
+    """What :func:`make_follower` returns; unpacks as ``follower, converter = make_follower(...)``.
+
+    follower: the :class:`SafeFollower` to drive. converter: contract (LeRobot) units <-> radians
+    with the follower's calibration. ``device`` is the follower inside the safety layer
+    (SimFollower for sim-side access: ``device.env``; RealFollower: ``device.config.calibration_fpath``).
+    """
+
+    follower: SafeFollower
+    converter: UnitConverter
+
+    @property
+    def device(self) -> Follower:
+        return self.follower.follower
+
+
+@dataclass(kw_only=True)
+class FollowerOptions:
+    """The options of :func:`make_follower`; each applies to the targets named, the others ignore it.
+
+    env_id: armtwin env (sim; virtual with ``virtual_sim``). rate_hz: control rate, Hz (sim: each
+        command simulates 1/rate_hz s). image_size: (H, W) camera frames or None (sim).
+        cameras: which of ``C.CAMERA_NAMES`` (sim). seed: first reset seed (sim).
+        env_kwargs: more ``armtwin.envs.make`` arguments (sim). name: the follower's name (sim).
+    use_degrees: LeRobot's body-joint unit (all). calibration: a LeRobot calibration JSON: the
+        units the sim speaks, the arm a virtual bus emulates, or the real arm's file (then its
+        folder and stem are ``calibration_dir`` and ``robot_id``).
+    port: serial device (real). robot_id: LeRobot id, the calibration file's stem (real).
+        calibration_dir: folder of ``<robot_id>.json`` (real; default where LeRobot looks).
+    virtual_sim: the virtual bus's servos are the MuJoCo twin of ``env_id`` (virtual).
+    max_step_rad: the safety layer's per-step clamp, radians per command; watchdog_s: its
+        input-age limit, s (all; None: the safety layer's defaults).
+    """
+
+    env_id: str = "armtwin/SO101-Lift-v0"
+    rate_hz: float = 100.0
+    image_size: tuple[int, int] | None = None
+    cameras: tuple[str, ...] = C.CAMERA_NAMES
+    seed: int | None = 0
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None
+    use_degrees: bool = True
+    calibration: str | Path | None = None
+    port: str | None = None
+    robot_id: str | None = "armtwin_follower"
+    calibration_dir: str | Path | None = None
+    virtual_sim: bool = False
+    max_step_rad: float | None = None
+    watchdog_s: float | None = None
+
+    def __post_init__(self):
+        if not (math.isfinite(self.rate_hz) and self.rate_hz > 0):
+            raise ValueError(f"rate_hz must be a finite number of Hz > 0, got {self.rate_hz!r}")
+        if self.calibration is not None and self.calibration_dir is not None:
+            raise ValueError("give either calibration (a file) or calibration_dir (with robot_id), not both")
+        for k in ("max_step_rad", "watchdog_s"):
+            v = getattr(self, k)
+            if v is not None and not (math.isfinite(v) and v > 0):
+                raise ValueError(f"{k} must be > 0 or None, got {v!r}")
+
+
+def make_follower(target: str, *, connect: bool = True, **options) -> BuiltFollower:
+    """The follower for ``target`` (one of ``TARGETS``) behind the safety layer, and its converter.
+
+    options: the fields of :class:`FollowerOptions`. connect: connect it now (LeRobot's
+    ``calibrate=False``: nothing is asked on stdin; a RealFollower still refuses an arm whose
+    calibration registers differ from its file); False: the caller connects it (the teleop loop,
+    LeRobot's scripts).
+    """
+    if target not in TARGETS:
+        raise ValueError(f"unknown follower target {target!r}; valid targets: {', '.join(TARGETS)}")
+    opts = FollowerOptions(**options)
+    device, converter = _BUILDERS[target](opts)
+    try:
+        kw = {}
+        if opts.max_step_rad is not None:
+            kw["max_step_rad"] = opts.max_step_rad
+        if opts.watchdog_s is not None:
+            kw["watchdog_timeout_s"] = opts.watchdog_s
+        follower = SafeFollower(device, SafetyConfig.for_converter(converter, **kw))
+        if connect and not follower.is_connected:
+            follower.connect(calibrate=False)
+    except BaseException:
+        device.disconnect()
+        raise
+    return BuiltFollower(follower, converter)
+
+
+def _sim(opts: FollowerOptions) -> tuple[Follower, UnitConverter]:
+    kw = {} if opts.name is None else {"name": opts.name}
+    sim = SimFollower(SimFollowerConfig(
+        env_id=opts.env_id, image_size=opts.image_size, cameras=opts.cameras, ctrl_dt=1.0 / opts.rate_hz,
+        calibration=opts.calibration, use_degrees=opts.use_degrees, seed=opts.seed,
+        env_kwargs=dict(opts.env_kwargs), **kw,
+    ))
+    return sim, sim.converter
+
+
+def _real(opts: FollowerOptions) -> tuple[Follower, UnitConverter]:
+    if not opts.port:
+        raise ValueError("target 'real' needs the follower's serial port (e.g. /dev/ttyACM0)")
+    robot_id, cal_dir = opts.robot_id, opts.calibration_dir
+    if opts.calibration is not None:
+        # LeRobot finds <calibration_dir>/<id>.json: point it at the given file.
+        cal_dir, robot_id = Path(opts.calibration).parent, Path(opts.calibration).stem
+    real = RealFollower(RealFollowerConfig(port=opts.port, id=robot_id, calibration_dir=cal_dir,
+                                           use_degrees=opts.use_degrees))
+    # The file LeRobot's driver will read (RealFollowerConfig resolved the folder LeRobot's way).
+    path = real.config.calibration_fpath
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no LeRobot calibration file for follower id {robot_id!r}: {path} does not exist; calibrate "
+            f"the arm with lerobot-calibrate, or pass the id and folder (or the file) of an existing calibration"
+        )
+    converter = UnitConverter(Calibration.load(path), use_degrees=opts.use_degrees)
+    return real, converter
+
+
+def _virtual(opts: FollowerOptions) -> tuple[Follower, UnitConverter]:
+    from armtwin.hardware.remote_arm import RemoteVirtualArm
+    from armtwin.hardware.virtual_arm import VirtualArmConfig
+
+    # Served from its own process: a reply must never wait for this process's GIL or garbage
+    # collector, LeRobot gives a servo ~50 ms.
+    arm = RemoteVirtualArm(VirtualArmConfig(role="follower", env_id=opts.env_id if opts.virtual_sim else None,
+                                            calibration=opts.calibration)).start()
+    try:
+        follower = VirtualFollower(
+            RealFollowerConfig(port=arm.port, id=arm.id, calibration_dir=arm.calibration_dir,
+                               use_degrees=opts.use_degrees),
+            arm,
+        )
+    except BaseException:
+        arm.close()
+        raise
+    return follower, UnitConverter(arm.calibration, use_degrees=opts.use_degrees)
+
+
+_BUILDERS = {"sim": _sim, "real": _real, "virtual": _virtual}
