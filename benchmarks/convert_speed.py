@@ -90,9 +90,6 @@ def run_lerobot(rec: Path, out: Path, vcodec: str) -> None:
     import h5py
     import numpy as np
 
-    from armtwin import _tv_compat
-
-    _tv_compat.declare_missing_ops()
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
     from armtwin.assets import so101_constants as C

@@ -25,9 +25,6 @@ def dataset(tmp_path_factory):
 
 
 def test_act_trains_on_converted_dataset(dataset):
-    from armtwin import _tv_compat
-
-    _tv_compat.declare_missing_ops()
     import torch
 
     torch.manual_seed(0)

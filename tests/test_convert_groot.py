@@ -81,9 +81,6 @@ def test_layout_files_present_and_consistent(groot):
 
 def test_episode_videos_hold_the_right_frames(groot):
     """Episode 1's per-episode video matches what LeRobot's reader decodes for episode 1."""
-    from armtwin import _tv_compat
-
-    _tv_compat.declare_missing_ops()
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
     root, res = groot

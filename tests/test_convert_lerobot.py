@@ -25,9 +25,6 @@ INSTR = ("lift the cube", "lift the red cube", "lift the cube", "lift the cube")
 
 
 def _lerobot():
-    from armtwin import _tv_compat
-
-    _tv_compat.declare_missing_ops()
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
     return LeRobotDataset
@@ -367,9 +364,6 @@ def test_recorder_written_file_converts(tmp_path):
 def test_image_stats_match_lerobot_algorithm():
     """Counts-based image stats == LeRobot's get_feature_stats on the same sampled pixels (in float64,
     which avoids LeRobot 0.4.4's uint8 overflow in the std); sampling == LeRobot's."""
-    from armtwin import _tv_compat
-
-    _tv_compat.declare_missing_ops()
     from lerobot.datasets import compute_stats as cs
 
     from armtwin.convert.lerobot_v3 import downsample_hwc, image_stats_from_counts, sample_indices

@@ -46,9 +46,6 @@ def patient(bus, slack_ms: float = 1000.0):
 
 
 def lerobot_bus(port: str, *, calibration=None, ids=None):
-    from armtwin import _tv_compat
-
-    _tv_compat.declare_missing_ops()
     from lerobot.motors import Motor, MotorNormMode
     from lerobot.motors.feetech import FeetechMotorsBus
 

@@ -12,11 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from armtwin import _tv_compat
 from armtwin.assets import so101_constants as C
 from armtwin.hardware.virtual_arm import RemoteVirtualArm, VirtualArmConfig
-
-_tv_compat.declare_missing_ops()
 
 
 @pytest.fixture(autouse=True)
