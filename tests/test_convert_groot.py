@@ -18,6 +18,9 @@ from armtwin.convert.groot import GrootExportConfig, export_groot  # noqa: E402
 from armtwin.convert.h5io import ConvertError  # noqa: E402
 from armtwin.convert.lerobot_v3 import LeRobotExportConfig, export_lerobot  # noqa: E402
 
+# Every test here reads or drives LeRobot: skipped with a reason where it is not installed (conftest).
+pytestmark = pytest.mark.lerobot
+
 LENGTHS = (7, 5, 6)
 TASKS = ("lift the cube", "stack the cubes", "lift the cube")
 

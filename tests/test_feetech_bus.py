@@ -111,6 +111,7 @@ def test_status_bytes_match_golden():
 
 @settings(max_examples=60, deadline=None)
 @given(st.sampled_from(sorted(ft.SIGN_BITS)), st.data())
+@pytest.mark.lerobot
 def test_sign_magnitude_matches_lerobot(name, data):
     from lerobot.motors.encoding_utils import decode_sign_magnitude, encode_sign_magnitude
 
@@ -208,6 +209,7 @@ def test_scservo_sdk_ping_read_write_regwrite_and_id_change(arm):
         port.closePort()
 
 
+@pytest.mark.lerobot
 def test_lerobot_bus_connect_calibrate_sync_read_write(arm):
     from lerobot.motors import MotorCalibration
 
@@ -244,6 +246,7 @@ def test_lerobot_bus_connect_calibrate_sync_read_write(arm):
     assert not any(arm.bus.torque_enabled())  # LeRobot disables torque on disconnect
 
 
+@pytest.mark.lerobot
 def test_lerobot_handshake_rejects_missing_motor_and_mixed_firmware(arm):
     arm.bus.put_register(6, "ID", 42)  # the gripper answers to another id
     bus = patient(lerobot_bus(arm.port))
@@ -258,6 +261,7 @@ def test_lerobot_handshake_rejects_missing_motor_and_mixed_firmware(arm):
     bus.port_handler.closePort()
 
 
+@pytest.mark.lerobot
 def test_faulty_replies_raise_lerobot_errors_and_the_bus_recovers(arm):
     bus = lerobot_bus(arm.port, ids={1, 2, 3})
     bus.connect()
@@ -283,6 +287,7 @@ def test_faulty_replies_raise_lerobot_errors_and_the_bus_recovers(arm):
         bus.disconnect(disable_torque=False)
 
 
+@pytest.mark.lerobot
 def test_hang_up_makes_client_io_fail(arm):
     bus = lerobot_bus(arm.port, ids={1})
     bus.connect()

@@ -15,6 +15,9 @@ import pytest
 from armtwin.assets import so101_constants as C
 from armtwin.hardware.virtual_arm import RemoteVirtualArm, VirtualArmConfig
 
+# Every test here reads or drives LeRobot: skipped with a reason where it is not installed (conftest).
+pytestmark = pytest.mark.lerobot
+
 
 @pytest.fixture(autouse=True)
 def _lerobot_home(tmp_path, monkeypatch):
