@@ -89,9 +89,6 @@ def run_armtwin(rec: Path, out: Path, vcodec: str) -> None:
 def run_lerobot(rec: Path, out: Path, vcodec: str) -> None:
     import numpy as np
 
-    from armtwin import _tv_compat
-
-    _tv_compat.declare_missing_ops()
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
     from armtwin.assets import so101_constants as C

@@ -95,9 +95,6 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=500)
     n = ap.parse_args().n
-    from armtwin import _tv_compat
-
-    _tv_compat.declare_missing_ops()
     import lerobot.robots.so_follower  # noqa: F401
     import lerobot.teleoperators.so_leader  # noqa: F401
 

@@ -59,9 +59,6 @@ def main(argv=None) -> int:
 
     from tqdm import tqdm
 
-    from armtwin import _tv_compat
-
-    _tv_compat.declare_missing_ops()
     from armtwin.robots.real import RealFollower, RealFollowerConfig, RealLeader, RealLeaderConfig
     from armtwin.robots.safety import SafeFollower, SafetyConfig
     from armtwin.teleop.loop import ControlLoop, LoopConfig

@@ -311,6 +311,7 @@ def test_command_follows_a_joint_trajectory(dds, procs, tmp_path):
     assert r["final_position_rad"][4] == pytest.approx(-0.3, abs=0.02)
 
 
+@pytest.mark.lerobot
 def test_virtual_arm_through_lerobot_driver_is_published(dds, procs, tmp_path):
     """--source virtual: LeRobot's SO101Follower, unmodified, on the virtual Feetech bus (a pty), driven
     along the sine; its joint states, read over the bus and converted to radians, reach a ROS 2 reader."""

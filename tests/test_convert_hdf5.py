@@ -18,6 +18,9 @@ from armtwin.convert.lerobot_v3 import LeRobotExportConfig, export_lerobot  # no
 from armtwin.convert.to_hdf5 import HDF5ExportConfig, export_hdf5  # noqa: E402
 from armtwin.units import UnitConverter  # noqa: E402
 
+# Every test here reads or drives LeRobot: skipped with a reason where it is not installed (conftest).
+pytestmark = pytest.mark.lerobot
+
 LENGTHS = (9, 7)
 
 

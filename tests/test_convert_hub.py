@@ -20,6 +20,9 @@ from requests.adapters import BaseAdapter
 sys.path.insert(0, str(Path(__file__).parent))
 from convert_data import write_synthetic_recording  # noqa: E402
 
+# Every test here reads or drives LeRobot: skipped with a reason where it is not installed (conftest).
+pytestmark = pytest.mark.lerobot
+
 
 class FakeHubAdapter(BaseAdapter):
     """The hub's REST endpoints used by an upload; every request is kept in ``self.calls``."""

@@ -25,9 +25,6 @@ INSTR = ("lift the cube", "lift the red cube", "lift the cube", "lift the cube")
 
 
 def _lerobot():
-    from armtwin import _tv_compat
-
-    _tv_compat.declare_missing_ops()
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
     return LeRobotDataset
@@ -53,6 +50,7 @@ def converted(recording, tmp_path_factory):
     return res
 
 
+@pytest.mark.lerobot
 def test_loaded_by_lerobot_state_action_boundaries_tasks(recording, converted):
     LeRobotDataset = _lerobot()
     ds = LeRobotDataset("armtwin/test", root=converted.root)
@@ -95,6 +93,7 @@ def mujoco_recording(tmp_path_factory):
 
 
 @pytest.mark.parametrize("vcodec", ["libsvtav1", "h264"])
+@pytest.mark.lerobot
 def test_video_frames_psnr(mujoco_recording, tmp_path, vcodec):
     """Every decoded frame (LeRobot's reader, torchcodec) of real MuJoCo renders is >= 35 dB PSNR."""
     res = export_lerobot(LeRobotExportConfig(inputs=[mujoco_recording], repo_id="u/v", root=tmp_path / "ds",
@@ -150,6 +149,7 @@ def _nested(x) -> np.ndarray:
     return np.asarray(x, dtype=float)
 
 
+@pytest.mark.lerobot
 def test_same_format_as_lerobot_writer(recording, converted, tmp_path):
     """The files match what LeRobotDataset.create/add_frame/save_episode/finalize write for the same frames."""
     import pyarrow.parquet as pq
@@ -208,6 +208,7 @@ def test_same_format_as_lerobot_writer(recording, converted, tmp_path):
                                        rtol=1e-5, atol=1e-7, err_msg=f"{key}/{stat}")
 
 
+@pytest.mark.lerobot
 def test_dataloader_delta_timestamps(converted):
     import torch
 
@@ -229,6 +230,7 @@ def test_dataloader_delta_timestamps(converted):
     assert first["observation.state_is_pad"].tolist() == [True, False]
 
 
+@pytest.mark.lerobot
 def test_resize_task_override_multiple_inputs_default_codec(tmp_path):
     a = write_synthetic_recording(tmp_path / "a.h5", lengths=(5, 4), image_size=(48, 64), seed=1)
     b = write_synthetic_recording(tmp_path / "b.h5", lengths=(6,), image_size=(48, 64), seed=2,
@@ -244,6 +246,7 @@ def test_resize_task_override_multiple_inputs_default_codec(tmp_path):
     assert item["task"] == "stack it" and list(ds.meta.tasks.index) == ["stack it"]
 
 
+@pytest.mark.lerobot
 def test_range_m100_100_units(recording, tmp_path):
     res = export_lerobot(LeRobotExportConfig(inputs=[recording], repo_id="u/r", root=tmp_path / "ds", vcodec="h264",
                                              use_degrees=False, progress=False))
@@ -336,6 +339,7 @@ def test_cli_prints_summary_and_skips(recording, tmp_path, capsys):
     assert not (tmp_path / "ds2").exists()
 
 
+@pytest.mark.lerobot
 def test_recorder_written_file_converts(tmp_path):
     """A file written by armtwin.data.Recorder (the real producer) converts and reads back."""
     from convert_data import joint_trajectory, synthetic_frames
@@ -364,12 +368,10 @@ def test_recorder_written_file_converts(tmp_path):
                                   UnitConverter().from_radians(q[3]).astype(np.float32))
 
 
+@pytest.mark.lerobot
 def test_image_stats_match_lerobot_algorithm():
     """Counts-based image stats == LeRobot's get_feature_stats on the same sampled pixels (in float64,
     which avoids LeRobot 0.4.4's uint8 overflow in the std); sampling == LeRobot's."""
-    from armtwin import _tv_compat
-
-    _tv_compat.declare_missing_ops()
     from lerobot.datasets import compute_stats as cs
 
     from armtwin.convert.lerobot_v3 import downsample_hwc, image_stats_from_counts, sample_indices
@@ -396,6 +398,7 @@ def test_image_stats_match_lerobot_algorithm():
     np.testing.assert_allclose(ours["std"].reshape(3), true_std, rtol=1e-9)
 
 
+@pytest.mark.lerobot
 def test_calibration_file_units(recording, tmp_path):
     """--calibration: values are what LeRobot would report for that calibrated arm; bad file -> clear error."""
     from armtwin.units import Calibration, MotorCalibration
@@ -421,6 +424,7 @@ def test_calibration_file_units(recording, tmp_path):
     assert not (tmp_path / "ds2").exists()
 
 
+@pytest.mark.lerobot
 def test_cameras_with_different_sizes(tmp_path):
     """Each camera keeps its own recorded size (LeRobot features are per camera)."""
     path = write_synthetic_recording(tmp_path / "r.h5", lengths=(5,), image_size=(48, 64))
@@ -435,6 +439,7 @@ def test_cameras_with_different_sizes(tmp_path):
     assert tuple(ds.meta.features["observation.images.wrist"]["shape"]) == (24, 32, 3)
 
 
+@pytest.mark.lerobot
 def test_overwrite_replaces_only_when_complete(recording, tmp_path):
     root = tmp_path / "ds"
     export_lerobot(LeRobotExportConfig(inputs=[recording], repo_id="u/o", root=root, vcodec="h264", progress=False))
@@ -455,6 +460,7 @@ def test_overwrite_replaces_only_when_complete(recording, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.h5", "ds"]
 
 
+@pytest.mark.lerobot
 def test_file_rollover_read_back(recording, tmp_path):
     """Tiny file-size limits: every episode in its own video/data file; LeRobot still reads all of them."""
     res = export_lerobot(LeRobotExportConfig(inputs=[recording], repo_id="u/f", root=tmp_path / "ds", vcodec="h264",

@@ -47,9 +47,6 @@ def patient(bus, slack_ms: float = 1000.0):
 
 
 def lerobot_bus(port: str, *, calibration=None, ids=None):
-    from armtwin import _tv_compat
-
-    _tv_compat.declare_missing_ops()
     from lerobot.motors import Motor, MotorNormMode
     from lerobot.motors.feetech import FeetechMotorsBus
 
@@ -115,6 +112,7 @@ def test_status_bytes_match_golden():
 
 @settings(max_examples=60, deadline=None)
 @given(st.sampled_from(sorted(ft.SIGN_BITS)), st.data())
+@pytest.mark.lerobot
 def test_sign_magnitude_matches_lerobot(name, data):
     from lerobot.motors.encoding_utils import decode_sign_magnitude, encode_sign_magnitude
 
@@ -223,6 +221,7 @@ def test_scservo_sdk_ping_read_write_regwrite_and_id_change(arm):
         port.closePort()
 
 
+@pytest.mark.lerobot
 def test_lerobot_bus_connect_calibrate_sync_read_write(arm):
     from lerobot.motors import MotorCalibration
 
@@ -259,6 +258,7 @@ def test_lerobot_bus_connect_calibrate_sync_read_write(arm):
     assert not any(arm.bus.torque_enabled())  # LeRobot disables torque on disconnect
 
 
+@pytest.mark.lerobot
 def test_lerobot_handshake_rejects_missing_motor_and_mixed_firmware(arm):
     arm.bus.put_register(6, "ID", 42)  # the gripper answers to another id
     bus = patient(lerobot_bus(arm.port))
@@ -273,6 +273,7 @@ def test_lerobot_handshake_rejects_missing_motor_and_mixed_firmware(arm):
     bus.port_handler.closePort()
 
 
+@pytest.mark.lerobot
 def test_faulty_replies_raise_lerobot_errors_and_the_bus_recovers(arm):
     bus = lerobot_bus(arm.port, ids={1, 2, 3})
     bus.connect()
@@ -298,6 +299,7 @@ def test_faulty_replies_raise_lerobot_errors_and_the_bus_recovers(arm):
         bus.disconnect(disable_torque=False)
 
 
+@pytest.mark.lerobot
 def test_hang_up_makes_client_io_fail(arm):
     bus = lerobot_bus(arm.port, ids={1})
     bus.connect()

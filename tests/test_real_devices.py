@@ -65,6 +65,7 @@ def lerobot_wire_encoding(conv: UnitConverter, sent: dict) -> np.ndarray:
     return np.trunc(conv.lerobot_to_ticks(sent)).astype(int)
 
 
+@pytest.mark.lerobot
 def test_leader_and_follower_connect_with_their_calibration_files(tmp_path):
     cfg_l = VirtualArmConfig(role="leader", script="sine", calibration_dir=tmp_path / "teleoperators" / "so_leader")
     cfg_f = VirtualArmConfig(role="follower", calibration_dir=tmp_path / "f")
@@ -94,6 +95,7 @@ def test_leader_and_follower_connect_with_their_calibration_files(tmp_path):
             follower.disconnect()
 
 
+@pytest.mark.lerobot
 def test_wire_goals_equal_the_clamped_commands(follower_arm, follower):
     conv = UnitConverter(follower_arm.calibration)
     safe = SafeFollower(follower, SafetyConfig.for_converter(conv, max_step_rad=0.1))
@@ -113,6 +115,7 @@ def test_wire_goals_equal_the_clamped_commands(follower_arm, follower):
     assert safe.events["step_clamped"] > 0
 
 
+@pytest.mark.lerobot
 def test_corrupted_and_late_replies_are_retried(follower_arm, follower):
     conv = UnitConverter(follower_arm.calibration)
     truth = follower_arm.joint_positions()
@@ -142,6 +145,7 @@ def test_corrupted_and_late_replies_are_retried(follower_arm, follower):
     assert follower_arm.bus.goal_write_count() == n + 1
 
 
+@pytest.mark.lerobot
 def test_silent_bus_stops_safely_and_rearms(follower_arm, follower):
     conv = UnitConverter(follower_arm.calibration)
     safe = SafeFollower(follower, SafetyConfig.for_converter(conv))
@@ -163,6 +167,7 @@ def test_silent_bus_stops_safely_and_rearms(follower_arm, follower):
         assert abs(sent[k] - present[k]) <= safe.config.max_relative_target[k] + 1e-9
 
 
+@pytest.mark.lerobot
 def test_torque_off_policy_after_retries_run_out(follower_arm, follower):
     conv = UnitConverter(follower_arm.calibration)
     safe = SafeFollower(follower, SafetyConfig.for_converter(conv, on_fault="torque_off"))
@@ -173,12 +178,14 @@ def test_torque_off_policy_after_retries_run_out(follower_arm, follower):
     assert not any(follower_arm.bus.torque_enabled())  # the torque_off policy ran
 
 
+@pytest.mark.lerobot
 def test_servo_error_bits_on_disconnect_do_not_leave_the_port_open(follower_arm, follower):
     follower_arm.bus.set_error(3, 32)  # overload: LeRobot's checked writes raise RuntimeError
     follower.disconnect()
     assert not follower.is_connected
 
 
+@pytest.mark.lerobot
 def test_hang_up_stops_without_crashing(follower_arm, follower):
     conv = UnitConverter(follower_arm.calibration)
     safe = SafeFollower(follower, SafetyConfig.for_converter(conv))
@@ -190,6 +197,7 @@ def test_hang_up_stops_without_crashing(follower_arm, follower):
     assert not follower.is_connected
 
 
+@pytest.mark.lerobot
 def test_mismatched_calibration_file_is_a_clear_error(tmp_path, follower_arm):
     bad = follower_arm.calibration.to_dict()
     bad["elbow_flex"]["range_max"] -= 100
@@ -214,6 +222,7 @@ def test_configs_validate():
         RealLeaderConfig(port="/dev/null", read_retries=-1)
 
 
+@pytest.mark.lerobot
 def test_virtual_follower_is_the_mujoco_twin(tmp_path):
     """--env: the present positions LeRobot reads come from the MuJoCo arm, which tracks the goals."""
     cfg = VirtualArmConfig(role="follower", env_id="armtwin/SO101-Lift-v0", calibration_dir=tmp_path)
@@ -241,6 +250,7 @@ def test_virtual_follower_is_the_mujoco_twin(tmp_path):
             f.disconnect()
 
 
+@pytest.mark.lerobot
 def test_cli_virtual_arm_process_serves_lerobot(tmp_path):
     """`armtwin virtual-arm` in its own process; LeRobot's leader driver connects to the printed port."""
     import os
@@ -279,6 +289,7 @@ def test_cli_virtual_arm_process_serves_lerobot(tmp_path):
             proc.wait()
 
 
+@pytest.mark.lerobot
 def test_failed_observation_stops_the_follower_too(follower_arm, follower):
     conv = UnitConverter(follower_arm.calibration)
     safe = SafeFollower(follower, SafetyConfig.for_converter(conv))
@@ -290,6 +301,7 @@ def test_failed_observation_stops_the_follower_too(follower_arm, follower):
     assert follower_arm.bus.goal_writes() == []
 
 
+@pytest.mark.lerobot
 def test_virtual_leader_replays_a_recorded_episode(tmp_path):
     import h5py
 

@@ -70,6 +70,7 @@ step = st.tuples(st.lists(value, min_size=6, max_size=6), st.sampled_from(["fres
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(step, min_size=1, max_size=8))
+@pytest.mark.lerobot
 def test_wire_never_exceeds_limits_or_step(rig, steps):
     arm, follower = rig
     conv = UnitConverter(arm.calibration)
@@ -98,6 +99,7 @@ def test_wire_never_exceeds_limits_or_step(rig, steps):
     assert arm.bus.goal_write_count() == before  # and no other write
 
 
+@pytest.mark.lerobot
 def test_nan_and_stale_hold_and_are_counted(rig):
     arm, follower = rig
     conv = UnitConverter(arm.calibration)
@@ -123,6 +125,7 @@ def test_nan_and_stale_hold_and_are_counted(rig):
         safe.send_action({k: 0.0 for k in KEYS[:5]})
 
 
+@pytest.mark.lerobot
 def test_arm_outside_limits_is_brought_back_one_step_at_a_time(tmp_path):
     q0 = np.zeros(6)
     q0[0] = C.JOINT_LIMITS["shoulder_pan"][1] + 0.4  # beyond the model limit (inside the servo's travel)
@@ -179,6 +182,7 @@ def test_config_errors_name_the_problem():
         SafetyConfig.for_converter(UnitConverter(Calibration(bad)))
 
 
+@pytest.mark.lerobot
 def test_bridge_followers_cannot_bypass_the_safety_layer():
     """Whatever bridge command drives it (``command``, ``publish --motion sine``, ``mirror``), the
     follower ``make_follower`` builds is the SafeFollower: a far command reaches the wire one step

@@ -42,6 +42,7 @@ def expert_demo(path):
     return load_episode(path, 0)
 
 
+@pytest.mark.lerobot
 def test_leader_arm_drives_sim_records_and_replays(tmp_path):
     hand = expert_demo(tmp_path / "hand.h5")
     path = tmp_path / "teleop.h5"
@@ -118,6 +119,7 @@ def last_position_read(arm) -> np.ndarray:
     return ticks_to_radians(np.array([ticks[C.MOTOR_IDS[n]] for n in C.JOINT_NAMES]))
 
 
+@pytest.mark.lerobot
 def test_target_real_drives_virtual_follower_through_safety(tmp_path):
     from armtwin.cli import main
 
@@ -153,6 +155,7 @@ def test_target_real_drives_virtual_follower_through_safety(tmp_path):
     assert np.ptp(ep.actions[:, 1]) > 0.2
 
 
+@pytest.mark.lerobot
 def test_target_real_bus_failure_ends_the_loop_cleanly(tmp_path, capsys):
     """The follower's bus goes silent mid-episode: the safety layer stops the arm, the loop ends with a
     clear message and exit status 1 (no traceback), the partial episode is kept as a failure, and

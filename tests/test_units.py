@@ -116,10 +116,8 @@ def test_mismatched_calibrations_are_clear_errors(tmp_path):
         conv.to_radians(np.zeros(5))
 
 
+@pytest.mark.lerobot
 def test_save_load_is_lerobot_format(tmp_path):
-    from armtwin import _tv_compat
-
-    _tv_compat.declare_missing_ops()
     import draccus
     from lerobot.motors import MotorCalibration as LeRobotMotorCalibration
 
@@ -133,11 +131,9 @@ def test_save_load_is_lerobot_format(tmp_path):
 
 
 @pytest.mark.parametrize("use_degrees", [True, False])
+@pytest.mark.lerobot
 def test_agrees_with_lerobot_normalize_on_the_virtual_bus(tmp_path, use_degrees):
     """LeRobot reads the virtual servos and writes goals; armtwin.units must give the same numbers."""
-    from armtwin import _tv_compat
-
-    _tv_compat.declare_missing_ops()
     from lerobot.motors import Motor, MotorCalibration as LMC, MotorNormMode
     from lerobot.motors.feetech import FeetechMotorsBus
 

@@ -96,9 +96,9 @@ def export_groot(cfg: GrootExportConfig) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from armtwin import _tv_compat
+    from armtwin._optional import require
 
-    _tv_compat.declare_missing_ops()
+    require("lerobot", extra="lerobot", what="armtwin convert groot (reads the LeRobot dataset)")
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
     av.logging.set_level(av.logging.ERROR)

@@ -16,9 +16,9 @@ TAGS = ("armtwin", "so101", "simulation")
 
 def push_dataset(root: str | Path, repo_id: str, *, private: bool = False, branch: str | None = None) -> str:
     """Upload the LeRobot v3.0 dataset at ``root`` as ``repo_id``; returns the dataset's hub URL."""
-    from armtwin import _tv_compat
+    from armtwin._optional import require
 
-    _tv_compat.declare_missing_ops()
+    require("lerobot", extra="lerobot", what="armtwin convert lerobot --push")
     from huggingface_hub import constants
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 

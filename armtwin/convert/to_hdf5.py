@@ -88,9 +88,9 @@ def _decode_episode_frames(video_path: Path, t_from: float, t_to: float, fps: in
 
 def export_hdf5(cfg: HDF5ExportConfig) -> dict:
     """Write every episode of the LeRobot dataset to ``cfg.output``; returns counts and the path."""
-    from armtwin import _tv_compat
+    from armtwin._optional import require
 
-    _tv_compat.declare_missing_ops()
+    require("lerobot", extra="lerobot", what="armtwin convert hdf5 (reads the LeRobot dataset)")
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
     from armtwin.data import Recorder, RecorderConfig, make_env_args

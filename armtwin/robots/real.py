@@ -35,9 +35,9 @@ BUS_ERRORS = (ConnectionError, OSError, termios.error)
 
 
 def _import_lerobot():
-    from armtwin import _tv_compat
+    from armtwin._optional import require
 
-    _tv_compat.declare_missing_ops()
+    require("lerobot", extra="lerobot", what="a real SO-101 arm (--target real, LeRobot's Feetech driver)")
 
 
 @dataclass

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from armtwin import _tv_compat
+from lerobot.robots.config import RobotConfig
 
-_tv_compat.declare_missing_ops()
-
-from lerobot.robots.config import RobotConfig  # noqa: E402
-
-from armtwin.assets import so101_constants as C  # noqa: E402
+from armtwin.assets import so101_constants as C
 
 
 @RobotConfig.register_subclass("armtwin_so101_sim")

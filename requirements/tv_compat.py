@@ -7,9 +7,13 @@ Declaring the two op schemas it looks up lets ``models.resnet18``,
 ``transforms.v2`` and ``ops.misc.FrozenBatchNorm2d`` (all ACT and Diffusion
 need) import; compiled ops still fail loudly if called.
 
-Installed as an import hook by a ``.pth`` file that ``dev.sh`` writes into the
-virtual environment, so it also covers LeRobot's own CLIs (``lerobot-train``).
-The hook costs nothing until something imports torchvision.
+An environment workaround for this machine's pins (``constraints.txt``), not part
+of armtwin: ``dev.sh`` copies this file into the virtual environment's
+site-packages as the module ``armtwin_tv_compat`` plus an ``armtwin_tv_compat.pth``
+that calls :func:`install`, so it covers every process of that environment,
+LeRobot's own CLIs (``lerobot-train``) included. ``tests/conftest.py`` installs it
+too (from this file when the environment lacks it). The hook costs nothing until
+something imports torchvision, and does nothing where torch is not installed.
 """
 
 from __future__ import annotations
@@ -26,7 +30,10 @@ def declare_missing_ops() -> None:
     if _DONE:
         return
     _DONE = True
-    import torch
+    try:
+        import torch
+    except ImportError:  # no torch, so no torchvision to help
+        return
 
     try:
         torch.ops.torchvision.nms  # noqa: B018 - probing whether the op exists
@@ -49,5 +56,6 @@ class _Finder(importlib.abc.MetaPathFinder):
 
 
 def install() -> None:
+    """Declare the ops right before torchvision is first imported (no-op once it is)."""
     if "torchvision" not in sys.modules and not any(isinstance(f, _Finder) for f in sys.meta_path):
         sys.meta_path.insert(0, _Finder())
