@@ -152,33 +152,33 @@ class ExportResult:
     notes: list[str] = field(default_factory=list)
 
 
-# --- reading the recordings (the only HDF5 access) -----------------------------------------------
+# --- reading the recordings (through armtwin.data, the format's owner) ---------------------------
 
 
 def _camera_frames(files: dict, path: str, demo: str, cam: str):
-    """The (T, H, W, 3) uint8 frames of ``cam`` in ``demo`` as an h5py dataset (``read_direct``-able).
+    """The (T, H, W, 3) uint8 frames of ``cam`` in ``demo``, lazy (``read_direct``-able).
 
-    ``files`` caches open files by path; the caller closes them.
+    ``files`` caches open :class:`armtwin.data.Recording` objects by path; the caller closes them.
     """
-    import h5py
+    from armtwin.data import open_recording
 
-    f = files.get(path) or files.setdefault(path, h5py.File(path, "r"))
-    return f[f"data/{demo}/obs/images/{cam}"]
+    rec = files.get(path) or files.setdefault(path, open_recording(path))
+    return rec.demo(demo).dataset(f"obs/images/{cam}")
 
 
 def _joint_arrays(episodes: list[EpisodeRef]):
     """Yield (episode, joint_pos (T, 6) rad, actions (T, 6) rad) for each episode, in order."""
-    import h5py
+    from armtwin.data import open_recording
 
-    files: dict[str, h5py.File] = {}
+    files: dict = {}
     try:
         for ep in episodes:
-            f = files.get(str(ep.path)) or files.setdefault(str(ep.path), h5py.File(ep.path, "r"))
-            g = f[f"data/{ep.demo}"]
-            yield ep, g["obs/joint_pos"][()], g["actions"][()]
+            rec = files.get(str(ep.path)) or files.setdefault(str(ep.path), open_recording(ep.path))
+            view = rec.demo(ep.demo)
+            yield ep, view["obs/joint_pos"], view["actions"]
     finally:
-        for f in files.values():
-            f.close()
+        for rec in files.values():
+            rec.close()
 
 
 # --- main entry ---------------------------------------------------------------------------------
@@ -335,7 +335,7 @@ class _Encoders:
         from tqdm import tqdm
 
         # fork: starts in milliseconds and needs no `if __name__ == "__main__"` guard in callers;
-        # the children use only PyAV, h5py and NumPy, opening their own file handles.
+        # the children use only PyAV, armtwin.data and NumPy, opening their own file handles.
         ctx = mp.get_context("fork")
         self.queue = ctx.Queue()
         self.procs = procs
