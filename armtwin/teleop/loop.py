@@ -3,7 +3,7 @@
 One tick (period ``1/hz``):
 
 1. ``obs = follower.get_observation()`` and the recording frame (the state *before* the action);
-2. ``action = leader.get_action()``  (t_read taken just before);
+2. ``leader.observe(obs)``, ``action = leader.get_action()``  (t_read taken just before);
 3. ``sent = follower.send_action(action)`` (t_sent taken just after; latency = t_sent - t_read);
 4. ``recorder.add_step(frame.obs, sent in radians, state, datagen_info)`` while an episode is recorded;
 5. sleep until the next deadline (``armtwin.timing.RateKeeper``: ``time.sleep`` to within ``spin_s``,
@@ -446,6 +446,7 @@ class ControlLoop:
         frame = self.side.frame(obs) if (recording and self.recorder is not None) else None
         t_read = time.perf_counter()
         stamp = time.monotonic()
+        self.leader.observe(obs)
         action = self.leader.get_action()
         # A leader that knows when its data was produced (the network leader: when it arrived) says
         # so; the safety layer's watchdog then holds the follower once that data is too old.
