@@ -127,7 +127,7 @@ class Session:
 
 def _sim_target(cfg: TeleopConfig):
     from armtwin.robots.factory import make_follower
-    from armtwin.teleop.loop import SimSide
+    from armtwin.teleop.sides import SimSide
 
     env_kwargs = dict(cfg.env_kwargs)
     if cfg.episode_steps is not None:  # the env's horizon must not end episodes before the loop does
@@ -141,7 +141,7 @@ def _sim_target(cfg: TeleopConfig):
 
 def _real_target(cfg: TeleopConfig):
     from armtwin.robots.factory import make_follower
-    from armtwin.teleop.loop import RealSide
+    from armtwin.teleop.sides import RealSide
 
     built = make_follower(
         "real", connect=False, port=cfg.follower_port, robot_id=cfg.follower_id,

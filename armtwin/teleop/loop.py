@@ -18,11 +18,9 @@ Episodes: :class:`ControlLoop` has ``start_episode``, ``mark_success``, ``mark_f
 (``EPISODE_KEYS``). Headless by default: episodes start by themselves, end on task success
 (when the follower side can tell), after ``episode_steps`` or at the sim env's own horizon.
 
-What differs between sim and real is only the :class:`EpisodeSide` object (how to reset,
-what to record), which :func:`armtwin.teleop.factory.build_session` picks once.
-
-(Over 400 lines: the loop's episode state machine is one piece; the two EpisodeSides next to it
-are what it calls between ticks.)
+What differs between sim and real is only the :class:`~armtwin.teleop.sides.EpisodeSide` object
+(how to reset, what to record; :mod:`armtwin.teleop.sides`), which
+:func:`armtwin.teleop.factory.build_session` picks once.
 """
 
 from __future__ import annotations
@@ -33,14 +31,13 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 import numpy as np
 
-from armtwin.assets import so101_constants as C
-from armtwin.data.schema import datagen_row
 from armtwin.robots.contract import Leader, LeaderExhausted
 from armtwin.robots.safety import SafeFollower, SafetyStop
+from armtwin.teleop.sides import EpisodeSide
 from armtwin.timing import RateKeeper
 
 log = logging.getLogger(__name__)
@@ -98,123 +95,6 @@ class LoopStats:
         ]
         w = max(len(r[0]) for r in rows)
         return "\n".join(f"  {k:<{w}}  {v}" for k, v in rows)
-
-
-# ------------------------------------------------------------------ the sim/real difference
-
-
-class EpisodeSide(Protocol):
-    """What the loop needs from the follower side to run and record episodes.
-
-    source: "sim" | "real". converter: contract units <-> radians of this follower.
-    instruction: task text. env_args: ``data.attrs["env_args"]``. reset(seed, state) resets the
-    scene (returns the seed used or None). frame(observation) -> {"obs", "state", "datagen_info"}
-    before the action. sent_radians(sent) -> (6,) rad, the command really applied.
-    complete(frame, sent_rad) adds action-dependent datagen info.
-    success() -> bool | None (None: cannot tell). over() -> bool: the scene's own horizon is reached
-    (sim: the env terminated or hit max_episode_steps).
-    """
-
-    source: str
-    converter: Any
-
-    @property
-    def instruction(self) -> str: ...
-
-    @property
-    def env_args(self) -> dict: ...
-
-    def reset(self, seed: int | None, state=None) -> int | None: ...
-
-    def frame(self, observation: dict[str, Any]) -> dict[str, Any]: ...
-
-    def sent_radians(self, sent: dict[str, float]) -> np.ndarray: ...
-
-    def complete(self, frame: dict[str, Any], sent_rad: np.ndarray) -> None: ...
-
-    def success(self) -> bool | None: ...
-
-    def over(self) -> bool: ...
-
-
-class SimSide:
-    """Episodes on a :class:`armtwin.robots.sim.SimFollower`: env resets, full states, datagen info."""
-
-    source = "sim"
-
-    def __init__(self, sim):
-        self.sim = sim
-        self.converter = sim.converter
-
-    @property
-    def instruction(self) -> str:
-        return self.sim.instruction
-
-    @property
-    def env_args(self) -> dict:
-        return self.sim.env_args
-
-    def reset(self, seed, state=None):
-        self.sim.reset(seed=seed, state=state)
-        return seed
-
-    def frame(self, observation):
-        return self.sim.recording_frame()
-
-    def sent_radians(self, sent):
-        # Exactly the bits the env applied (not a units round trip), so the recording replays bit-exactly.
-        return self.sim.applied_action
-
-    def complete(self, frame, sent_rad):
-        frame["datagen_info"] = datagen_row(frame["datagen_info"], target_eef_pose=self.sim.target_pose(sent_rad),
-                                            action=sent_rad)
-
-    def success(self):
-        return self.sim.is_success
-
-    def over(self):
-        return self.sim.episode_over
-
-
-class RealSide:
-    """Episodes on a real arm: no reset (a reset period instead), joint positions and camera frames only."""
-
-    source = "real"
-
-    def __init__(self, converter, *, instruction: str = "", env_args: dict | None = None):
-        self.converter = converter
-        self._instruction = instruction
-        self._env_args = dict(env_args or {})
-
-    @property
-    def instruction(self) -> str:
-        return self._instruction
-
-    @property
-    def env_args(self) -> dict:
-        return self._env_args
-
-    def reset(self, seed, state=None):
-        return None
-
-    def frame(self, observation):
-        obs: dict[str, Any] = {"joint_pos": self.converter.to_radians(observation)}
-        images = {k: v for k, v in observation.items() if k in C.CAMERA_NAMES}
-        if images:
-            obs["images"] = images
-        return {"obs": obs, "state": None, "datagen_info": None}
-
-    def sent_radians(self, sent):
-        return self.converter.to_radians(sent)
-
-    def complete(self, frame, sent_rad):
-        pass
-
-    def success(self):
-        return None
-
-    def over(self):
-        return False
 
 
 # ------------------------------------------------------------------ loop
