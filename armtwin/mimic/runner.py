@@ -39,7 +39,8 @@ import numpy as np
 from armtwin.assets import so101_constants as C
 from armtwin.mimic.annotate import MimicDataError, load_sources
 from armtwin.mimic.generate import FAILURE_REASONS, GenerationJob, TrialResult, run_batch
-from armtwin.mimic.spec import TaskSpec, get_task_spec
+from armtwin.envs.registry import get_task_spec
+from armtwin.mimic.spec import TaskSpec
 
 BACKENDS = ("inline", "pool", "ray")
 RESET_DISTRIBUTIONS = ("D0", "D1")

@@ -160,9 +160,9 @@ def _real_follower(cfg: TeleopConfig):
     cal_file = cal_dir / f"{rcfg.id}.json"
     converter = UnitConverter(Calibration.load(cal_file), use_degrees=cfg.use_degrees)
     env_args = {"env_name": cfg.env_id, "type": "armtwin", "env_kwargs": {"ctrl_dt": 1.0 / cfg.hz}}
-    from armtwin.envs import ENV_IDS
+    from armtwin.envs import get_task
 
-    side = RealSide(converter, instruction=ENV_IDS[cfg.env_id]["description"], env_args=env_args)
+    side = RealSide(converter, instruction=get_task(cfg.env_id).description, env_args=env_args)
     return real, converter, side, 10.0
 
 
