@@ -7,4 +7,4 @@ those are imported by the commands that need them. It registers the Gymnasium id
 
 __version__ = "0.1.0"
 
-from armtwin import envs  # noqa: E402,F401  registers the Gymnasium ids (string entry points, no MuJoCo)
+from armtwin import envs  # noqa: F401  registers the Gymnasium ids (string entry points, no MuJoCo)

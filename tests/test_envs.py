@@ -12,7 +12,7 @@ from gymnasium.utils.env_checker import check_env
 
 import armtwin.envs as E
 from armtwin.assets import so101_constants as C
-from armtwin.envs.base import EnvConfig
+from armtwin.envs.config import EnvConfig
 
 IDS = list(E.ENV_IDS)
 
@@ -102,7 +102,7 @@ def test_gym_make_takes_config_fields_after_import(env_id):
         f"{env_id!r}, image_size=(24, 32), reset_distribution='D1', cameras=('front',)).reset(seed=0)[0];"
         "np.testing.assert_array_equal(obs['object_pos'], ref['object_pos']);"
         "np.testing.assert_array_equal(obs['images']['front'], ref['images']['front']);"
-        f"short = gym.make({env_id!r}, config=armtwin.envs.base.EnvConfig(max_episode_steps=4, image_size=None),"
+        f"short = gym.make({env_id!r}, config=armtwin.envs.config.EnvConfig(max_episode_steps=4, image_size=None),"
         " max_episode_steps=4); short.reset(seed=0);"
         "flags = [short.step(short.unwrapped.data.ctrl.astype('float32'))[3] for _ in range(4)];"
         "assert flags == [False, False, False, True] and short.unwrapped.config.max_episode_steps == 4"

@@ -5,7 +5,7 @@ as ``gym_pusht``/``gym_aloha`` do, so after ``import armtwin.envs`` (or ``import
 
     gym.make("armtwin/SO101-PickPlace-v0", image_size=(96, 96), reset_distribution="D1")
 
-works; keyword arguments are the fields of :class:`armtwin.envs.base.EnvConfig`. :func:`make` is the
+works; keyword arguments are the fields of :class:`armtwin.envs.config.EnvConfig`. :func:`make` is the
 convenience that validates them first and sets the horizon of both the env and Gymnasium's TimeLimit
 (``gymnasium.make`` keeps a ``max_episode_steps`` keyword for its TimeLimit). Registration uses string
 entry points: importing this package loads Gymnasium but neither MuJoCo nor torch.
@@ -20,7 +20,7 @@ if "MUJOCO_GL" not in _os.environ and not _os.environ.get("DISPLAY"):
     # any armtwin.envs module (IK, envs) imports mujoco. EGL renders offscreen without a display.
     _os.environ["MUJOCO_GL"] = "egl"
 
-from armtwin.envs.registry import ENV_IDS, TASKS, TaskEntry, check_env_id, get_task, get_task_spec, register  # noqa: E402
+from armtwin.envs.registry import ENV_IDS, TASKS, TaskEntry, check_env_id, get_task, get_task_spec, register
 
 
 def make(env_id: str, **kwargs):
@@ -30,7 +30,7 @@ def make(env_id: str, **kwargs):
     ``gymnasium.make(..., max_episode_steps=N)`` would keep it from the env)."""
     import gymnasium as gym
 
-    from armtwin.envs.base import EnvConfig
+    from armtwin.envs.config import EnvConfig
 
     check_env_id(env_id)
     register()
@@ -45,5 +45,14 @@ def env_class(env_id: str):
 
 register()
 
-__all__ = ["ENV_IDS", "TASKS", "TaskEntry", "register", "make", "check_env_id", "get_task", "get_task_spec",
-           "env_class"]
+__all__ = [
+    "ENV_IDS",
+    "TASKS",
+    "TaskEntry",
+    "check_env_id",
+    "env_class",
+    "get_task",
+    "get_task_spec",
+    "make",
+    "register",
+]

@@ -19,9 +19,10 @@ env, so use :func:`armtwin.envs.make` (or ``config=EnvConfig(max_episode_steps=N
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from armtwin.mimic.spec import TaskSpec
@@ -61,7 +62,7 @@ class TaskEntry:
             raise ValueError(f"{self.entry_point}.TASK_SPEC is for {spec.env_id!r}, registered as {self.env_id!r}")
         return cls
 
-    def task_spec(self) -> "TaskSpec":
+    def task_spec(self) -> TaskSpec:
         """The task's MimicGen spec (the env class's ``TASK_SPEC``)."""
         return self.env_class().TASK_SPEC
 
@@ -115,7 +116,7 @@ def get_task(env_id: str) -> TaskEntry:
     return TASKS[check_env_id(env_id)]
 
 
-def get_task_spec(env_id: str) -> "TaskSpec":
+def get_task_spec(env_id: str) -> TaskSpec:
     """The MimicGen spec of ``env_id``; KeyError listing the valid ids otherwise."""
     if env_id not in TASKS:
         raise KeyError(f"no MimicGen task spec for env {env_id!r}; valid env ids: {', '.join(ENV_IDS)}")
@@ -136,5 +137,13 @@ def register() -> None:
             )
 
 
-__all__ = ["TaskEntry", "TASKS", "ENV_IDS", "DEFAULT_MAX_EPISODE_STEPS", "check_env_id", "get_task",
-           "get_task_spec", "register"]
+__all__ = [
+    "DEFAULT_MAX_EPISODE_STEPS",
+    "ENV_IDS",
+    "TASKS",
+    "TaskEntry",
+    "check_env_id",
+    "get_task",
+    "get_task_spec",
+    "register",
+]

@@ -221,4 +221,4 @@ class TaskSpec:
         return cls(**d)
 
 
-__all__ = ["SubtaskSpec", "TaskSpec", "SELECTION_STRATEGIES", "INTERPOLATION_SPACES"]
+__all__ = ["INTERPOLATION_SPACES", "SELECTION_STRATEGIES", "SubtaskSpec", "TaskSpec"]
