@@ -398,6 +398,9 @@ def test_a_task_spec_that_does_not_fit_its_env_fails_when_the_class_is_defined()
         define(LiftEnv, lift.replace(grasp_signal="hold"))
     with pytest.raises(ValueError, match="distinct"):
         define(LiftEnv, lift, SUCCESS_SIGNAL="grasp")
+    # an inherited spec is checked against the subclass's own objects
+    with pytest.raises(ValueError, match="'cube' is not one of its pose names"):
+        type("Bad", (LiftEnv,), {"OBJECTS": SandwichEnv.OBJECTS})
     with pytest.raises(TypeError, match="TaskSpec"):
         define(LiftEnv, lift.to_dict())
     # the env picks the per-episode candidate: Sandwich's named ingredient

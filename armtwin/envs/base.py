@@ -76,7 +76,8 @@ class SO101Env(gym.Env, abc.ABC):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if "TASK_SPEC" in cls.__dict__:
+        # every class with a spec, also one that inherits it and changes its objects or success signal
+        if getattr(cls, "TASK_SPEC", None) is not None:
             cls.SIGNALS = _check_task(cls)
 
     def __init__(self, config: EnvConfig | None = None, **kwargs):
