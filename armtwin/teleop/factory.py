@@ -151,9 +151,9 @@ def _real_target(cfg: TeleopConfig):
     from armtwin.data import make_env_args
 
     env_args = make_env_args(cfg.env_id, {"ctrl_dt": 1.0 / cfg.hz})
-    from armtwin.envs import ENV_IDS
+    from armtwin.envs import get_task
 
-    side = RealSide(converter, instruction=ENV_IDS[cfg.env_id]["description"], env_args=env_args)
+    side = RealSide(converter, instruction=get_task(cfg.env_id).description, env_args=env_args)
     return built, side, 10.0
 
 
