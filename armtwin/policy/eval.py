@@ -176,7 +176,7 @@ class _Outputs:
             o = done[self.next]
             if o.frames:
                 self._video(o)
-            if self.recorder is not None and o.recording:
+            if self.cfg.record is not None and o.recording:
                 self._replay(o.recording)
             o.frames = o.recording = None  # written: free the memory
             self.next += 1
