@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 
-LEADER_KINDS = ("so101", "keyboard", "scripted", "replay", "net")
+LEADER_KINDS = ("so101", "keyboard", "scripted", "replay", "net", "policy")
 TARGET_KINDS = ("sim", "real")
 COMPRESSIONS = ("none", "gzip", "lzf")
 
@@ -28,7 +28,8 @@ class TeleopConfig:
     target: "sim" or "real". port / leader_id / leader_calibration_dir: the SO-101 leader arm and
     its LeRobot calibration (``<dir>/<id>.json``). follower_port / follower_id /
     follower_calibration_dir: the real follower. replay / replay_demo: HDF5 file and episode for
-    ``--leader replay``. net_listen: "HOST:PORT" for ``--leader net``. record: HDF5 output (None:
+    ``--leader replay``. net_listen: "HOST:PORT" for ``--leader net``. policy / policy_device: the LeRobot
+    pretrained directory and torch device for ``--leader policy`` (``armtwin run``). record: HDF5 output (None:
     do not record). episodes, episode_steps, duration_s, hz, reset_s: see LoopConfig. image_size:
     (H, W) sim camera frames, None for none. hz None: the replayed recording's fps, else 30. expert_noise: scripted leader noise.
     """
@@ -46,6 +47,8 @@ class TeleopConfig:
     replay_demo: int | str = 0
     net_listen: str = "127.0.0.1:5555"
     net_wait_s: float = 5.0
+    policy: str | Path | None = None
+    policy_device: str = "cpu"
     record: str | Path | None = None
     resume: bool = False
     compression: str = "none"
@@ -81,6 +84,8 @@ class TeleopConfig:
             raise ValueError("--leader replay needs --replay FILE.h5 (and optionally --demo N)")
         if self.leader == "replay" and not Path(self.replay).is_file():
             raise FileNotFoundError(f"recording to replay not found: {self.replay}")
+        if self.leader == "policy" and not self.policy:
+            raise ValueError("--leader policy needs --policy PATH (a LeRobot pretrained_model directory)")
         if self.leader == "scripted" and self.target != "sim":
             raise ValueError("--leader scripted needs --target sim: the expert plans from the simulated scene")
         if self.image_size is not None:
@@ -202,12 +207,29 @@ def _net_leader(cfg, follower, side):
     return NetLeader(NetLeaderConfig(listen=cfg.net_listen, wait_first_s=cfg.net_wait_s))
 
 
+def _policy_leader(cfg, follower, side):
+    from armtwin.policy.features import environment_state
+    from armtwin.policy.local import LocalPolicy
+    from armtwin.policy.source import PolicyLeader
+
+    sim = getattr(side, "sim", None)  # only a simulated follower knows where the objects are
+    if sim is not None and not follower.is_connected:
+        follower.connect()  # the task text and the environment state's size need the built scene
+    leader = PolicyLeader(
+        LocalPolicy.from_pretrained(cfg.policy, device=cfg.policy_device), task=side.instruction,
+        environment_state=None if sim is None else (lambda: environment_state(sim.last_obs)),
+    )
+    leader.check(follower.observation_features)  # before anything moves
+    return leader
+
+
 LEADERS: dict[str, Callable] = {
     "so101": _so101_leader,
     "keyboard": _keyboard_leader,
     "scripted": _scripted_leader,
     "replay": _replay_leader,
     "net": _net_leader,
+    "policy": _policy_leader,
 }
 
 
@@ -230,8 +252,10 @@ def build_session(cfg: TeleopConfig) -> Session:
     )
     recorder = None
     if cfg.record is not None:
-        # env_args need the connected sim (its env config); connect the follower first.
-        follower.connect()
+        # env_args need the connected sim (its env config); connect the follower first (a policy
+        # leader may have connected it already, to check its inputs).
+        if not follower.is_connected:
+            follower.connect()
         recorder = Recorder(
             RecorderConfig(
                 cfg.record,

@@ -108,7 +108,9 @@ class LoopConfig:
     end_on_success: end an episode when the follower side reports success, after
     ``success_hold`` more steps. auto_start: start each episode by itself (headless); otherwise
     wait for ``start_episode()``. seed: episode k (counting discarded ones) resets with seed+k.
-    spin_s: busy-wait before each deadline. print_summary: print the stats table at the end."""
+    spin_s: busy-wait before each deadline. print_summary: print the stats table at the end.
+    real_time: False runs ticks back to back, without waiting for deadlines or freezing the heap
+    (headless evaluation: a simulated follower steps 1/hz of sim time per command anyway)."""
 
     hz: float = 30.0
     episodes: int | None = None
@@ -121,6 +123,7 @@ class LoopConfig:
     seed: int | None = 0
     spin_s: float = 0.002
     print_summary: bool = True
+    real_time: bool = True
 
     def __post_init__(self):
         if not (isinstance(self.hz, (int, float)) and 1.0 <= self.hz <= MAX_HZ):
@@ -364,8 +367,9 @@ class ControlLoop:
         self._do_reset()
         # Everything allocated so far (LeRobot, torch, MuJoCo: a large heap) leaves the garbage
         # collector's reach: a full collection over it stalls a tick for tens of milliseconds.
-        gc.collect()
-        gc.freeze()
+        if cfg.real_time:
+            gc.collect()
+            gc.freeze()
         rate = RateKeeper(cfg.hz, spin_s=cfg.spin_s)
         t_end = None if cfg.duration_s is None else time.perf_counter() + cfg.duration_s
         self._stop = False
@@ -388,7 +392,8 @@ class ControlLoop:
                     break
                 if t_end is not None and time.perf_counter() >= t_end:
                     break
-                rate.wait()
+                if cfg.real_time:
+                    rate.wait()
         finally:
             if self.state == "recording":
                 # Interrupted (Ctrl-C, error, duration): keep what was recorded, as a failure
@@ -399,7 +404,8 @@ class ControlLoop:
                 except Exception as e:  # noqa: BLE001 - do not mask the original error
                     log.error("could not finish the last episode: %s", e)
             self.stats.overruns = rate.overruns
-            gc.unfreeze()
+            if cfg.real_time:
+                gc.unfreeze()
         if cfg.print_summary:
             print(self.stats.table())
             if self.safety_stop:
