@@ -51,7 +51,10 @@ MSG_TYPES = {"joint_state": M.JOINT_STATE_ROS_TYPE, "joint_trajectory": M.JOINT_
 class CommandConfig(TransportConfig):
     """What ``armtwin bridge command`` does. Seconds, Hz, radians; ``max_step_rad`` is the safety
     layer's per-step clamp, radians per command, and ``watchdog_s`` its input-age limit (None: the
-    safety layer's defaults)."""
+    safety layer's defaults). ``network`` False (default): DDS on loopback only, since anyone who
+    reaches the participant can command the arm."""
+
+    network: bool = False
 
     source: str = "sim"
     topic: str = M.DEFAULT_COMMAND_TOPIC
