@@ -141,6 +141,7 @@ def print_summary(name: str, report: dict, out) -> None:
     r = report["receive"]
     line = (f"armtwin bridge {name}: {r['received']} received, {r['accepted']} accepted, "
             f"{r['dropped_out_of_order']} out-of-order, {r['dropped_stale']} stale, "
+            f"{r.get('dropped_future', 0)} future-stamped, {r.get('stamp_resets', 0)} resets, "
             f"{r['malformed_total']} malformed" + (f" {r['malformed']}" if r["malformed"] else ""))
     age = r["age_s"]
     if age["n"]:
