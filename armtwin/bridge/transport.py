@@ -313,6 +313,10 @@ class RclpyBackend(Backend):
         from rclpy.executors import SingleThreadedExecutor
 
         self.domain_id = domain_id_from_env(domain_id)
+        self.loopback = loopback
+        if loopback:  # read by the RMW at init: Humble's switch, and Iron's and later
+            os.environ["ROS_LOCALHOST_ONLY"] = "1"
+            os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
         self._rclpy = rclpy
         self._context = Context()
         rclpy.init(context=self._context, domain_id=self.domain_id)
