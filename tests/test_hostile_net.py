@@ -13,7 +13,6 @@ from __future__ import annotations
 import socket
 import time
 
-import numpy as np
 import pytest
 
 from armtwin.assets import so101_constants as C
@@ -23,7 +22,8 @@ from armtwin.bridge.stream import JointStreamReceiver, RateLimitedLog
 from armtwin.bridge.transport import Received
 from armtwin.robots.safety import SafeFollower, SafetyConfig
 from armtwin.robots.sim import SimFollower, SimFollowerConfig
-from armtwin.teleop.loop import ControlLoop, LoopConfig, SimSide
+from armtwin.teleop.loop import ControlLoop, LoopConfig
+from armtwin.teleop.sides import SimSide
 from armtwin.teleop.net import NET_FORMAT, NET_MAGIC, NetLeader, NetLeaderConfig, NetPublisher
 
 ENV = "armtwin/SO101-Lift-v0"

@@ -35,9 +35,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from armtwin.robots.contract import Leader, LeaderExhausted
+from armtwin.robots.contract import Leader, LeaderExhausted, StaleInput
 from armtwin.robots.safety import SafeFollower, SafetyStop
-from armtwin.teleop.net import StaleInput
 from armtwin.teleop.sides import EpisodeSide
 from armtwin.timing import RateKeeper
 
@@ -209,7 +208,7 @@ class ControlLoop:
         self.last_sent: dict[str, float] | None = None
         #: Why the safety layer stopped the follower (None: it did not); ``run()`` then ended early.
         self.safety_stop: str | None = None
-        #: Why the leader's input was lost (``armtwin.teleop.net.StaleInput``), None: it was not.
+        #: Why the leader's input was lost (``armtwin.robots.contract.StaleInput``), None: it was not.
         self.input_lost: str | None = None
 
     # ---------------------------------------------------------------- episode API (any thread)

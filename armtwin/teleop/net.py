@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from armtwin.assets import so101_constants as C
-from armtwin.robots.contract import Leader, LeaderExhausted
+from armtwin.robots.contract import Leader, LeaderExhausted, StaleInput  # noqa: F401 - StaleInput: raised here, re-exported
 from armtwin.timing import RateKeeper
 
 log = logging.getLogger(__name__)
@@ -42,11 +42,6 @@ NET_FORMAT = struct.Struct("<4sQd6d")
 #: A datagram numbered at most this far below the newest one is a late or duplicated one and is
 #: dropped; further away (either way) the stream restarted: a reset, accepted and counted.
 SEQ_WINDOW = 256
-
-
-class StaleInput(LeaderExhausted):
-    """The network stream stayed silent past ``NetLeaderConfig.stale_end_s``: the episode ends
-    (as a failure) instead of recording a hold."""
 
 
 def parse_address(addr: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
