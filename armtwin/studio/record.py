@@ -61,6 +61,8 @@ class RecordController:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._stop_when_idle = False
+        self._running = False
+        self._resume = threading.Event()  # set: run the loop again (on the thread that owns the sim)
 
     # ------------------------------------------------------------ the session
     def resolve(self, path: str | Path | None) -> Path | None:
@@ -72,41 +74,66 @@ class RecordController:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """The control loop is ticking (False: not connected, or stopped with the follower holding)."""
+        return self._running
 
-    def connect(self, cfg) -> None:
-        """Build the session from a TeleopConfig and start the loop thread (raises with a readable message)."""
-        from armtwin.teleop.factory import build_session
-
+    def connect(self, cfg, *, timeout: float = 120.0) -> None:
+        """Build the session from a TeleopConfig and run its loop on the loop thread (raises with a
+        readable message). The session is built *on* the loop thread: an offscreen MuJoCo (EGL) context
+        belongs to the thread that made it, so the sim must be created where it renders."""
         with self._lock:
             if self.session is not None:
                 raise RuntimeError("a session is already connected; disconnect it first")
             self.error = self.notice = None
-            try:
-                session = build_session(cfg)
-                for dev in (session.follower, session.leader):
-                    if not dev.is_connected:
-                        dev.connect()
-            except Exception as e:  # noqa: BLE001 - shown in the page with its fix
-                self.error = explain_error(e, cfg)
-                raise RuntimeError(self.error) from e
-            session.loop.config.auto_start = False  # the page starts episodes
-            session.loop.on_tick = self._on_tick
-            self.session, self.config = session, cfg
-            self._start_loop()
+            ready = threading.Event()
+            self._stop_when_idle = False
+            self._thread = threading.Thread(target=self._build_and_run, args=(cfg, ready), name="armtwin-studio-loop",
+                                            daemon=True)
+            self._thread.start()
+            if not ready.wait(timeout):
+                raise RuntimeError(f"connecting took longer than {timeout:.0f} s")
+            if self.session is None:
+                raise RuntimeError(self.error or "connecting failed")
 
-    def _start_loop(self) -> None:
-        self._stop_when_idle = False
-        self._thread = threading.Thread(target=self._run, name="armtwin-studio-loop", daemon=True)
-        self._thread.start()
+    def _build_and_run(self, cfg, ready: threading.Event) -> None:
+        from armtwin.teleop.factory import build_session
+
+        try:
+            session = build_session(cfg)
+            for dev in (session.follower, session.leader):
+                if not dev.is_connected:
+                    dev.connect()
+        except Exception as e:  # noqa: BLE001 - shown in the page with its fix
+            log.warning("connecting failed: %s", e)
+            self.error = explain_error(e, cfg)
+            ready.set()
+            return
+        session.loop.config.auto_start = False  # the page starts episodes
+        session.loop.on_tick = self._on_tick
+        self.session, self.config = session, cfg
+        ready.set()
+        self._run()
+        # Resumed runs (after the page was lost) continue on this same thread: see command("resume").
+        while self.session is session and self._resume.wait():
+            self._resume.clear()
+            if self.session is not session:
+                break
+            self.notice = None
+            self._stop_when_idle = False
+            self._running = True
+            self._run()
+        session.close()  # on this thread too: the sim's GL context is this thread's
 
     def _run(self) -> None:
         loop = self.session.loop
+        self._running = True
         try:
             loop.run()
         except Exception as e:  # noqa: BLE001 - the page shows it; the partial episode was kept by run()
             log.exception("control loop failed")
             self.error = explain_error(e, self.config)
+        finally:
+            self._running = False
         if loop.safety_stop:
             self.notice = f"safety stop: {loop.safety_stop}"
 
@@ -122,8 +149,7 @@ class RecordController:
             raise RuntimeError("not connected: connect a leader and a target first")
         if name == "resume":
             if not self.running:
-                self.notice = None
-                self._start_loop()
+                self._resume.set()
             return
         if name not in COMMANDS:
             raise ValueError(f"unknown command {name!r}; valid commands: {', '.join([*COMMANDS, 'resume'])}")
@@ -144,25 +170,27 @@ class RecordController:
         self._stop_when_idle = True  # on_tick stops the loop once the failure is processed
 
     def wait_stopped(self, timeout: float = 5.0) -> bool:
-        t = self._thread
-        if t is not None:
-            t.join(timeout)
+        t_end = time.monotonic() + timeout
+        while self.running and time.monotonic() < t_end:
+            time.sleep(0.01)
         return not self.running
 
     def disconnect(self) -> None:
-        """Stop the loop (an episode being recorded is kept as run() keeps it), close devices and file."""
+        """Stop the loop (an episode being recorded is kept as a failure), close devices and the file."""
         with self._lock:
-            session, self.session = self.session, None
+            session = self.session
             if session is None:
                 return
-            if self.running:
-                if session.loop.state == "recording":
-                    session.loop.mark_failure()
-                    self._stop_when_idle = True
-                    self.wait_stopped(2.0)
-                session.loop.stop()
-                self.wait_stopped(5.0)
-            session.close()
+            if self.running and session.loop.state == "recording":
+                session.loop.mark_failure()
+                self._stop_when_idle = True
+                self.wait_stopped(2.0)
+            session.loop.stop()
+            self.wait_stopped(5.0)
+            self.session = None
+            self._resume.set()  # release the loop thread: it sees the session is gone, closes it and ends
+            if self._thread is not None:
+                self._thread.join(10)
 
     def close(self) -> None:
         self.disconnect()

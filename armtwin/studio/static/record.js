@@ -24,6 +24,7 @@ function form() {
   const body = {};
   for (const k of ["env_id", "leader", "target", "port", "leader_id", "net_listen", "follower_port", "follower_id", "record", "hz"])
     body[k] = $(k).value.trim();
+  body.resume = $("resume").checked;
   const size = $("image_size").value.trim().toLowerCase();
   body.image_size = size && size !== "none" ? size.split("x").map(Number) : null;
   return body;
