@@ -188,6 +188,12 @@ def _install_progress(q) -> None:
 
 
 def _child(kind_name: str, params: dict, root: str, q) -> None:
+    import signal
+    import sys
+
+    # Cancel sends SIGTERM: leave through SystemExit so finally blocks run and multiprocessing's exit
+    # handler ends this job's own worker processes (encoders, mimic workers) with it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     _install_progress(q)
     try:
         q.put(("done", REGISTRY[kind_name].run(params, Path(root))))
@@ -253,7 +259,9 @@ class JobRunner:
             job = Job(self._next, kind, params)
             self._next += 1
             self._jobs[job.id] = job
-        proc = self._ctx.Process(target=_child, args=(kind, params, str(self.root), q), daemon=True,
+        # Not a daemon: the jobs start processes of their own (video encoders, mimic workers); the
+        # runner's close() (the server's shutdown) cancels what is still running.
+        proc = self._ctx.Process(target=_child, args=(kind, params, str(self.root), q), daemon=False,
                                  name=f"armtwin-job-{job.id}")
         proc.start()
         self._procs[job.id] = proc
