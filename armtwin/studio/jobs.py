@@ -282,12 +282,22 @@ class JobRunner:
             if msg[0] == "progress":
                 job.progress = msg[1]
             elif msg[0] == "done":
-                job.result, job.state, job.ended = msg[1], "done", time.time()
+                res = dict(msg[1])
+                res["outputs"] = [self._relative(o) for o in res.get("outputs", [])]
+                job.result, job.state, job.ended = res, "done", time.time()
             elif msg[0] == "error":
                 job.error, job.detail, job.state, job.ended = msg[1], msg[2], "failed", time.time()
             if job.state != "running":
                 proc.join(5)
                 return
+
+    def _relative(self, out: str) -> str:
+        """An output under the root as a path relative to it (the pages link those), others unchanged."""
+        p = Path(out)
+        try:
+            return str(p.resolve().relative_to(self.root.resolve()))
+        except (ValueError, OSError):
+            return out
 
     def cancel(self, job_id: int) -> Job:
         job = self.get(job_id)
