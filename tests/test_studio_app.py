@@ -142,3 +142,14 @@ def test_connect_errors_are_readable(tmp_path):
     r = c.post("/api/record/connect", json={"target": "real", "follower_port": "/dev/nonexistent-armtwin",
                                             "leader": "keyboard", "follower_id": "nobody"})
     assert r.status_code == 409 and ("calibration" in r.json()["detail"] or "not found" in r.json()["detail"])
+
+
+@pytest.mark.lerobot
+def test_view_writes_a_rerun_recording(tmp_path):
+    """``armtwin view PATH --rerun out.rrd`` (rerun-sdk comes with LeRobot)."""
+    from armtwin.cli import main
+
+    rec = write_synthetic_recording(tmp_path / "rec.h5", lengths=(12, 9), image_size=(16, 16))
+    assert main(["view", str(rec), "--rerun", str(tmp_path / "out.rrd"), "--episode", "demo_1"]) == 0
+    assert (tmp_path / "out.rrd").stat().st_size > 1000
+    assert main(["view", str(rec), "--rerun", str(tmp_path / "x.rrd"), "--episode", "demo_9"]) == 2
