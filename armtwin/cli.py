@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "bridge": "armtwin.bridge.cli:add_bridge",
     "eval": "armtwin.policy.cli:add_eval",
     "run": "armtwin.policy.cli:add_run",
+    "studio": "armtwin.studio.cli:add_studio",
+    "view": "armtwin.studio.cli:add_view",
 }
 
 
