@@ -3,6 +3,7 @@ filtered copies that leave the original alone, the job registry, losing the page
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -153,3 +154,23 @@ def test_view_writes_a_rerun_recording(tmp_path):
     assert main(["view", str(rec), "--rerun", str(tmp_path / "out.rrd"), "--episode", "demo_1"]) == 0
     assert (tmp_path / "out.rrd").stat().st_size > 1000
     assert main(["view", str(rec), "--rerun", str(tmp_path / "x.rrd"), "--episode", "demo_9"]) == 2
+
+
+@pytest.mark.lerobot
+def test_an_eval_job_runs_armtwin_eval(tmp_path, tiny_act_checkpoint):
+    """The jobs page's eval is `armtwin eval` itself: its eval_info.json, its success count."""
+    import shutil
+
+    shutil.copytree(tiny_act_checkpoint, tmp_path / "policy")
+    c = TestClient(create_app(StudioConfig(port=0, root=tmp_path)))
+    job = c.post("/api/jobs/eval", json={"policy": "policy", "episodes": 2, "out": "eval", "videos": 0}).json()
+    t0 = time.time()
+    while time.time() - t0 < 300:
+        j = next(j for j in c.get("/api/jobs").json() if j["id"] == job["id"])
+        if j["state"] != "running":
+            break
+        time.sleep(0.5)
+    assert j["state"] == "done", (j["error"], j["detail"])
+    info = json.loads((tmp_path / "eval" / "eval_info.json").read_text())
+    assert len(info["per_episode"]) == 2
+    assert j["result"]["summary"]["kept"] == sum(e["success"] for e in info["per_episode"])

@@ -129,6 +129,18 @@ def _run_pull(p: dict, root: Path) -> dict:
     return {"outputs": [path], "summary": {}}
 
 
+def _run_eval(p: dict, root: Path) -> dict:
+    from armtwin.policy.eval import EvalConfig, run_eval, wilson_interval
+
+    res = run_eval(EvalConfig(policy=p["policy"], env_id=p["env"], episodes=p["episodes"], out=p["out"],
+                              dist=p["dist"], seed=p["seed"], workers=p["workers"], videos=p["videos"],
+                              progress=True, print_table=False))
+    lo, hi = wilson_interval(res.successes, len(res.outcomes))
+    outs = [str(res.out / "eval_info.json"), str(res.out / "episodes.jsonl"), *res.video_paths]
+    return {"outputs": outs, "summary": {"kept": res.successes, "failed": len(res.outcomes) - res.successes,
+                                         "success_rate": res.success_rate, "ci95": [lo, hi], "eval_s": res.eval_s}}
+
+
 register(JobKind("mimic_generate", "mimic generate", (
     Param("source", "annotated recording", "path", required=True),
     Param("env", "env id", "str", "armtwin/SO101-Lift-v0"),
@@ -148,6 +160,16 @@ register(JobKind("convert_lerobot", "convert lerobot", (
     Param("episodes", "episodes", "choice", "success", choices=("success", "all")),
     Param("overwrite", "overwrite", "bool", False),
 ), _run_convert))
+register(JobKind("eval", "evaluate a policy", (
+    Param("policy", "pretrained policy folder", "path", required=True),
+    Param("env", "env id", "str", "armtwin/SO101-Lift-v0"),
+    Param("episodes", "episodes", "int", 20),
+    Param("out", "output folder", "path", required=True),
+    Param("dist", "reset distribution", "choice", "D0", choices=("D0", "D1")),
+    Param("seed", "seed", "int", 0),
+    Param("workers", "workers", "int", 1),
+    Param("videos", "videos of the first N episodes", "int", 2),
+), _run_eval))
 register(JobKind("hub_push", "hub push", (
     Param("root", "dataset folder", "path", required=True),
     Param("repo_id", "repo id (USER/NAME)", "str", required=True),
