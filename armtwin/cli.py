@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "convert": "armtwin.convert.cli:add_convert",
     "mimic": "armtwin.mimic.cli:add_mimic",
     "bridge": "armtwin.bridge.cli:add_bridge",
+    "twin-gap": "armtwin.twingap.cli:add_twin_gap",
 }
 
 
