@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 
-from armtwin.assets import so101_constants as C
 from armtwin.assets.so101_mjcf import FRONT_CAMERA_POS, FRONT_CAMERA_TARGET
 
 MOUNTS: tuple[str, ...] = ("scene", "wrist")
@@ -38,12 +37,14 @@ def _quat_about_x(angle: float) -> tuple[float, float, float, float]:
 
 def look_at_quat(pos, target) -> np.ndarray:
     """(4,) wxyz: orientation of a MuJoCo camera at ``pos`` looking at ``target`` (world, m), the
-    image's up direction as close to world +z as possible."""
+    image's up direction as close to world +z as possible (+x when looking straight down or up)."""
     import mujoco
 
     f = np.asarray(target, float) - np.asarray(pos, float)
     f /= np.linalg.norm(f)
     x = np.cross(f, [0.0, 0.0, 1.0])
+    if np.linalg.norm(x) < 1e-9:  # looking straight up or down: image up towards world +x
+        x = np.cross(f, [1.0, 0.0, 0.0])
     x /= np.linalg.norm(x)
     y = np.cross(-f, x)
     R = np.stack([x, y, -f], axis=1)  # columns: camera x, y, z (z points backwards) in world
@@ -319,5 +320,3 @@ def background_mask(segmentation: np.ndarray, background_geoms: np.ndarray) -> n
 
 __all__ = ["CameraSpec", "MOUNTS", "SO101_CAMERAS", "apply_camera", "background_mask", "load_background",
            "load_opencv_calibration", "look_at_quat", "project", "resolve_camera"]
-
-_ = C  # the camera names live in so101_constants (C.CAMERA_NAMES)

@@ -36,8 +36,6 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from armtwin.envs.servo import MAX_LATENCY_S
-
 
 def _check(owner: str, name: str, value, lo: float, hi: float) -> None:
     if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
@@ -450,5 +448,3 @@ def observation_noise(cfg: NoiseRandomization, seed: int, step: int, obs: dict) 
 __all__ = ["CameraRandomization", "ColourRandomization", "GROUPS", "LatencyRandomization", "LightingRandomization",
            "NoiseRandomization", "ObjectRandomization", "PRESETS", "PhysicsRandomization", "Randomization",
            "Randomizer", "SceneHandles", "observation_noise", "resolve_randomization"]
-
-_ = MAX_LATENCY_S
