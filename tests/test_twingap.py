@@ -12,6 +12,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from twingap_data import excitation, record_virtual_follower, virtual_follower_run
 
 import armtwin.envs as E
 from armtwin.assets import so101_constants as C
@@ -19,7 +20,6 @@ from armtwin.cli import main
 from armtwin.envs.servo import ServoParams
 from armtwin.twingap import Trajectory, fit_servo, load_trajectory, replay, tracking_error
 from armtwin.units import UnitConverter
-from twingap_data import excitation, record_virtual_follower, virtual_follower_run
 
 TRUE = ServoParams().scaled(kv=1.5, damping=1.4, latency_s=0.045)
 
@@ -33,7 +33,7 @@ def recording(tmp_path_factory):
 
 
 def test_the_fit_recovers_the_perturbed_servo_parameters(recording):
-    path, actions, q = recording
+    path, _, q = recording
     traj = load_trajectory(path)
     np.testing.assert_array_equal(traj.q, q)
     res = fit_servo(traj)
@@ -46,14 +46,14 @@ def test_the_fit_recovers_the_perturbed_servo_parameters(recording):
     loaded = ServoParams.load(p)
     assert loaded == res.params
     env = E.make("armtwin/SO101-Lift-v0", image_size=None, servo_calibration=str(p)).unwrapped
-    kp, kv, damping = env._s2r.servo.read()
+    _, kv, damping = env._s2r.servo.read()
     np.testing.assert_allclose(kv, res.params.kv)
     np.testing.assert_allclose(damping, res.params.damping)
     assert env._s2r.ages.max() >= 1  # the latency (8 substeps of 6) delays the first substeps by one step
 
 
 def test_the_twin_with_the_true_parameters_has_no_gap_and_the_default_one_lags(recording):
-    path, actions, q = recording
+    path, _, _ = recording
     traj = load_trajectory(path)
     exact = tracking_error(traj.q, replay(traj, TRUE), traj.fps)
     default = tracking_error(traj.q, replay(traj), traj.fps)

@@ -1,6 +1,6 @@
 """The SO-101 twin as a Gymnasium environment: what every task shares (its settings: :mod:`.config`).
 
-(~440 lines: :class:`SO101Env` is one object, the MuJoCo model and data with its spaces, signals,
+(~470 lines: :class:`SO101Env` is one object, the MuJoCo model and data with its spaces, signals,
 rendering and state; its parts share that state, so they stay in one class.)
 
 Observation (dict):

@@ -318,5 +318,15 @@ def background_mask(segmentation: np.ndarray, background_geoms: np.ndarray) -> n
     return (ids < 0) | (is_geom & np.isin(ids, background_geoms))
 
 
-__all__ = ["CameraSpec", "MOUNTS", "SO101_CAMERAS", "apply_camera", "background_mask", "load_background",
-           "load_opencv_calibration", "look_at_quat", "project", "resolve_camera"]
+__all__ = [
+    "MOUNTS",
+    "SO101_CAMERAS",
+    "CameraSpec",
+    "apply_camera",
+    "background_mask",
+    "load_background",
+    "load_opencv_calibration",
+    "look_at_quat",
+    "project",
+    "resolve_camera",
+]

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
+from typing import ClassVar
 
 import numpy as np
 
@@ -44,7 +45,7 @@ def _check(owner: str, name: str, value, lo: float, hi: float) -> None:
 
 
 class _Group:
-    RANGES: dict[str, tuple[float, float]] = {}
+    RANGES: ClassVar[dict[str, tuple[float, float]]] = {}
 
     def __post_init__(self):
         for name, (lo, hi) in self.RANGES.items():
@@ -62,7 +63,7 @@ class ObjectRandomization(_Group):
     xy: float = 0.0
     yaw: float = 0.0
     size: float = 0.0
-    RANGES = {"xy": (0.0, 0.03), "yaw": (0.0, 0.5), "size": (0.0, 0.2)}
+    RANGES: ClassVar[dict[str, tuple[float, float]]] = {"xy": (0.0, 0.03), "yaw": (0.0, 0.5), "size": (0.0, 0.2)}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,7 +73,7 @@ class ColourRandomization(_Group):
     table: float = 0.0
     objects: float = 0.0
     arm: float = 0.0
-    RANGES = {"table": (0.0, 1.0), "objects": (0.0, 1.0), "arm": (0.0, 1.0)}
+    RANGES: ClassVar[dict[str, tuple[float, float]]] = {"table": (0.0, 1.0), "objects": (0.0, 1.0), "arm": (0.0, 1.0)}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,7 +83,7 @@ class LightingRandomization(_Group):
     direction: float = 0.0
     intensity: float = 0.0
     colour: float = 0.0
-    RANGES = {"direction": (0.0, 1.2), "intensity": (0.0, 0.9), "colour": (0.0, 0.5)}
+    RANGES: ClassVar[dict[str, tuple[float, float]]] = {"direction": (0.0, 1.2), "intensity": (0.0, 0.9), "colour": (0.0, 0.5)}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,7 +95,7 @@ class CameraRandomization(_Group):
     fov: float = 0.0
     wrist_pos: float = 0.0
     wrist_rot: float = 0.0
-    RANGES = {"pos": (0.0, 0.1), "rot": (0.0, 0.3), "fov": (0.0, 15.0), "wrist_pos": (0.0, 0.01),
+    RANGES: ClassVar[dict[str, tuple[float, float]]] = {"pos": (0.0, 0.1), "rot": (0.0, 0.3), "fov": (0.0, 15.0), "wrist_pos": (0.0, 0.01),
               "wrist_rot": (0.0, 0.15)}
 
 
@@ -107,7 +108,7 @@ class PhysicsRandomization(_Group):
     servo_kp: float = 0.0
     servo_kv: float = 0.0
     servo_damping: float = 0.0
-    RANGES = {"friction": (0.0, 0.5), "object_mass": (0.0, 0.5), "servo_kp": (0.0, 0.3), "servo_kv": (0.0, 0.3),
+    RANGES: ClassVar[dict[str, tuple[float, float]]] = {"friction": (0.0, 0.5), "object_mass": (0.0, 0.5), "servo_kp": (0.0, 0.3), "servo_kv": (0.0, 0.3),
               "servo_damping": (0.0, 0.3)}
 
 
@@ -139,7 +140,7 @@ class NoiseRandomization(_Group):
     joint_pos: float = 0.0
     joint_vel: float = 0.0
     object_pos: float = 0.0
-    RANGES = {"joint_pos": (0.0, 0.05), "joint_vel": (0.0, 1.0), "object_pos": (0.0, 0.02)}
+    RANGES: ClassVar[dict[str, tuple[float, float]]] = {"joint_pos": (0.0, 0.05), "joint_vel": (0.0, 1.0), "object_pos": (0.0, 0.02)}
 
 
 _GROUPS = {"objects": ObjectRandomization, "colours": ColourRandomization, "lighting": LightingRandomization,
@@ -445,6 +446,19 @@ def observation_noise(cfg: NoiseRandomization, seed: int, step: int, obs: dict) 
         obs["object_pos"] = obs["object_pos"] + rng.normal(0, cfg.object_pos, obs["object_pos"].shape)
 
 
-__all__ = ["CameraRandomization", "ColourRandomization", "GROUPS", "LatencyRandomization", "LightingRandomization",
-           "NoiseRandomization", "ObjectRandomization", "PRESETS", "PhysicsRandomization", "Randomization",
-           "Randomizer", "SceneHandles", "observation_noise", "resolve_randomization"]
+__all__ = [
+    "GROUPS",
+    "PRESETS",
+    "CameraRandomization",
+    "ColourRandomization",
+    "LatencyRandomization",
+    "LightingRandomization",
+    "NoiseRandomization",
+    "ObjectRandomization",
+    "PhysicsRandomization",
+    "Randomization",
+    "Randomizer",
+    "SceneHandles",
+    "observation_noise",
+    "resolve_randomization",
+]

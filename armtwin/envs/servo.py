@@ -88,7 +88,7 @@ class ServoParams:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "ServoParams":
+    def load(cls, path: str | Path) -> ServoParams:
         """Read a calibration file; ValueError naming the file and what is wrong with it."""
         path = Path(path)
         try:

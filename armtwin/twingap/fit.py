@@ -92,8 +92,8 @@ def fit_servo(traj: Trajectory, *, start: ServoParams | None = None, max_latency
     before = loss(x, start.latency_substeps(twin.sim_dt))
     lat = min(range(max_lat + 1), key=lambda m: loss(x, m))
     for _ in range(3):
-        x, best = _levenberg_marquardt(lambda v: residual(v, lat), x)
-        new_lat = min(range(max(0, lat - 3), min(max_lat, lat + 3) + 1), key=lambda m: loss(x, m))
+        x, best = _levenberg_marquardt(lambda v, lat=lat: residual(v, lat), x)
+        new_lat = min(range(max(0, lat - 3), min(max_lat, lat + 3) + 1), key=lambda m, x=x: loss(x, m))
         if new_lat == lat:
             break
         lat = new_lat
