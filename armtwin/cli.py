@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "run": "armtwin.policy.cli:add_run",
     "studio": "armtwin.studio.cli:add_studio",
     "view": "armtwin.studio.cli:add_view",
+    "twin-gap": "armtwin.twingap.cli:add_twin_gap",
 }
 
 
