@@ -239,10 +239,11 @@ def test_robot_client_drives_the_twin_from_a_policy_server(tiny_act_checkpoint):
             deadline = time.monotonic() + 90
             while len(performed) < 40 and time.monotonic() < deadline:
                 time.sleep(0.2)
-            client.stop()
+            client.shutdown_event.set()  # ends the loop; stop() (disconnect, GL teardown) runs below
 
         threading.Thread(target=stop_when_done, daemon=True).start()
         client.control_loop(task=cfg.task)
+        client.stop()
         receiver.join(10)
     finally:
         server.terminate()
