@@ -344,8 +344,8 @@ def test_lerobot_calibration_runs_end_to_end_on_a_virtual_follower(tmp_path, mon
     cfg = VirtualArmConfig(role="follower", calibrated=False, calibration_dir=tmp_path / "virtual")
     t_enter = []
     monkeypatch.setattr("builtins.input", lambda *a, **k: t_enter.append(time.monotonic()) or "")
-    # "Press ENTER to stop" after 2 s of recording: more than one sweep period of every joint.
-    monkeypatch.setattr(motors_bus, "enter_pressed", lambda: bool(t_enter) and time.monotonic() - t_enter[-1] > 2.0)
+    # "Press ENTER to stop" after 2.5 s: the sweep starts 0.5 s after homing, then more than one period.
+    monkeypatch.setattr(motors_bus, "enter_pressed", lambda: bool(t_enter) and time.monotonic() - t_enter[-1] > 2.5)
     with RemoteVirtualArm(cfg) as arm:
         robot = SO101Follower(SO101FollowerConfig(port=arm.port, id="fresh_arm", calibration_dir=tmp_path / "cal"))
         robot.connect(calibrate=True)  # no calibration file: LeRobot runs its calibration
