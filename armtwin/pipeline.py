@@ -202,7 +202,7 @@ def run_demo(cfg: DemoConfig) -> dict:
     stages["sources"]["successful"] = sum(bool(e.get("success")) for e in episodes)
 
     _banner("2/5 annotate subtask boundaries from the subtask signals")
-    report = timed("annotated", lambda: annotate_file(str(paths["sources"]), str(paths["annotated"])))
+    report = timed("annotated", lambda: annotate_file(str(paths["sources"]), str(paths["annotated"]), overwrite=True))
     print(report.summary())
 
     _banner(f"3/5 generate {cfg.generate} demos MimicGen-style with {cfg.workers} workers")

@@ -26,7 +26,7 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.convert.h5io import ConvertError
-from armtwin.staging import staged_dir
+from armtwin.staging import check_output, staged_dir
 
 CHUNKS_SIZE = 1000
 DATA_PATH = "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
@@ -55,8 +55,7 @@ class GrootExportConfig:
         self.output = Path(self.output)
         if not (self.dataset_root / "meta/info.json").is_file():
             raise ConvertError(f"{self.dataset_root} is not a LeRobot dataset (no meta/info.json)")
-        if self.output.exists() and not self.overwrite:
-            raise ConvertError(f"output directory already exists: {self.output} (pass --overwrite to replace it)")
+        check_output(self.output, [self.dataset_root], overwrite=self.overwrite, kind="dir", error=ConvertError)
 
 
 def modality_json(video_keys: list[str]) -> dict:

@@ -55,7 +55,7 @@ from armtwin.convert.lerobot_video import (  # noqa: F401 - also importable from
     codec_options,
     encode_camera,
 )
-from armtwin.staging import staged_dir
+from armtwin.staging import check_output, staged_dir
 
 
 def video_key(cam: str) -> str:
@@ -132,6 +132,7 @@ class LeRobotExportConfig:
             self.crf = DEFAULT_CRF[self.vcodec]
         if not 0 <= int(self.crf) <= 63:
             raise ConvertError(f"crf must be in 0..63, got {self.crf}")
+        check_output(self.root, (*self.inputs, self.calibration), overwrite=self.overwrite, kind="dir", what="--root", error=ConvertError)
 
 
 @dataclass
@@ -264,8 +265,7 @@ def export_lerobot(cfg: LeRobotExportConfig) -> ExportResult:
             f"valid codecs: {', '.join(VIDEO_CODECS)}"
         ) from None
     conv = _unit_converter(cfg)
-    if cfg.root.exists() and not cfg.overwrite:
-        raise ConvertError(f"output directory already exists: {cfg.root} (choose another --root or remove it)")
+    check_output(cfg.root, (*cfg.inputs, cfg.calibration), overwrite=cfg.overwrite, kind="dir", what="--root", error=ConvertError)
 
     procs: list = []
     # Overwrite requested: the old dataset is swapped out only once the new one is complete.

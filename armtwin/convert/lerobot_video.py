@@ -65,6 +65,9 @@ def encode_camera(job: dict, out_q) -> None:
     ("error", cam, traceback text).
     """
     try:
+        from armtwin.lifeline import die_with_parent
+
+        die_with_parent()  # a killed export must not leave encoders blocked on its queue
         import av
         from av.video.reformatter import VideoReformatter
 

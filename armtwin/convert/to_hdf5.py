@@ -21,7 +21,7 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.convert.h5io import ConvertError
-from armtwin.staging import staged_file
+from armtwin.staging import check_output, staged_file
 
 
 @dataclass
@@ -51,8 +51,7 @@ class HDF5ExportConfig:
             raise ConvertError(f"{self.dataset_root} is not a LeRobot dataset (no meta/info.json)")
         if self.source not in ("real", "sim"):
             raise ConvertError(f"unknown source {self.source!r}; valid choices: real, sim")
-        if self.output.exists() and not self.overwrite:
-            raise ConvertError(f"output file already exists: {self.output} (pass --overwrite to replace it)")
+        check_output(self.output, [self.dataset_root, self.calibration], overwrite=self.overwrite, error=ConvertError)
 
 
 def _decode_episode_frames(video_path: Path, t_from: float, t_to: float, fps: int, n: int, size):

@@ -41,6 +41,9 @@ _POOL_JOB = None
 
 def _pool_init(job_bytes):
     global _POOL_JOB
+    from armtwin.lifeline import die_with_parent
+
+    die_with_parent()  # a killed parent must not leave workers waiting forever
     # Workers never need torch; keep them light and make rendering offscreen.
     os.environ.setdefault("MUJOCO_GL", "egl")
     _POOL_JOB = pickle.loads(job_bytes)
