@@ -67,7 +67,7 @@ def check_output(out, inputs: Iterable = (), *, overwrite: bool = False, kind: s
             raise error(f"{what} {out} contains the input {inp}; replacing it would destroy the input: "
                         f"choose another {what}")
         if ro.is_relative_to(ri):
-            raise error(f"{what} {out} lies inside the input {inp}; choose a {what} outside it")
+            raise error(f"{what} {out} lies inside the input {inp}; choose another {what}, outside it")
     if kind == "file" and out.is_dir():
         raise error(f"{what} {out} is a directory; give a file path")
     if kind == "dir" and out.exists() and not out.is_dir():
