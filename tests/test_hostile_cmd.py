@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from convert_data import write_synthetic_recording  # noqa: E402
+from convert_data import write_synthetic_recording
 
-from armtwin.cli import main  # noqa: E402
-from armtwin.data import JOINT_LIMIT_MARGIN_RAD, RecordingError, check_demo, open_recording  # noqa: E402
-from armtwin.staging import OutputError, check_output, reclaim_stale, staged_dir, staged_file  # noqa: E402
+from armtwin.cli import main
+from armtwin.data import JOINT_LIMIT_MARGIN_RAD, RecordingError, check_demo, open_recording
+from armtwin.staging import OutputError, check_output, reclaim_stale, staged_dir, staged_file
 
 LIFT = "armtwin/SO101-Lift-v0"
 
@@ -293,7 +293,7 @@ def test_joint_values_outside_the_limits_or_nan_are_not_a_demo(tmp_path, capsys)
     nan = write_synthetic_recording(tmp_path / "nan.h5", lengths=(5,), image_size=None)
     _set_action(nan, np.nan)
     assert main(["convert", "actions", str(nan), str(tmp_path / "o.h5"), "--to", "eef"]) == 1
-    assert "non-finite" in one_line_error(capsys, "armtwin convert actions:")
+    assert "NaN or inf" in one_line_error(capsys, "armtwin convert actions:")
     assert not (tmp_path / "o.h5").exists()
     # within the stated margin is still a demo
     near = write_synthetic_recording(tmp_path / "near.h5", lengths=(5,), image_size=None)

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from convert_data import write_synthetic_recording  # noqa: E402
+from convert_data import write_synthetic_recording
 
-from armtwin.data import open_recording  # noqa: E402
+from armtwin.data import open_recording
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux)")
 
