@@ -23,6 +23,8 @@ COMMANDS: dict[str, str] = {
     "convert": "armtwin.convert.cli:add_convert",
     "mimic": "armtwin.mimic.cli:add_mimic",
     "bridge": "armtwin.bridge.cli:add_bridge",
+    "eval": "armtwin.policy.cli:add_eval",
+    "run": "armtwin.policy.cli:add_run",
 }
 
 

@@ -7,11 +7,11 @@ import math
 
 
 def check_image_size(size, *, what: str = "--image-size") -> tuple[int, int] | None:
-    """(H, W) camera size as the sim renders it (the range :class:`armtwin.envs.base.EnvConfig`
+    """(H, W) camera size as the sim renders it (the range :class:`armtwin.envs.config.EnvConfig`
     accepts), or None. Returns the size as ints."""
     if size is None:
         return None
-    from armtwin.envs.base import EnvConfig
+    from armtwin.envs.config import EnvConfig
 
     try:
         values = tuple(size)

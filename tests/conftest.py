@@ -67,3 +67,22 @@ def lerobot_loaded():
     gc.freeze()
     yield
     gc.unfreeze()
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset_dir(tmp_path_factory):
+    """A 3-episode LeRobot v3.0 dataset of scripted Lift demos at 32x32 (tests/policy_data.py), once per session."""
+    if not HAVE_LEROBOT:
+        pytest.skip(NO_LEROBOT_REASON)
+    from policy_data import tiny_dataset
+
+    return tiny_dataset(tmp_path_factory.mktemp("tiny_dataset") / "lerobot")
+
+
+@pytest.fixture(scope="session")
+def tiny_act_checkpoint(tiny_dataset_dir, tmp_path_factory):
+    """``checkpoints/last/pretrained_model`` of a tiny ACT that ``lerobot-train`` trained for 10 steps on
+    ``tiny_dataset_dir`` (~15 s on 2 cores), once per session."""
+    from policy_data import tiny_act
+
+    return tiny_act(tiny_dataset_dir, tmp_path_factory.mktemp("tiny_act") / "train")

@@ -5,13 +5,14 @@ import subprocess
 import sys
 import warnings
 
+import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
 import armtwin.envs as E
 from armtwin.assets import so101_constants as C
-from armtwin.envs.base import EnvConfig
+from armtwin.envs.config import EnvConfig
 
 IDS = list(E.ENV_IDS)
 
@@ -64,17 +65,48 @@ def test_check_env(env_id):
     env.close()
 
 
-def test_registration_is_explicit_and_ids_are_checked():
-    code = (
-        "import gymnasium as gym, armtwin.envs as E, sys;"
-        "assert not any(k.startswith('armtwin/') for k in gym.registry);"
-        "E.register(); E.register();"
-        "assert all(k in gym.registry for k in E.ENV_IDS);"
-        "assert 'mujoco' not in sys.modules and 'torch' not in sys.modules"
+def _fresh(code: str) -> None:
+    """Run ``code`` in a fresh interpreter with warnings as errors (a re-registration warns)."""
+    subprocess.run([sys.executable, "-W", "error", "-c", code], check=True)
+
+
+def test_import_registers_every_id_idempotently_without_mujoco():
+    _fresh(
+        "import sys, importlib, gymnasium as gym, armtwin;"
+        "from armtwin.envs import ENV_IDS, TASKS, register;"
+        "assert ENV_IDS and all(k in gym.registry for k in ENV_IDS);"
+        "assert all(gym.registry[k].entry_point == TASKS[k].entry_point for k in ENV_IDS);"
+        "register(); register(); importlib.reload(sys.modules['armtwin.envs']);"
+        "assert sorted(k for k in gym.registry if k.startswith('armtwin/')) == sorted(ENV_IDS);"
+        "bad = {m for m in sys.modules if m.split('.')[0] in ('mujoco', 'mink', 'torch', 'lerobot')};"
+        "assert not bad, bad;"
+        "assert not any(m.startswith('armtwin.envs.tasks.') for m in sys.modules)"
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
     with pytest.raises(ValueError, match="valid ids: armtwin/SO101-Lift-v0"):
         E.make("armtwin/SO101-Nope-v0")
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_gym_make_takes_config_fields_after_import(env_id):
+    """The Gymnasium convention (LeRobot's make_env): import the package, then gym.make(id, **fields)."""
+    _fresh(
+        "import gymnasium as gym, numpy as np, armtwin.envs;"
+        f"env = gym.make({env_id!r}, image_size=(24, 32), reset_distribution='D1', cameras=['front']);"
+        "u = env.unwrapped; c = u.config;"
+        "assert c.image_size == (24, 32) and c.reset_distribution == 'D1' and c.cameras == ('front',);"
+        "assert env.spec.max_episode_steps == c.max_episode_steps == 300;"
+        "obs, info = env.reset(seed=0);"
+        "assert obs['images']['front'].shape == (24, 32, 3) and set(obs['images']) == {'front'};"
+        "assert env.observation_space.contains(obs) and info['is_success'] is False;"
+        "ref = armtwin.envs.make("
+        f"{env_id!r}, image_size=(24, 32), reset_distribution='D1', cameras=('front',)).reset(seed=0)[0];"
+        "np.testing.assert_array_equal(obs['object_pos'], ref['object_pos']);"
+        "np.testing.assert_array_equal(obs['images']['front'], ref['images']['front']);"
+        f"short = gym.make({env_id!r}, config=armtwin.envs.config.EnvConfig(max_episode_steps=4, image_size=None),"
+        " max_episode_steps=4); short.reset(seed=0);"
+        "flags = [short.step(short.unwrapped.data.ctrl.astype('float32'))[3] for _ in range(4)];"
+        "assert flags == [False, False, False, True] and short.unwrapped.config.max_episode_steps == 4"
+    )
 
 
 def test_config_is_validated():
@@ -221,6 +253,7 @@ def test_truncation_and_terminate_on_success():
     flags = [env.step(np.array(C.HOME_QPOS, np.float32))[3] for _ in range(3)]
     assert flags == [False, False, True]
     assert env.unwrapped.config.max_episode_steps == 3 and env.spec.max_episode_steps == 3
+    assert EnvConfig().max_episode_steps == gym.spec("armtwin/SO101-Lift-v0").max_episode_steps
     env = E.make("armtwin/SO101-Lift-v0", image_size=None, terminate_on_success=True)
     env.reset(seed=0)
     u = env.unwrapped
@@ -251,7 +284,7 @@ def test_sandwich_holder_slot_frame_is_where_the_named_ingredient_stands(dist):
     state round trip, and it does not move when the ingredient is carried away."""
     import mujoco
 
-    from armtwin.envs.tasks import EXTRACT_CLEARANCE, HOLDER_TOP
+    from armtwin.envs.tasks.sandwich import EXTRACT_CLEARANCE, HOLDER_TOP
 
     env = E.make("armtwin/SO101-Sandwich-v0", image_size=None, reset_distribution=dist)
     slots = set()
@@ -317,3 +350,62 @@ def test_any_finite_action_is_clamped_and_keeps_the_physics_finite():
         assert np.abs(obs["joint_vel"]).max() < 100
 
     check()
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_task_spec_is_the_envs_own(env_id):
+    """One statement of the subtasks: the registry's spec is the env class's, and the env's signals,
+    ``subtask_spec`` and datagen poses follow from it."""
+    from armtwin.envs.registry import get_task, get_task_spec
+
+    cls = E.env_class(env_id)
+    spec = get_task_spec(env_id)
+    assert spec is cls.TASK_SPEC and spec.env_id == env_id and get_task(env_id).entry_point.endswith(cls.__name__)
+    assert cls.SIGNALS == tuple(st.end_signal for st in spec.subtasks[:-1]) + (cls.SUCCESS_SIGNAL,)
+    env = E.make(env_id, image_size=None)
+    env.reset(seed=1)
+    u = env.unwrapped
+    objects = u.subtask_objects()
+    assert u.subtask_spec == [(o, st.end_signal) for o, st in zip(objects, spec.subtasks)]
+    dg = u.get_datagen_info()
+    assert all(o in dg["object_poses"] for o in objects)
+    assert all(st.accepts(o) for st, o in zip(spec.subtasks, objects))
+    assert set(dg["subtask_term_signals"]) == set(cls.SIGNALS)
+    # a spec naming an object the env lacks is refused with the valid names
+    with pytest.raises(ValueError, match="not one of its pose names"):
+        u.subtask_objects(spec.with_subtask_overrides(object_ref="anvil"))
+    env.close()
+    with pytest.raises(KeyError, match="valid env ids"):
+        get_task_spec("armtwin/SO101-Nope-v0")
+
+
+def test_a_task_spec_that_does_not_fit_its_env_fails_when_the_class_is_defined():
+    from armtwin.envs.tasks.lift import LiftEnv
+    from armtwin.envs.tasks.sandwich import INGREDIENTS, SandwichEnv
+    from armtwin.mimic.spec import SubtaskSpec, TaskSpec
+
+    def define(base, spec, **attrs):
+        return type("Bad", (base,), {"TASK_SPEC": spec, **attrs})
+
+    lift = LiftEnv.TASK_SPEC
+    with pytest.raises(ValueError, match="'plate' is not one of its pose names.*cube"):
+        define(LiftEnv, lift.with_subtask_overrides(object_ref="plate"))
+    # a frame is a pose name, but not a per-episode candidate (those must be free objects)
+    with pytest.raises(ValueError, match="'holder_slot' is not one of its free objects"):
+        define(SandwichEnv, SandwichEnv.TASK_SPEC.replace(subtasks=(
+            SubtaskSpec(("bread", "holder_slot"), "grasp"), SubtaskSpec("plate", None))))
+    with pytest.raises(ValueError, match="grasp_signal 'hold'"):
+        define(LiftEnv, lift.replace(grasp_signal="hold"))
+    with pytest.raises(ValueError, match="distinct"):
+        define(LiftEnv, lift, SUCCESS_SIGNAL="grasp")
+    # an inherited spec is checked against the subclass's own objects
+    with pytest.raises(ValueError, match="'cube' is not one of its pose names"):
+        type("Bad", (LiftEnv,), {"OBJECTS": SandwichEnv.OBJECTS})
+    with pytest.raises(TypeError, match="TaskSpec"):
+        define(LiftEnv, lift.to_dict())
+    # the env picks the per-episode candidate: Sandwich's named ingredient
+    assert SandwichEnv.TASK_SPEC.subtasks[0].object_ref == INGREDIENTS
+    spec = TaskSpec("x", (SubtaskSpec(("cube",), "grasp"), SubtaskSpec("cube", None)))
+    env = E.make("armtwin/SO101-Lift-v0", image_size=None)
+    with pytest.raises(ValueError, match="does not choose subtask objects per episode"):
+        env.unwrapped.subtask_objects(spec)

@@ -9,7 +9,8 @@ import pytest
 import armtwin.envs as E
 from armtwin.assets import so101_constants as C
 from armtwin.envs.experts import make_expert, run_episode
-from armtwin.envs.ik import IK, mat_to_pose, pose_to_mat, quat_to_mat, topdown_quat
+from armtwin.envs.ik import IK
+from armtwin.poses import pose_from_pos_quat, pose_to_pos_quat, quat_to_mat, topdown_quat
 
 IDS = list(E.ENV_IDS)
 
@@ -56,7 +57,7 @@ def test_expert_emits_subtask_signals_in_order():
 def test_sandwich_expert_grasps_then_extracts_then_places(dist):
     """Sandwich's three subtask signals rise in order on expert demos; ``extract`` only while grasped,
     when the ingredient's lowest point is above the holder's walls by the margin."""
-    from armtwin.envs.tasks import EXTRACT_CLEARANCE, HOLDER_TOP
+    from armtwin.envs.tasks.sandwich import EXTRACT_CLEARANCE, HOLDER_TOP
 
     env_id = "armtwin/SO101-Sandwich-v0"
     env = E.make(env_id, image_size=None, reset_distribution=dist)
@@ -167,9 +168,9 @@ def test_ik_matches_env_kinematics_and_pose_helpers(ik):
     pos, quat = ik.fk(obs["joint_pos"])
     np.testing.assert_allclose(pos, obs["eef_pos"], atol=1e-9)
     np.testing.assert_allclose(quat, obs["eef_quat"], atol=1e-9)
-    T = pose_to_mat(pos, quat)
+    T = pose_from_pos_quat(pos, quat)
     np.testing.assert_allclose(T, ik.fk_mat(obs["joint_pos"]), atol=1e-12)
-    p2, q2 = mat_to_pose(T)
+    p2, q2 = pose_to_pos_quat(T)
     np.testing.assert_allclose(p2, pos)
     np.testing.assert_allclose(q2, quat, atol=1e-12)
     with pytest.raises(ValueError, match="arm-only"):

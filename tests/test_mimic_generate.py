@@ -19,7 +19,7 @@ import pytest
 
 from armtwin.cli import main as cli_main
 from armtwin.mimic.annotate import MimicDataError, annotate_file
-from armtwin.mimic.poses import pose_distance
+from armtwin.poses import pose_distance
 from armtwin.mimic.runner import GenerateConfig, run_generate
 
 LIFT = "armtwin/SO101-Lift-v0"
@@ -236,7 +236,7 @@ def test_failures_are_classified_kept_and_bounded(sources, tmp_path):
             assert not g.attrs["success"] and g.attrs["failure_reason"] == "grasp_missed"
             assert g["datagen_info/subtask_term_signals/grasp"][()].max() == 0
     # an unreachable tolerance with abort_on_ik_failure: every trial stops at its first target
-    from armtwin.mimic.spec import get_task_spec
+    from armtwin.envs import get_task_spec
 
     spec = get_task_spec(LIFT).replace(ik_pos_tolerance=1e-9, ik_pos_precision=1e-9, abort_on_ik_failure=True)
     st = generate(sources, tmp_path / "ik.h5", num=1, max_failures=3, spec=spec, image_size=None)

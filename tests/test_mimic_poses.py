@@ -1,13 +1,15 @@
-"""Pose math, selection strategies and spec validation of armtwin.mimic (pure numpy, fast)."""
+"""Pose math (armtwin.poses), selection strategies and spec validation of armtwin.mimic (pure numpy, fast)."""
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
 
-from armtwin.mimic import poses as P
+from armtwin import poses as P
+from armtwin.envs import ENV_IDS, get_task_spec
 from armtwin.mimic.select import select_nearest_object, select_nearest_robot_distance, select_random, select_source
-from armtwin.mimic.spec import TASK_SPECS, SubtaskSpec, TaskSpec, get_task_spec
+from armtwin.mimic.spec import SubtaskSpec, TaskSpec
 
 
 def random_pose(rng):
@@ -109,7 +111,7 @@ def test_selection_strategies():
 
 
 def test_spec_validation_and_lookup():
-    assert set(TASK_SPECS) == {f"armtwin/SO101-{t}-v0" for t in ("Lift", "PickPlace", "Stack", "Sandwich")}
+    assert set(ENV_IDS) == {f"armtwin/SO101-{t}-v0" for t in ("Lift", "PickPlace", "Stack", "Sandwich")}
     with pytest.raises(KeyError, match="valid env ids"):
         get_task_spec("armtwin/SO101-Nope-v0")
     with pytest.raises(ValueError, match="valid: random"):
@@ -124,8 +126,19 @@ def test_spec_validation_and_lookup():
         get_task_spec("armtwin/SO101-Lift-v0").replace(settle_steps=-1)
     with pytest.raises(ValueError, match="term_offset_range"):
         TaskSpec("x", (SubtaskSpec("cube", "grasp"), SubtaskSpec("cube", None, term_offset_range=(0, 3))))
-    spec = get_task_spec("armtwin/SO101-Stack-v0")
-    assert TaskSpec.from_dict(spec.to_dict()) == spec
+    for env_id in ENV_IDS:
+        spec = get_task_spec(env_id)
+        assert TaskSpec.from_dict(spec.to_dict()) == spec
+        # through JSON too (tuples come back as lists), e.g. Sandwich's per-episode candidates
+        assert TaskSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    with pytest.raises(ValueError, match="distinct non-empty names"):
+        SubtaskSpec(("bread", "bread"), "grasp")
+    with pytest.raises(ValueError, match="object_ref must be"):
+        SubtaskSpec(3, "grasp")
+    one_of = SubtaskSpec(("bread", "cheese"), "grasp")
+    assert one_of.per_episode and one_of.accepts("cheese") and not one_of.accepts("plate")
+    assert SubtaskSpec("cube", None).accepts("cube") and not SubtaskSpec("cube", None).accepts(None)
+    assert SubtaskSpec(None, None, selection_strategy="random").accepts(None)
 
 
 def test_cylindrical_interpolation_keeps_clear_of_the_base():

@@ -34,7 +34,7 @@ def _run(script: str, env: dict, *args: str) -> dict | list:
     base = {k: v for k, v in os.environ.items() if k not in LEROBOT_ENV}
     paths = [str(ROOT), str(ROOT / "plugins" / "lerobot_robot_armtwin"), base.get("PYTHONPATH", "")]
     r = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=300,
-                       env={**base, **env, "PYTHONPATH": os.pathsep.join(p for p in paths if p)})
+                       env={**base, **env, "ARMTWIN_ROOT": str(ROOT), "PYTHONPATH": os.pathsep.join(p for p in paths if p)})
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -42,6 +42,10 @@ def _run(script: str, env: dict, *args: str) -> dict | list:
 TELEOP_REAL_TARGET = r"""
 import json, os
 from pathlib import Path
+
+import importlib.util  # the torchvision hook of this machine's setup (requirements/tv_compat.py), as conftest does
+spec = importlib.util.spec_from_file_location("armtwin_tv_compat", Path(os.environ["ARMTWIN_ROOT"]) / "requirements" / "tv_compat.py")
+mod = importlib.util.module_from_spec(spec); import sys; sys.modules["armtwin_tv_compat"] = mod; spec.loader.exec_module(mod); mod.install()
 
 from armtwin.hardware.virtual_arm import default_lerobot_calibration_dir, virtual_calibration
 from armtwin.teleop.factory import TeleopConfig, build_session
@@ -53,9 +57,6 @@ cal.save(user_file)
 session = build_session(TeleopConfig(leader="keyboard", target="real", follower_port="/dev/armtwin-no-such-port",
                                      follower_id="my_arm", print_summary=False))
 
-from armtwin import _tv_compat
-
-_tv_compat.declare_missing_ops()
 from lerobot.robots.so_follower import SO101Follower, SO101FollowerConfig
 
 robot = SO101Follower(SO101FollowerConfig(port="/dev/armtwin-no-such-port", id="my_arm"))

@@ -30,7 +30,8 @@ def expert_demo(path):
     from armtwin.robots.safety import SafeFollower, SafetyConfig
     from armtwin.robots.sim import SimFollower, SimFollowerConfig
     from armtwin.teleop.leaders import ExpertLeader
-    from armtwin.teleop.loop import ControlLoop, LoopConfig, SimSide
+    from armtwin.teleop.loop import ControlLoop, LoopConfig
+    from armtwin.teleop.sides import SimSide
     from armtwin.data import Recorder, RecorderConfig
 
     sim = SimFollower(SimFollowerConfig(env_id=ENV, image_size=None, seed=0))

@@ -15,7 +15,8 @@ from armtwin.assets import so101_constants as C
 from armtwin.robots.safety import SafeFollower, SafetyConfig
 from armtwin.robots.sim import SimFollower, SimFollowerConfig
 from armtwin.teleop.leaders import ExpertLeader, KeyboardLeader, ReplayLeader
-from armtwin.teleop.loop import ControlLoop, LoopConfig, LoopStats, SimSide
+from armtwin.teleop.loop import ControlLoop, LoopConfig, LoopStats
+from armtwin.teleop.sides import SimSide
 from armtwin.data import Recorder, RecorderConfig, demo_names, load_episode
 from armtwin.teleop.net import NET_FORMAT, NET_MAGIC, NetLeader, NetLeaderConfig, NetPublisher
 from armtwin.teleop.replay import replay_in_sim

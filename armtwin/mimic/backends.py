@@ -4,6 +4,9 @@ Each executor takes batches of trial indices (``submit``) and hands back finishe
 (``wait_one`` -> ``(indices, [TrialResult])``); workers build one :class:`~armtwin.mimic.generate.TrialRunner`
 per job (:func:`~armtwin.mimic.generate.run_batch`). The job is sent pickled, once per pool worker or as
 one Ray object: Ray and the pool unpickle what this process sent them, nothing else.
+
+``make_executor(..., run=f)`` runs another kind of job the same way: ``f(job, indices) -> [result]``, a
+module-level function (sent by reference); ``armtwin eval`` runs its episodes through it.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ BACKENDS = ("inline", "pool", "ray")
 
 
 class _Inline:
-    def __init__(self, job):
+    def __init__(self, job, run=run_batch):
         self.job = job
+        self.run = run
         self._queue = []
 
     def submit(self, indices):
@@ -26,7 +30,7 @@ class _Inline:
 
     def wait_one(self):
         indices = self._queue.pop(0)
-        return indices, run_batch(self.job, indices)
+        return indices, self.run(self.job, indices)
 
     @property
     def in_flight(self):
@@ -37,31 +41,33 @@ class _Inline:
 
 
 _POOL_JOB = None
+_POOL_RUN = run_batch
 
 
-def _pool_init(job_bytes):
-    global _POOL_JOB
+def _pool_init(job_bytes, run=run_batch):
+    global _POOL_JOB, _POOL_RUN
     from armtwin.lifeline import die_with_parent
 
     die_with_parent()  # a killed parent must not leave workers waiting forever
-    # Workers never need torch; keep them light and make rendering offscreen.
+    # Generation workers never need torch; keep them light and make rendering offscreen.
     os.environ.setdefault("MUJOCO_GL", "egl")
     _POOL_JOB = pickle.loads(job_bytes)
+    _POOL_RUN = run
 
 
 def _pool_run(indices):
-    return run_batch(_POOL_JOB, indices)
+    return _POOL_RUN(_POOL_JOB, indices)
 
 
 class _Pool:
-    def __init__(self, job, workers):
+    def __init__(self, job, workers, run=run_batch):
         import concurrent.futures as cf
         import multiprocessing as mp
 
         self._cf = cf
         # spawn: a fresh interpreter per worker, no inherited GL/thread state from the parent.
         self.ex = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                         initializer=_pool_init, initargs=(pickle.dumps(job),))
+                                         initializer=_pool_init, initargs=(pickle.dumps(job), run))
         self.futs = {}
 
     def submit(self, indices):
@@ -83,13 +89,13 @@ class _Pool:
         self.ex.shutdown(wait=True, cancel_futures=True)
 
 
-def _ray_run(job, indices):
+def _ray_run(job, indices, run=run_batch):
     os.environ.setdefault("MUJOCO_GL", "egl")
-    return run_batch(job, indices)
+    return run(job, indices)
 
 
 class _Ray:
-    def __init__(self, job, address):
+    def __init__(self, job, address, run=run_batch):
         import ray
 
         self.ray = ray
@@ -101,10 +107,11 @@ class _Ray:
             self._owns = False
         self.remote = ray.remote(num_cpus=1, max_retries=2)(_ray_run)
         self.job_ref = ray.put(job)
+        self.run = run
         self.refs = {}
 
     def submit(self, indices):
-        self.refs[self.remote.remote(self.job_ref, indices)] = indices
+        self.refs[self.remote.remote(self.job_ref, indices, self.run)] = indices
 
     def wait_one(self):
         ready, _ = self.ray.wait(list(self.refs), num_returns=1)
@@ -127,13 +134,16 @@ class _Ray:
             self.ray.shutdown()
 
 
-def make_executor(job: GenerationJob, backend: str, *, workers: int = 1, ray_address: str | None = None):
-    """The executor for ``backend`` (one of BACKENDS) and how many batches it runs at once."""
+def make_executor(job: GenerationJob, backend: str, *, workers: int = 1, ray_address: str | None = None,
+                  run=run_batch):
+    """The executor for ``backend`` (one of BACKENDS) and how many batches it runs at once.
+
+    run: ``run(job, indices) -> [result]`` executed where the batch runs (default: MimicGen trials)."""
     if backend == "ray":
-        ex = _Ray(job, ray_address)
+        ex = _Ray(job, ray_address, run)
         return ex, ex.parallelism()
     if backend == "pool":
-        return _Pool(job, workers), workers
+        return _Pool(job, workers, run), workers
     if backend == "inline":
-        return _Inline(job), 1
+        return _Inline(job, run), 1
     raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")

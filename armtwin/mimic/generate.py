@@ -33,9 +33,9 @@ import numpy as np
 from armtwin.assets import so101_constants as C
 from armtwin.data.schema import datagen_row
 from armtwin.mimic.annotate import SourceDemo
-from armtwin.mimic.poses import interpolate_poses, path_length, perturb_pose, pose_to_pos_quat, transform_segment
+from armtwin.poses import interpolate_poses, path_length, perturb_pose, pose_to_pos_quat, transform_segment
 from armtwin.mimic.select import select_source
-from armtwin.mimic.spec import ENV_OBJECT, TaskSpec
+from armtwin.mimic.spec import TaskSpec
 
 FAILURE_REASONS: tuple[str, ...] = ("ik_unreachable", "grasp_missed", "drop", "timeout")
 #: A grasp lost while the gripper command is within this many radians of the command at the moment
@@ -139,7 +139,6 @@ class TrialRunner:
     def __init__(self, job: GenerationJob):
         from armtwin import envs
         from armtwin.envs.ik import IK
-        from armtwin.mimic.spec import check_against_env
 
         self.job = job
         kwargs = dict(job.env_kwargs)
@@ -149,7 +148,6 @@ class TrialRunner:
         self._envs = envs
         self.env = envs.make(job.env_id, **kwargs)
         u = self.env.unwrapped
-        check_against_env(job.spec, u.subtask_spec, u.pose_names)
         self.ik = IK()
         self._render_env = None
         self.ctrl_dt = float(getattr(getattr(u, "config", None), "ctrl_dt", C.CTRL_DT))
@@ -227,9 +225,9 @@ class TrialRunner:
         Selects the source (once, or per subtask), re-attaches its segment to the object's current pose,
         prepends the interpolation from the last target and, after the last subtask, the settle hold."""
         spec, sources, u = self.job.spec, self.job.sources, self.env.unwrapped
-        env_objects = [o for o, _ in u.subtask_spec]
+        env_objects = u.subtask_objects(spec)
         dg = u.get_datagen_info()
-        obj_name = env_objects[s_i] if st.object_ref == ENV_OBJECT else st.object_ref
+        obj_name = env_objects[s_i]
         obj_pose = np.asarray(dg["object_poses"][obj_name]) if obj_name is not None else None
         if ex.chosen is None or spec.select_src_per_subtask:
             # Sources whose subtask used the same object come first (Sandwich: same ingredient).

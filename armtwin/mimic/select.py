@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from armtwin.mimic.poses import pose_distance, transform_segment
 from armtwin.mimic.spec import SELECTION_STRATEGIES, SubtaskSpec
+from armtwin.poses import pose_distance, transform_segment
 
 
 def _pick_nearest(dists: np.ndarray, nn_k: int, rng: np.random.Generator) -> int:

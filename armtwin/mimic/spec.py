@@ -1,11 +1,11 @@
-"""Subtask specifications for MimicGen-style generation, one per task.
+"""The dataclasses of a MimicGen-style generation spec (validated on construction, to/from dict).
 
 A task is a sequence of object-centric subtasks. Each subtask's source segment
 is replayed relative to one object (``object_ref``) and ends when a subtask
 signal fires for the first time (``end_signal``; the last subtask has none and
-runs to the end of the source demo). The table :data:`TASK_SPECS` is keyed by
-env id and written out explicitly; :func:`get_task_spec` looks it up and lists
-the valid ids when given a wrong one.
+runs to the end of the source demo). Each task's own spec lives with its env, in its module of
+:mod:`armtwin.envs.tasks` (the env class's ``TASK_SPEC``); look it up by env id with
+:func:`armtwin.envs.get_task_spec`.
 
 Units: noise in metres / radians, steps in control steps (1/30 s by default).
 """
@@ -19,11 +19,6 @@ SELECTION_STRATEGIES: tuple[str, ...] = ("random", "nearest_neighbor_object", "n
 
 INTERPOLATION_SPACES: tuple[str, ...] = ("cylindrical", "cartesian")
 
-#: ``object_ref`` value meaning "the object the env's ``subtask_spec`` names for this subtask in this
-#: episode" (Sandwich: the ingredient the instruction names changes per reset). Source demos record
-#: theirs at annotation time; a new scene reads it after reset.
-ENV_OBJECT: str = "<env>"
-
 
 @dataclass(frozen=True)
 class SubtaskSpec:
@@ -31,9 +26,11 @@ class SubtaskSpec:
 
     Attributes:
         object_ref: object the segment is replayed relative to (a name in the env's
-            ``pose_names``: its free objects and reference frames such as Sandwich's ``holder_slot``),
-            :data:`ENV_OBJECT` to take it from the env's ``subtask_spec`` per episode, or None to
-            replay it in the world frame.
+            ``pose_names``: its free objects and reference frames such as Sandwich's ``holder_slot``);
+            a tuple of free-object names when the object changes per episode and the env names it
+            after each reset (Sandwich: the ingredient the instruction names; source demos record
+            theirs at annotation time, :meth:`accepts` checks them); or None to replay it in the
+            world frame.
         end_signal: name of the subtask-term signal whose first 0->1 transition ends
             this subtask in the source demos; None for the last subtask.
         selection_strategy: one of :data:`SELECTION_STRATEGIES` (default
@@ -64,7 +61,7 @@ class SubtaskSpec:
             in every source demo per trial (default (0, 0); must be (0, 0) for the last subtask).
     """
 
-    object_ref: str | None
+    object_ref: str | tuple[str, ...] | None
     end_signal: str | None
     _: dataclasses.KW_ONLY
     selection_strategy: str = "nearest_neighbor_object"
@@ -81,6 +78,13 @@ class SubtaskSpec:
     term_offset_range: tuple[int, int] = (0, 0)
 
     def __post_init__(self):
+        if isinstance(self.object_ref, (tuple, list)):
+            refs = tuple(self.object_ref)
+            if not refs or not all(isinstance(r, str) and r for r in refs) or len(set(refs)) != len(refs):
+                raise ValueError(f"object_ref candidates must be distinct non-empty names, got {self.object_ref!r}")
+            object.__setattr__(self, "object_ref", refs)
+        elif not (self.object_ref is None or (isinstance(self.object_ref, str) and self.object_ref)):
+            raise ValueError(f"object_ref must be a name, a tuple of candidate names or None, got {self.object_ref!r}")
         if self.selection_strategy not in SELECTION_STRATEGIES:
             raise ValueError(
                 f"unknown selection_strategy {self.selection_strategy!r}; valid: {', '.join(SELECTION_STRATEGIES)}"
@@ -103,6 +107,22 @@ class SubtaskSpec:
         if lo > hi:
             raise ValueError(f"term_offset_range must be (lo, hi) with lo <= hi, got {self.term_offset_range}")
         object.__setattr__(self, "term_offset_range", (int(lo), int(hi)))
+
+    @property
+    def per_episode(self) -> bool:
+        """The object is one of several candidates, named by the env per episode."""
+        return isinstance(self.object_ref, tuple)
+
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        """The names ``object_ref`` allows: the candidates, the one name, or () for the world frame."""
+        if self.object_ref is None:
+            return ()
+        return self.object_ref if self.per_episode else (self.object_ref,)
+
+    def accepts(self, name: str | None) -> bool:
+        """``name`` (e.g. a source demo's annotated subtask object) is what this subtask allows."""
+        return name in self.candidates if self.object_ref is not None else name is None
 
 
 @dataclass(frozen=True)
@@ -177,7 +197,7 @@ class TaskSpec:
 
     @property
     def subtask_pairs(self) -> list[tuple[str | None, str | None]]:
-        """[(object_ref, end_signal), ...] in the form of the env's ``subtask_spec``."""
+        """[(object_ref, end_signal), ...] (object_ref: a name, a tuple of candidates, or None)."""
         return [(s.object_ref, s.end_signal) for s in self.subtasks]
 
     def replace(self, **changes) -> "TaskSpec":
@@ -195,80 +215,10 @@ class TaskSpec:
     def from_dict(cls, d: dict) -> "TaskSpec":
         d = dict(d)
         d["ik_orientation_weights"] = tuple(d.get("ik_orientation_weights", (0.3,)))
+        # JSON turns tuples into lists: object_ref candidates and the offset range become tuples again
         d["subtasks"] = tuple(SubtaskSpec(**{**s, "term_offset_range": tuple(s["term_offset_range"])})
                               for s in d["subtasks"])
         return cls(**d)
 
 
-#: Steps added to the end of a grasp subtask (MimicGen uses (10, 20) on its Stack): the next,
-#: object-to-object segment then starts from the lifted carry pose, so the interpolation to it does
-#: not drag the held object along the table (in D1 that stalled the arm on a third of PickPlace trials).
-GRASP_OFFSET: tuple[int, int] = (15, 25)
-
-#: The spec of every task, keyed by env id. Object and signal names must match the env's
-#: ``subtask_spec`` (checked by :func:`check_against_env`).
-TASK_SPECS: dict[str, TaskSpec] = {
-    "armtwin/SO101-Lift-v0": TaskSpec(
-        env_id="armtwin/SO101-Lift-v0",
-        subtasks=(
-            SubtaskSpec("cube", "grasp"),
-            SubtaskSpec("cube", None),
-        ),
-    ),
-    "armtwin/SO101-PickPlace-v0": TaskSpec(
-        env_id="armtwin/SO101-PickPlace-v0",
-        subtasks=(
-            SubtaskSpec("cube", "grasp", term_offset_range=GRASP_OFFSET),
-            SubtaskSpec("plate", None),
-        ),
-    ),
-    "armtwin/SO101-Stack-v0": TaskSpec(
-        env_id="armtwin/SO101-Stack-v0",
-        subtasks=(
-            SubtaskSpec("cube_a", "grasp", term_offset_range=GRASP_OFFSET),
-            SubtaskSpec("cube_b", None),
-        ),
-    ),
-    "armtwin/SO101-Sandwich-v0": TaskSpec(
-        env_id="armtwin/SO101-Sandwich-v0",
-        subtasks=(
-            SubtaskSpec(ENV_OBJECT, "grasp"),
-            # the holder is fixed but the named ingredient's slot changes per reset (D1 shuffles them):
-            # the extraction is replayed relative to that slot, so it lifts straight out between the walls
-            SubtaskSpec("holder_slot", "extract", term_offset_range=GRASP_OFFSET),
-            SubtaskSpec("plate", None),
-        ),
-    ),
-}
-
-
-def get_task_spec(env_id: str) -> TaskSpec:
-    """The spec for ``env_id``; KeyError listing the valid ids otherwise."""
-    try:
-        return TASK_SPECS[env_id]
-    except KeyError:
-        raise KeyError(f"no MimicGen task spec for env {env_id!r}; valid env ids: {', '.join(TASK_SPECS)}") from None
-
-
-def check_against_env(spec: TaskSpec, env_subtask_spec, object_names) -> None:
-    """Raise ValueError if ``spec``'s (object, signal) sequence differs from the env's ``subtask_spec``
-    or names an object the env does not have. object_names: the env's ``pose_names`` (the names with a
-    pose in its datagen info)."""
-    env_pairs = [(o, s) for o, s in env_subtask_spec]
-    mine = spec.subtask_pairs
-    if len(env_pairs) == len(mine):
-        # ENV_OBJECT matches whatever object the env names
-        mine = [(e[0] if m[0] == ENV_OBJECT else m[0], m[1]) for m, e in zip(mine, env_pairs)]
-    if env_pairs != mine:
-        raise ValueError(
-            f"{spec.env_id}: mimic spec subtasks {spec.subtask_pairs} do not match the env's subtask_spec {env_pairs}"
-        )
-    for st in spec.subtasks:
-        if st.object_ref not in (None, ENV_OBJECT) and st.object_ref not in object_names:
-            raise ValueError(
-                f"{spec.env_id}: subtask object {st.object_ref!r} is not an env object; valid: {', '.join(object_names)}"
-            )
-
-
-__all__ = ["SubtaskSpec", "TaskSpec", "TASK_SPECS", "SELECTION_STRATEGIES", "get_task_spec", "check_against_env",
-           "ENV_OBJECT"]
+__all__ = ["INTERPOLATION_SPACES", "SELECTION_STRATEGIES", "SubtaskSpec", "TaskSpec"]

@@ -22,7 +22,7 @@ Who calls what:
 * The control loop and the bridge drive only the ``SafeFollower`` (built by
   ``armtwin.robots.factory.make_follower``), whose ``send_action(action, *, stamp=None)`` also
   takes the time the input was produced (its watchdog).
-* :class:`Leader`: the control loop calls ``get_action`` each tick, reads ``data_stamp`` after it,
+* :class:`Leader`: the control loop calls ``observe(observation)`` then ``get_action`` each tick, reads ``data_stamp`` after it,
   asks ``reset_request()`` before a reset, calls ``on_episode_reset(observation)`` after one, and
   forwards key presses to ``handle_key``. The hooks have do-nothing defaults here; a leader
   overrides the ones it needs.
@@ -113,6 +113,10 @@ class Leader(ABC):
     def disconnect(self) -> None: ...
 
     # ---------------------------------------------------------------- optional hooks (defaults: nothing)
+    def observe(self, observation: dict[str, Any]) -> None:
+        """Called each tick just before :meth:`get_action` with the follower's contract observation
+        (joints in contract units, camera frames ``(H, W, 3) uint8``): what a policy acts on."""
+
     def reset_request(self) -> dict[str, Any] | None:
         """Asked before each reset: ``{"seed": int | None, "state": (S,) array | None}`` to reset to a
         given scene (a replay of a recording), or None to let the loop choose."""

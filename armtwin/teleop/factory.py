@@ -20,7 +20,7 @@ from armtwin.cli_fields import check_count, check_image_size, check_number
 from armtwin.staging import check_output
 
 
-LEADER_KINDS = ("so101", "keyboard", "scripted", "replay", "net")
+LEADER_KINDS = ("so101", "keyboard", "scripted", "replay", "net", "policy")
 TARGET_KINDS = ("sim", "real")
 COMPRESSIONS = ("none", "gzip", "lzf")
 
@@ -33,7 +33,8 @@ class TeleopConfig:
     target: "sim" or "real". port / leader_id / leader_calibration_dir: the SO-101 leader arm and
     its LeRobot calibration (``<dir>/<id>.json``). follower_port / follower_id /
     follower_calibration_dir: the real follower. replay / replay_demo: HDF5 file and episode for
-    ``--leader replay``. net_listen: "HOST:PORT" for ``--leader net``. record: HDF5 output (None:
+    ``--leader replay``. net_listen: "HOST:PORT" for ``--leader net``. policy / policy_device: the LeRobot
+    pretrained directory and torch device for ``--leader policy`` (``armtwin run``). record: HDF5 output (None:
     do not record). episodes, episode_steps, duration_s, hz, reset_s: see LoopConfig. image_size:
     (H, W) sim camera frames, None for none. hz None: the replayed recording's fps, else 30. expert_noise: scripted leader noise.
     """
@@ -51,6 +52,8 @@ class TeleopConfig:
     replay_demo: int | str = 0
     net_listen: str = "127.0.0.1:5555"
     net_wait_s: float = 5.0
+    policy: str | Path | None = None
+    policy_device: str = "cpu"
     record: str | Path | None = None
     resume: bool = False
     compression: str = "none"
@@ -90,6 +93,8 @@ class TeleopConfig:
             raise FileNotFoundError(f"recording to replay not found: {self.replay}")
         if self.leader == "replay":
             _check_replay(self.replay, self.replay_demo)
+        if self.leader == "policy" and not self.policy:
+            raise ValueError("--leader policy needs --policy PATH (a LeRobot pretrained_model directory)")
         if self.leader == "scripted" and self.target != "sim":
             raise ValueError("--leader scripted needs --target sim: the expert plans from the simulated scene")
         self.image_size = check_image_size(self.image_size)
@@ -191,7 +196,7 @@ class Session:
 
 def _sim_target(cfg: TeleopConfig):
     from armtwin.robots.factory import make_follower
-    from armtwin.teleop.loop import SimSide
+    from armtwin.teleop.sides import SimSide
 
     env_kwargs = dict(cfg.env_kwargs)
     if cfg.episode_steps is not None:  # the env's horizon must not end episodes before the loop does
@@ -205,7 +210,7 @@ def _sim_target(cfg: TeleopConfig):
 
 def _real_target(cfg: TeleopConfig):
     from armtwin.robots.factory import make_follower
-    from armtwin.teleop.loop import RealSide
+    from armtwin.teleop.sides import RealSide
 
     built = make_follower(
         "real", connect=False, port=cfg.follower_port, robot_id=cfg.follower_id,
@@ -215,9 +220,9 @@ def _real_target(cfg: TeleopConfig):
     from armtwin.data import make_env_args
 
     env_args = make_env_args(cfg.env_id, {"ctrl_dt": 1.0 / cfg.hz})
-    from armtwin.envs import ENV_IDS
+    from armtwin.envs import get_task
 
-    side = RealSide(converter, instruction=ENV_IDS[cfg.env_id]["description"], env_args=env_args)
+    side = RealSide(converter, instruction=get_task(cfg.env_id).description, env_args=env_args)
     return built, side, 10.0
 
 
@@ -266,12 +271,29 @@ def _net_leader(cfg, follower, side):
     return NetLeader(NetLeaderConfig(listen=cfg.net_listen, wait_first_s=cfg.net_wait_s))
 
 
+def _policy_leader(cfg, follower, side):
+    from armtwin.policy.features import environment_state
+    from armtwin.policy.local import LocalPolicy
+    from armtwin.policy.source import PolicyLeader
+
+    sim = getattr(side, "sim", None)  # only a simulated follower knows where the objects are
+    if sim is not None and not follower.is_connected:
+        follower.connect()  # the task text and the environment state's size need the built scene
+    leader = PolicyLeader(
+        LocalPolicy.from_pretrained(cfg.policy, device=cfg.policy_device), task=side.instruction,
+        environment_state=None if sim is None else (lambda: environment_state(sim.last_obs)),
+    )
+    leader.check(follower.observation_features)  # before anything moves
+    return leader
+
+
 LEADERS: dict[str, Callable] = {
     "so101": _so101_leader,
     "keyboard": _keyboard_leader,
     "scripted": _scripted_leader,
     "replay": _replay_leader,
     "net": _net_leader,
+    "policy": _policy_leader,
 }
 
 
@@ -294,8 +316,10 @@ def build_session(cfg: TeleopConfig) -> Session:
     )
     recorder = None
     if cfg.record is not None:
-        # env_args need the connected sim (its env config); connect the follower first.
-        follower.connect()
+        # env_args need the connected sim (its env config); connect the follower first (a policy
+        # leader may have connected it already, to check its inputs).
+        if not follower.is_connected:
+            follower.connect()
         recorder = Recorder(
             RecorderConfig(
                 cfg.record,

@@ -3,7 +3,7 @@
 One tick (period ``1/hz``):
 
 1. ``obs = follower.get_observation()`` and the recording frame (the state *before* the action);
-2. ``action = leader.get_action()``  (t_read taken just before);
+2. ``leader.observe(obs)``, ``action = leader.get_action()``  (t_read taken just before);
 3. ``sent = follower.send_action(action)`` (t_sent taken just after; latency = t_sent - t_read);
 4. ``recorder.add_step(frame.obs, sent in radians, state, datagen_info)`` while an episode is recorded;
 5. sleep until the next deadline (``armtwin.timing.RateKeeper``: ``time.sleep`` to within ``spin_s``,
@@ -18,11 +18,9 @@ Episodes: :class:`ControlLoop` has ``start_episode``, ``mark_success``, ``mark_f
 (``EPISODE_KEYS``). Headless by default: episodes start by themselves, end on task success
 (when the follower side can tell), after ``episode_steps`` or at the sim env's own horizon.
 
-What differs between sim and real is only the :class:`EpisodeSide` object (how to reset,
-what to record), which :func:`armtwin.teleop.factory.build_session` picks once.
-
-(Over 400 lines: the loop's episode state machine is one piece; the two EpisodeSides next to it
-are what it calls between ticks.)
+What differs between sim and real is only the :class:`~armtwin.teleop.sides.EpisodeSide` object
+(how to reset, what to record; :mod:`armtwin.teleop.sides`), which
+:func:`armtwin.teleop.factory.build_session` picks once.
 """
 
 from __future__ import annotations
@@ -33,14 +31,13 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 import numpy as np
 
-from armtwin.assets import so101_constants as C
-from armtwin.data.schema import datagen_row
 from armtwin.robots.contract import Leader, LeaderExhausted
 from armtwin.robots.safety import SafeFollower, SafetyStop
+from armtwin.teleop.sides import EpisodeSide
 from armtwin.timing import RateKeeper
 
 log = logging.getLogger(__name__)
@@ -100,123 +97,6 @@ class LoopStats:
         return "\n".join(f"  {k:<{w}}  {v}" for k, v in rows)
 
 
-# ------------------------------------------------------------------ the sim/real difference
-
-
-class EpisodeSide(Protocol):
-    """What the loop needs from the follower side to run and record episodes.
-
-    source: "sim" | "real". converter: contract units <-> radians of this follower.
-    instruction: task text. env_args: ``data.attrs["env_args"]``. reset(seed, state) resets the
-    scene (returns the seed used or None). frame(observation) -> {"obs", "state", "datagen_info"}
-    before the action. sent_radians(sent) -> (6,) rad, the command really applied.
-    complete(frame, sent_rad) adds action-dependent datagen info.
-    success() -> bool | None (None: cannot tell). over() -> bool: the scene's own horizon is reached
-    (sim: the env terminated or hit max_episode_steps).
-    """
-
-    source: str
-    converter: Any
-
-    @property
-    def instruction(self) -> str: ...
-
-    @property
-    def env_args(self) -> dict: ...
-
-    def reset(self, seed: int | None, state=None) -> int | None: ...
-
-    def frame(self, observation: dict[str, Any]) -> dict[str, Any]: ...
-
-    def sent_radians(self, sent: dict[str, float]) -> np.ndarray: ...
-
-    def complete(self, frame: dict[str, Any], sent_rad: np.ndarray) -> None: ...
-
-    def success(self) -> bool | None: ...
-
-    def over(self) -> bool: ...
-
-
-class SimSide:
-    """Episodes on a :class:`armtwin.robots.sim.SimFollower`: env resets, full states, datagen info."""
-
-    source = "sim"
-
-    def __init__(self, sim):
-        self.sim = sim
-        self.converter = sim.converter
-
-    @property
-    def instruction(self) -> str:
-        return self.sim.instruction
-
-    @property
-    def env_args(self) -> dict:
-        return self.sim.env_args
-
-    def reset(self, seed, state=None):
-        self.sim.reset(seed=seed, state=state)
-        return seed
-
-    def frame(self, observation):
-        return self.sim.recording_frame()
-
-    def sent_radians(self, sent):
-        # Exactly the bits the env applied (not a units round trip), so the recording replays bit-exactly.
-        return self.sim.applied_action
-
-    def complete(self, frame, sent_rad):
-        frame["datagen_info"] = datagen_row(frame["datagen_info"], target_eef_pose=self.sim.target_pose(sent_rad),
-                                            action=sent_rad)
-
-    def success(self):
-        return self.sim.is_success
-
-    def over(self):
-        return self.sim.episode_over
-
-
-class RealSide:
-    """Episodes on a real arm: no reset (a reset period instead), joint positions and camera frames only."""
-
-    source = "real"
-
-    def __init__(self, converter, *, instruction: str = "", env_args: dict | None = None):
-        self.converter = converter
-        self._instruction = instruction
-        self._env_args = dict(env_args or {})
-
-    @property
-    def instruction(self) -> str:
-        return self._instruction
-
-    @property
-    def env_args(self) -> dict:
-        return self._env_args
-
-    def reset(self, seed, state=None):
-        return None
-
-    def frame(self, observation):
-        obs: dict[str, Any] = {"joint_pos": self.converter.to_radians(observation)}
-        images = {k: v for k, v in observation.items() if k in C.CAMERA_NAMES}
-        if images:
-            obs["images"] = images
-        return {"obs": obs, "state": None, "datagen_info": None}
-
-    def sent_radians(self, sent):
-        return self.converter.to_radians(sent)
-
-    def complete(self, frame, sent_rad):
-        pass
-
-    def success(self):
-        return None
-
-    def over(self):
-        return False
-
-
 # ------------------------------------------------------------------ loop
 
 
@@ -228,7 +108,9 @@ class LoopConfig:
     end_on_success: end an episode when the follower side reports success, after
     ``success_hold`` more steps. auto_start: start each episode by itself (headless); otherwise
     wait for ``start_episode()``. seed: episode k (counting discarded ones) resets with seed+k.
-    spin_s: busy-wait before each deadline. print_summary: print the stats table at the end."""
+    spin_s: busy-wait before each deadline. print_summary: print the stats table at the end.
+    real_time: False runs ticks back to back, without waiting for deadlines or freezing the heap
+    (headless evaluation: a simulated follower steps 1/hz of sim time per command anyway)."""
 
     hz: float = 30.0
     episodes: int | None = None
@@ -241,6 +123,7 @@ class LoopConfig:
     seed: int | None = 0
     spin_s: float = 0.002
     print_summary: bool = True
+    real_time: bool = True
 
     def __post_init__(self):
         if not (isinstance(self.hz, (int, float)) and 1.0 <= self.hz <= MAX_HZ):
@@ -448,6 +331,7 @@ class ControlLoop:
         frame = self.side.frame(obs) if (recording and self.recorder is not None) else None
         t_read = time.perf_counter()
         stamp = time.monotonic()
+        self.leader.observe(obs)
         action = self.leader.get_action()
         # A leader that knows when its data was produced (the network leader: when it arrived) says
         # so; the safety layer's watchdog then holds the follower once that data is too old.
@@ -487,8 +371,9 @@ class ControlLoop:
         self._do_reset()
         # Everything allocated so far (LeRobot, torch, MuJoCo: a large heap) leaves the garbage
         # collector's reach: a full collection over it stalls a tick for tens of milliseconds.
-        gc.collect()
-        gc.freeze()
+        if cfg.real_time:
+            gc.collect()
+            gc.freeze()
         rate = RateKeeper(cfg.hz, spin_s=cfg.spin_s)
         t_end = None if cfg.duration_s is None else time.perf_counter() + cfg.duration_s
         try:
@@ -510,7 +395,8 @@ class ControlLoop:
                     break
                 if t_end is not None and time.perf_counter() >= t_end:
                     break
-                rate.wait()
+                if cfg.real_time:
+                    rate.wait()
         finally:
             if self.state == "recording":
                 # Interrupted (Ctrl-C, error, duration): keep what was recorded, as a failure
@@ -521,7 +407,8 @@ class ControlLoop:
                 except Exception as e:  # noqa: BLE001 - do not mask the original error
                     log.error("could not finish the last episode: %s", e)
             self.stats.overruns = rate.overruns
-            gc.unfreeze()
+            if cfg.real_time:
+                gc.unfreeze()
         if cfg.print_summary:
             print(self.stats.table())
             if self.safety_stop:

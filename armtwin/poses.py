@@ -1,11 +1,12 @@
-"""SE(3) helpers for MimicGen-style augmentation.
+"""The one home of armtwin's pose math: rotations, quaternions, homogeneous transforms (pure NumPy).
 
+Envs, IK, experts, MimicGen-style augmentation and the action-space converter all import from here.
 Conventions (docs/interfaces.md): poses are homogeneous (4, 4) float64
 matrices mapping points from the pose's own frame into the world frame
 (``world_T_frame``), positions in metres, quaternions **wxyz**. Every function
 accepts a single pose (4, 4) or a batch (..., 4, 4) where it says so.
 
-The central operation of MimicGen is :func:`transform_segment`: a source
+The central operation of MimicGen (:mod:`armtwin.mimic`) is :func:`transform_segment`: a source
 segment of end-effector poses recorded next to an object is expressed in that
 object's frame and then re-attached to the object's new pose, so the gripper
 keeps the same relative motion with respect to the object.
@@ -16,22 +17,25 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "make_pose",
-    "unmake_pose",
-    "pose_inv",
-    "quat_to_mat",
-    "mat_to_quat",
-    "pose_from_pos_quat",
-    "pose_to_pos_quat",
     "axis_angle_to_mat",
-    "mat_to_axis_angle",
-    "quat_slerp",
-    "rotation_angle",
-    "pose_distance",
-    "transform_segment",
     "interpolate_poses",
+    "make_pose",
+    "mat_to_axis_angle",
+    "mat_to_quat",
     "path_length",
     "perturb_pose",
+    "pose_distance",
+    "pose_from_pos_quat",
+    "pose_inv",
+    "pose_to_pos_quat",
+    "quat_angle_deg",
+    "quat_slerp",
+    "quat_to_mat",
+    "rotation_angle",
+    "topdown_quat",
+    "transform_segment",
+    "unmake_pose",
+    "yaw_of",
 ]
 
 
@@ -62,7 +66,9 @@ def pose_inv(pose: np.ndarray) -> np.ndarray:
 def quat_to_mat(quat: np.ndarray) -> np.ndarray:
     """(..., 4) wxyz quaternions (normalised here) -> (..., 3, 3) rotation matrices."""
     q = np.asarray(quat, dtype=np.float64)
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    # One quaternion: the plain vector norm (a reduction along an axis can round the last bit
+    # differently, and the envs' and experts' numbers were produced with this one).
+    q = q / (np.linalg.norm(q) if q.ndim == 1 else np.linalg.norm(q, axis=-1, keepdims=True))
     w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
     out = np.empty(q.shape[:-1] + (3, 3))
     out[..., 0, 0] = 1 - 2 * (y * y + z * z)
@@ -167,6 +173,32 @@ def quat_slerp(q1: np.ndarray, q2: np.ndarray, tau: float | np.ndarray) -> np.nd
         s = np.sin(theta)
         out = (np.sin((1 - tau_arr) * theta) / s)[..., None] * q1 + (np.sin(tau_arr * theta) / s)[..., None] * q2
     return out / np.linalg.norm(out, axis=-1, keepdims=True)
+
+
+def quat_angle_deg(q1: np.ndarray, q2: np.ndarray) -> np.ndarray:
+    """Angle between wxyz quaternions (..., 4) (normalised here), degrees in [0, 180] (q and -q are the
+    same rotation)."""
+    q1 = np.asarray(q1, dtype=np.float64)
+    q2 = np.asarray(q2, dtype=np.float64)
+    q1 = q1 / np.linalg.norm(q1, axis=-1, keepdims=True)
+    q2 = q2 / np.linalg.norm(q2, axis=-1, keepdims=True)
+    d = np.clip(np.abs(np.sum(q1 * q2, axis=-1)), 0.0, 1.0)
+    return np.degrees(2 * np.arccos(d))
+
+
+def topdown_quat(yaw: float) -> np.ndarray:
+    """Gripper orientation (4,) wxyz with the approach axis (site x) pointing straight down and the
+    jaw-closing axis (site z) at angle ``yaw`` (radians, about world z) in the table plane."""
+    c, s = np.cos(yaw), np.sin(yaw)
+    rot = np.array([[0.0, -s, c], [0.0, c, s], [-1.0, 0.0, 0.0]])
+    return mat_to_quat(rot)
+
+
+def yaw_of(quat: np.ndarray) -> float:
+    """Heading, radians in (-pi, pi]: the angle about world z of the frame's x axis projected on the
+    table plane, for a (4,) wxyz quaternion."""
+    rot = quat_to_mat(quat)
+    return float(np.arctan2(rot[1, 0], rot[0, 0]))
 
 
 def rotation_angle(rot_a: np.ndarray, rot_b: np.ndarray) -> np.ndarray:

@@ -1,0 +1,114 @@
+"""``armtwin eval`` and ``armtwin run``: thin parsers over :mod:`armtwin.policy.eval` and :mod:`armtwin.policy.run`."""
+
+from __future__ import annotations
+
+import sys
+
+
+def _cmd_eval(args) -> int:
+    from armtwin.policy.eval import EvalConfig, run_eval
+    from armtwin.policy.features import FeatureMismatch
+
+    try:
+        cfg = EvalConfig(policy=args.policy, env_id=args.env, episodes=args.episodes, out=args.out, dist=args.dist,
+                         seed=args.seed, workers=args.workers, ray_address=args.ray_address, videos=args.videos,
+                         record=args.record, hz=args.hz, max_steps=args.max_steps, device=args.device,
+                         progress=not args.no_progress)
+        if cfg.record is not None and cfg.record.exists():
+            raise FileExistsError(f"--record {cfg.record} exists; choose a new file")
+    except (ValueError, FileNotFoundError, FileExistsError, ImportError) as e:
+        print(f"armtwin eval: {e}", file=sys.stderr)
+        return 2
+    try:
+        res = run_eval(cfg)
+    except FeatureMismatch as e:
+        print(f"armtwin eval: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {cfg.out / 'eval_info.json'}, {cfg.out / 'episodes.jsonl'}"
+          + (f", {len(res.video_paths)} videos" if res.video_paths else "")
+          + (f", rollouts to {cfg.record}" if cfg.record else ""))
+    return 0
+
+
+def add_eval(subparsers) -> None:
+    from armtwin.policy.eval import DISTRIBUTIONS
+
+    p = subparsers.add_parser(
+        "eval", help="evaluate a LeRobot policy in the twin: success rate, failure reasons, videos",
+        description="Headless evaluation of a LeRobot pretrained policy (what lerobot-train writes under "
+        "checkpoints/*/pretrained_model) on an armtwin task, as fast as the machine allows. Episode i is seeded "
+        "from (--seed, i): results do not depend on --workers or Ray. Writes OUT/eval_info.json (lerobot-eval's "
+        "keys), OUT/episodes.jsonl (with each failure's reason) and OUT/videos/*.mp4.",
+    )
+    p.add_argument("--policy", required=True, help="pretrained_model directory (or a lerobot-train output dir)")
+    p.add_argument("--env", required=True, help="task id (see `armtwin envs`)")
+    p.add_argument("--episodes", type=int, default=50, help="episodes to run [50]")
+    p.add_argument("--dist", choices=DISTRIBUTIONS, default="D0", help="reset distribution [D0]")
+    p.add_argument("--seed", type=int, default=0, help="evaluation seed [0]")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--workers", type=int, default=1, help="local worker processes [1]")
+    g.add_argument("--ray-address", help="run the episodes on this Ray cluster (e.g. auto)")
+    p.add_argument("--videos", type=int, default=0, help="write MP4s of the first N episodes [0]")
+    p.add_argument("--record", help="also keep the rollouts as an armtwin HDF5 recording (DIR/rollouts.h5)")
+    p.add_argument("--hz", type=float, default=30.0, help="control rate the policy was trained at [30]")
+    p.add_argument("--max-steps", type=int, help="episode horizon in steps [the task's]")
+    p.add_argument("--device", default="cpu", help="torch device [cpu]")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_eval)
+
+
+def _cmd_run(args) -> int:
+    from armtwin.policy.features import FeatureMismatch
+    from armtwin.policy.run import run_policy
+    from armtwin.robots.safety import SafetyStop
+
+    kw = dict(env_id=args.env, target=args.target, follower_port=args.follower_port, follower_id=args.follower_id,
+              follower_calibration_dir=args.follower_calibration_dir, record=args.record, episodes=args.episodes,
+              episode_steps=args.episode_steps, duration_s=args.duration, hz=args.hz, seed=args.seed,
+              policy_device=args.device, reset_s=args.reset_s)
+    try:
+        loop = run_policy(policy=args.policy, keys=not args.headless, **kw)
+    except (ValueError, FileNotFoundError, FileExistsError, ImportError) as e:
+        # FeatureMismatch is a ValueError: raised before the loop commands anything.
+        what = "the policy does not fit the follower" if isinstance(e, FeatureMismatch) else "error"
+        print(f"armtwin run: {what}: {e}", file=sys.stderr)
+        return 2
+    except (SafetyStop, TimeoutError, ConnectionError) as e:
+        print(f"armtwin run: {e}", file=sys.stderr)
+        return 1
+    n_ok = sum(r.success for r in loop.results)
+    print(f"episodes: {len(loop.results)} (success {n_ok})" + (f", recorded to {args.record}" if args.record else ""))
+    if loop.safety_stop:
+        print(f"armtwin run: the safety layer stopped the follower: {loop.safety_stop}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def add_run(subparsers) -> None:
+    from armtwin.teleop.factory import TARGET_KINDS
+    from armtwin.teleop.loop import EPISODE_KEYS
+
+    keys = ", ".join(f"{'space' if k == ' ' else k}={v}" for k, v in EPISODE_KEYS.items())
+    p = subparsers.add_parser(
+        "run", help="let a LeRobot policy drive the simulated or the real SO-101 in real time",
+        description="The policy as the leader of the teleop loop: same safety layer, recorder and --target switch "
+        f"as `armtwin teleop`. Episode keys on a terminal: {keys}. Inputs are checked against the follower "
+        "before anything moves.",
+    )
+    p.add_argument("--policy", required=True, help="pretrained_model directory (or a lerobot-train output dir)")
+    p.add_argument("--env", default="armtwin/SO101-Lift-v0", help="task id: the sim scene, or the real task's name")
+    p.add_argument("--target", choices=TARGET_KINDS, default="sim", help="simulated or real follower [sim]")
+    p.add_argument("--follower-port", help="--target real: the follower arm's serial port")
+    p.add_argument("--follower-id", help="LeRobot calibration id of the real follower")
+    p.add_argument("--follower-calibration-dir", help="directory of <follower-id>.json")
+    p.add_argument("--episodes", type=int, default=1, help="episodes to run [1]")
+    p.add_argument("--episode-steps", type=int, help="longest episode, in steps [sim: the env's horizon]")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--hz", type=float, default=30.0, help="control rate [30]")
+    p.add_argument("--reset-s", type=float, help="reset period after each episode, s [sim 0, real 10]")
+    p.add_argument("--seed", type=int, default=0, help="episode k resets the sim with seed+k [0]")
+    p.add_argument("--record", help="HDF5 file to record the episodes into")
+    p.add_argument("--device", default="cpu", help="torch device [cpu]")
+    p.add_argument("--headless", action="store_true", help="do not read keys from the terminal")
+    p.set_defaults(func=_cmd_run)

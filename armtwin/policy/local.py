@@ -1,0 +1,97 @@
+"""A LeRobot pretrained policy directory, run in this process: a :class:`armtwin.policy.source.PolicyBackend`.
+
+``LocalPolicy.from_pretrained(path, device="cpu")`` loads what ``lerobot-train`` writes under
+``checkpoints/<step>/pretrained_model`` (``config.json``, ``model.safetensors`` and the
+``policy_preprocessor.json`` / ``policy_postprocessor.json`` pipelines with their normalization stats)
+through LeRobot's public API: ``PreTrainedConfig.from_pretrained``, ``get_policy_class``,
+``make_pre_post_processors(pretrained_path=...)`` and ``predict_action`` (the path ``lerobot-record``
+takes with ``--policy.path``). Any policy type that loads locally works (ACT, Diffusion, ...).
+torch and LeRobot are imported on first use (``armtwin[lerobot]``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from armtwin._optional import require
+from armtwin.policy.features import TASK_KEY
+
+
+def resolve_pretrained(path: str | Path) -> Path:
+    """The pretrained_model directory for ``path``: itself, or for a ``lerobot-train`` output directory
+    (or one checkpoint of it) the ``checkpoints/last/pretrained_model`` (``pretrained_model``) under it."""
+    p = Path(path)
+    for cand in (p, p / "pretrained_model", p / "checkpoints" / "last" / "pretrained_model"):
+        if (cand / "config.json").is_file():
+            return cand
+    if not p.exists():
+        raise FileNotFoundError(f"policy not found: {p}")
+    raise FileNotFoundError(
+        f"{p} is not a LeRobot pretrained policy directory (no config.json in it, nor in "
+        f"pretrained_model/ or checkpoints/last/pretrained_model/ under it): point --policy at what "
+        f"lerobot-train writes under checkpoints/<step>/pretrained_model"
+    )
+
+
+class LocalPolicy:
+    """A loaded LeRobot policy with its pre/post processors (see the module docstring).
+
+    ``input_features``: the policy config's ``{name: PolicyFeature}`` (images ``(3, H, W)``).
+    ``act(frame)``: frame from :func:`armtwin.policy.features.to_frame` -> ``(6,) float32`` action in
+    LeRobot units. ``reset()``: at each episode start (action queues, observation history).
+    """
+
+    def __init__(self, policy, preprocessor, postprocessor, *, path: Path, device: str):
+        self.policy = policy
+        self.preprocessor = preprocessor
+        self.postprocessor = postprocessor
+        self.path = Path(path)
+        self.device = device
+        import torch
+
+        self._torch_device = torch.device(device)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, *, device: str = "cpu") -> "LocalPolicy":
+        """Load the pretrained policy directory ``path`` (see :func:`resolve_pretrained`) onto ``device``."""
+        path = resolve_pretrained(path)
+        require("lerobot", extra="lerobot", what="running a LeRobot policy")
+        from lerobot.configs.policies import PreTrainedConfig
+        from lerobot.policies.factory import get_policy_class, make_pre_post_processors
+
+        cfg = PreTrainedConfig.from_pretrained(str(path))
+        cfg.device = device
+        cfg.pretrained_path = str(path)
+        policy = get_policy_class(cfg.type).from_pretrained(str(path), config=cfg)
+        policy.to(device)
+        policy.eval()
+        pre, post = make_pre_post_processors(
+            cfg, pretrained_path=str(path),
+            preprocessor_overrides={"device_processor": {"device": device}},
+        )
+        return cls(policy, pre, post, path=path, device=device)
+
+    @property
+    def input_features(self) -> dict[str, Any]:
+        return dict(self.policy.config.input_features)
+
+    @property
+    def policy_type(self) -> str:
+        return str(self.policy.config.type)
+
+    def reset(self) -> None:
+        self.policy.reset()
+        for proc in (self.preprocessor, self.postprocessor):
+            proc.reset()
+
+    def act(self, frame: dict[str, Any]) -> np.ndarray:
+        """One action for one frame: ``(6,) float32``, LeRobot units, ``C.LEROBOT_MOTOR_KEYS`` order."""
+        from lerobot.utils.control_utils import predict_action
+
+        obs = {k: v for k, v in frame.items() if k != TASK_KEY}
+        action = predict_action(obs, self.policy, self._torch_device, self.preprocessor, self.postprocessor,
+                                use_amp=False, task=frame.get(TASK_KEY) or None)
+        return action.squeeze(0).to("cpu").numpy().astype(np.float32)

@@ -1,0 +1,45 @@
+"""``armtwin run``: a policy drives a follower, sim or real, in real time, through the teleop session.
+
+:func:`run_policy` builds a :class:`armtwin.teleop.factory.TeleopConfig` with ``leader="policy"``, so
+everything is teleop's: :func:`~armtwin.teleop.factory.build_session` (the follower from
+``make_follower``, always behind the safety layer), the same episode keys (start, success, failure,
+discard, reset, quit), the same recorder and ``--target sim|real`` switch. The sim's cameras are
+rendered at the size the policy was trained on (read from its ``config.json``, no torch needed).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from armtwin.policy.features import camera_inputs
+
+
+def policy_input_features(path: str | Path) -> dict[str, Any]:
+    """``input_features`` of a pretrained directory's ``config.json`` (plain dicts, images ``(3, H, W)``)."""
+    from armtwin.policy.local import resolve_pretrained
+
+    cfg = json.loads((resolve_pretrained(path) / "config.json").read_text())
+    return dict(cfg.get("input_features") or {})
+
+
+def policy_image_size(path: str | Path) -> tuple[int, int] | None:
+    """(H, W) of the policy's cameras (None: it reads no images); ValueError if they differ."""
+    sizes = set(camera_inputs(policy_input_features(path)).values())
+    if len(sizes) > 1:
+        raise ValueError(f"the policy's cameras have different image sizes {sorted(sizes)}; the twin renders one size")
+    return next(iter(sizes)) if sizes else None
+
+
+def run_policy(*, policy: str | Path, keys: bool = False, **teleop: Any):
+    """Drive a follower with ``policy`` for ``teleop["episodes"]`` episodes; returns the finished loop.
+
+    teleop: :class:`armtwin.teleop.factory.TeleopConfig` fields (``target``, ``env_id``, ``episodes``,
+    ``record``, ``hz``...); ``image_size`` defaults to the policy's.
+    """
+    from armtwin.teleop.factory import TeleopConfig, run_teleop
+
+    teleop.setdefault("image_size", policy_image_size(policy))
+    cfg = TeleopConfig(leader="policy", policy=policy, **teleop)
+    return run_teleop(cfg, keys=keys)

@@ -1,0 +1,119 @@
+"""A policy as a source of actions: :class:`PolicyLeader`, a :class:`armtwin.robots.contract.Leader`.
+
+The control loop (:mod:`armtwin.teleop.loop`) calls ``observe(observation)`` then ``get_action()`` each
+tick and ``on_episode_reset`` after each reset, as for any leader; the follower stays behind the safety
+layer. The policy itself is a :class:`PolicyBackend`: :class:`armtwin.policy.local.LocalPolicy` runs a
+LeRobot checkpoint in this process; a remote backend (LeRobot's async inference server over gRPC) has the
+same three members and drops in unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Protocol, runtime_checkable
+
+import numpy as np
+
+from armtwin.assets import so101_constants as C
+from armtwin.policy.features import (
+    ENV_STATE_KEY,
+    action_to_contract,
+    check_features,
+    follower_features,
+    to_frame,
+)
+from armtwin.robots.contract import Leader
+
+
+@runtime_checkable
+class PolicyBackend(Protocol):
+    """What :class:`PolicyLeader` needs from a policy, wherever it runs.
+
+    ``input_features``: ``{name: feature}`` in LeRobot's feature names (``observation.state``,
+    ``observation.images.<camera>``, ``observation.environment_state``), each a LeRobot ``PolicyFeature``
+    or a ``{"type": "STATE"|"VISUAL"|"ENV", "shape": [...]}`` dict (images ``(3, H, W)``).
+    ``reset()``: a new episode starts (clear action queues and observation history).
+    ``act(frame)``: frame from :func:`armtwin.policy.features.to_frame` (numpy arrays and ``"task"``) ->
+    ``(6,)`` action, LeRobot units, ``C.LEROBOT_MOTOR_KEYS`` order. May block (a remote backend waits for
+    its server); the loop's latency statistics then show it.
+    """
+
+    @property
+    def input_features(self) -> Mapping[str, Any]: ...
+
+    def reset(self) -> None: ...
+
+    def act(self, frame: dict[str, Any]) -> np.ndarray: ...
+
+
+class PolicyLeader(Leader):
+    """``PolicyLeader(backend, *, task="", environment_state=None)``.
+
+    task: the instruction given to the policy (the recording's instruction). environment_state: a
+    callable returning ``(3 * n_objects,) float32`` object positions (only a sim follower has one:
+    :func:`armtwin.policy.features.environment_state` of its env observation), None when there is none.
+    Call :meth:`check(follower_observation_features)` before the loop runs: it raises
+    :class:`armtwin.policy.features.FeatureMismatch` before anything moves; ``observe`` refuses to run
+    unchecked.
+    """
+
+    name = "policy"
+
+    def __init__(self, backend: PolicyBackend, *, task: str = "",
+                 environment_state: Callable[[], np.ndarray] | None = None):
+        for member in ("input_features", "reset", "act"):
+            if not hasattr(backend, member):
+                raise TypeError(f"policy backend {type(backend).__name__} has no {member!r}; a PolicyBackend has "
+                                "input_features, reset() and act(frame)")
+        self.backend = backend
+        self.task = task
+        self.environment_state = environment_state
+        self._features = dict(backend.input_features)
+        self._connected = False
+        self._checked = False
+        self._frame: dict[str, Any] | None = None
+        self.steps = 0
+
+    @property
+    def input_features(self) -> dict[str, Any]:
+        return self._features
+
+    def check(self, observation_features: Mapping[str, Any]) -> None:
+        """Compare the policy's inputs with the follower's ``observation_features``; raises FeatureMismatch."""
+        size = None
+        if self.environment_state is not None and ENV_STATE_KEY in self._features:
+            size = int(np.asarray(self.environment_state()).size)
+        check_features(self._features, follower_features(observation_features, environment_state_size=size))
+        self._checked = True
+
+    # ---------------------------------------------------------------- Leader contract
+    @property
+    def action_features(self) -> dict[str, Any]:
+        return {k: float for k in C.LEROBOT_MOTOR_KEYS}
+
+    @property
+    def is_connected(self) -> bool:
+        return self._connected
+
+    def connect(self, calibrate: bool = True) -> None:
+        self._connected = True
+
+    def disconnect(self) -> None:
+        self._connected = False
+
+    def observe(self, observation: dict[str, Any]) -> None:
+        if not self._checked:
+            raise RuntimeError("PolicyLeader.check(follower.observation_features) must run before the loop starts")
+        env = self.environment_state() if (self.environment_state is not None
+                                           and ENV_STATE_KEY in self._features) else None
+        self._frame = to_frame(observation, self._features, task=self.task, environment_state=env)
+
+    def get_action(self) -> dict[str, float]:
+        if self._frame is None:
+            raise RuntimeError("PolicyLeader.get_action() before observe(): the control loop calls observe first")
+        frame, self._frame = self._frame, None  # one action per observation
+        self.steps += 1
+        return action_to_contract(self.backend.act(frame))
+
+    def on_episode_reset(self, observation: dict[str, Any]) -> None:
+        self.backend.reset()
+        self._frame = None

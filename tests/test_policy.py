@@ -1,0 +1,221 @@
+"""The policy runner: feature mapping and checks, PolicyLeader in the control loop, armtwin eval / run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from armtwin.assets import so101_constants as C
+from armtwin.policy.features import (
+    ENV_STATE_KEY,
+    STATE_KEY,
+    FeatureMismatch,
+    action_to_contract,
+    check_features,
+    follower_features,
+    image_key,
+    to_frame,
+)
+
+LIFT = "armtwin/SO101-Lift-v0"
+
+
+def _feat(kind, *shape):
+    return {"type": kind, "shape": list(shape)}
+
+
+def _follower(cams=(("wrist", (32, 32, 3)), ("front", (32, 32, 3)))):
+    return {**{k: float for k in C.LEROBOT_MOTOR_KEYS}, **dict(cams)}
+
+
+# ---------------------------------------------------------------- features (no torch)
+
+
+def test_check_features_accepts_matching_inputs():
+    pol = {STATE_KEY: _feat("STATE", 6), image_key("wrist"): _feat("VISUAL", 3, 32, 32)}
+    check_features(pol, _follower())
+
+
+def test_check_features_names_both_sides():
+    pol = {
+        STATE_KEY: _feat("STATE", 7),
+        image_key("side"): _feat("VISUAL", 3, 32, 32),
+        image_key("wrist"): _feat("VISUAL", 3, 64, 64),
+        ENV_STATE_KEY: _feat("ENV", 6),
+    }
+    with pytest.raises(FeatureMismatch) as e:
+        check_features(pol, _follower())
+    msg = str(e.value)
+    assert "observation.state: the policy expects shape (7,), the follower gives (6,)" in msg
+    assert "observation.images.side: the policy expects camera 'side'" in msg and "cameras wrist, front" in msg
+    assert "(3, 64, 64)" in msg and "(3, 32, 32)" in msg
+    assert "observation.environment_state" in msg and "--target sim" in msg
+    assert "follower gives:" in msg and "policy expects:" in msg
+
+
+def test_check_features_environment_state_size():
+    pol = {STATE_KEY: _feat("STATE", 6), ENV_STATE_KEY: _feat("ENV", 6)}
+    check_features(pol, follower_features(_follower(), environment_state_size=6))
+    with pytest.raises(FeatureMismatch, match=r"expects shape \(6,\), the follower's task gives \(3,\)"):
+        check_features(pol, follower_features(_follower(), environment_state_size=3))
+
+
+def test_frame_and_action_units():
+    obs = {k: float(i) for i, k in enumerate(C.LEROBOT_MOTOR_KEYS)}
+    obs["wrist"] = np.full((32, 32, 3), 7, np.uint8)
+    pol = {STATE_KEY: _feat("STATE", 6), image_key("wrist"): _feat("VISUAL", 3, 32, 32), ENV_STATE_KEY: _feat("ENV", 3)}
+    frame = to_frame(obs, pol, task="lift", environment_state=np.array([[0.1, 0.2, 0.3]]))
+    assert frame[STATE_KEY].dtype == np.float32 and frame[STATE_KEY].tolist() == [0, 1, 2, 3, 4, 5]
+    assert frame[image_key("wrist")].shape == (32, 32, 3) and frame["task"] == "lift"
+    assert frame[ENV_STATE_KEY].shape == (3,)
+    act = action_to_contract(np.arange(6))
+    assert list(act) == list(C.LEROBOT_MOTOR_KEYS) and act["gripper.pos"] == 5.0
+    with pytest.raises(ValueError, match="shape"):
+        action_to_contract(np.zeros(5))
+    with pytest.raises(ValueError, match="non-finite"):
+        action_to_contract([0, 0, 0, 0, 0, np.nan])
+
+
+def test_eval_helpers():
+    from armtwin.policy.episodes import episode_seed, failure_reason
+    from armtwin.policy.eval import wilson_interval
+
+    assert episode_seed(0, 3) == episode_seed(0, 3) != episode_seed(0, 4) != episode_seed(1, 4)
+    lo, hi = wilson_interval(5, 10)
+    assert lo == pytest.approx(0.2366, abs=1e-3) and hi == pytest.approx(0.7634, abs=1e-3)
+    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == pytest.approx(1.0)
+    order = ("grasp", "place", "success")
+    assert failure_reason(order, set(), False) == "grasp missed"
+    assert failure_reason(order, {"grasp"}, False) == "place missed"
+    assert failure_reason(order, {"grasp", "place", "success"}, False) == "timeout"
+    assert failure_reason(order, {"grasp"}, True) is None
+
+
+def test_policy_package_is_import_light():
+    code = ("import sys, armtwin.policy.features, armtwin.policy.source, armtwin.policy.eval, armtwin.policy.run, "
+            "armtwin.policy.local; print(any(m in sys.modules for m in ('torch', 'lerobot')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+class _HoldBackend:
+    """A PolicyBackend that commands the observed state plus a fixed offset (state-only policy)."""
+
+    input_features = {STATE_KEY: _feat("STATE", 6)}
+
+    def __init__(self):
+        self.resets = 0
+        self.frames = []
+
+    def reset(self):
+        self.resets += 1
+
+    def act(self, frame):
+        self.frames.append(frame)
+        return frame[STATE_KEY] + np.array([2.0, 0, 0, 0, 0, 0], np.float32)
+
+
+def test_policy_leader_drives_the_sim_through_the_loop():
+    from armtwin.policy.source import PolicyBackend, PolicyLeader
+    from armtwin.robots.factory import make_follower
+    from armtwin.teleop.loop import ControlLoop, LoopConfig
+    from armtwin.teleop.sides import SimSide
+
+    backend = _HoldBackend()
+    assert isinstance(backend, PolicyBackend)
+    built = make_follower("sim", env_id=LIFT, rate_hz=30, image_size=None, seed=0)
+    try:
+        leader = PolicyLeader(backend, task="lift the red cube")
+        leader.check(built.follower.observation_features)
+        start = built.device.get_joint_positions()["shoulder_pan.pos"]
+        loop = ControlLoop(leader, built.follower, None, SimSide(built.device),
+                           LoopConfig(hz=30, episodes=2, episode_steps=5, real_time=False, print_summary=False))
+        loop.run()
+        assert [r.steps for r in loop.results] == [5, 5]
+        assert backend.resets == 2  # before episode 1 and before episode 2 (none after the last)
+        assert len(backend.frames) == 10 and backend.frames[0]["task"] == "lift the red cube"
+        # the pan joint moved towards +2 degrees per step, within the safety clamp
+        assert built.device.get_joint_positions()["shoulder_pan.pos"] > start + 1.0
+    finally:
+        built.follower.disconnect()
+
+
+def test_policy_leader_refuses_to_run_unchecked_and_mismatch_is_before_motion():
+    from armtwin.policy.source import PolicyLeader
+    from armtwin.robots.factory import make_follower
+
+    class _Cam(_HoldBackend):
+        input_features = {STATE_KEY: _feat("STATE", 6), image_key("wrist"): _feat("VISUAL", 3, 96, 96)}
+
+    built = make_follower("sim", env_id=LIFT, rate_hz=30, image_size=(32, 32), seed=0)
+    try:
+        leader = PolicyLeader(_Cam())
+        with pytest.raises(RuntimeError, match="check"):
+            leader.observe(built.follower.get_observation())
+        before = built.device.unwrapped.get_state().copy()
+        with pytest.raises(FeatureMismatch, match=r"\(3, 96, 96\).*\(3, 32, 32\)"):
+            leader.check(built.follower.observation_features)
+        assert np.array_equal(built.device.unwrapped.get_state(), before)
+    finally:
+        built.follower.disconnect()
+
+
+# ---------------------------------------------------------------- with a lerobot-train checkpoint
+
+
+@pytest.mark.lerobot
+def test_checkpoint_drives_the_sim_follower(tiny_act_checkpoint, tmp_path):
+    from armtwin.data import open_recording
+    from armtwin.policy.run import run_policy
+
+    rec = tmp_path / "run.h5"
+    loop = run_policy(policy=tiny_act_checkpoint, env_id=LIFT, episodes=2, episode_steps=8, record=rec,
+                      print_summary=False)
+    assert [r.steps for r in loop.results] == [8, 8]
+    assert loop.leader.steps == 16 and loop.safety_stop is None
+    with open_recording(rec) as r:
+        assert len(r.demo_names) == 2
+        assert r.demo(r.demo_names[0])["actions"].shape == (8, 6)
+
+
+@pytest.mark.lerobot
+def test_checkpoint_feature_mismatch_before_motion(tiny_act_checkpoint):
+    from armtwin.policy.run import run_policy
+
+    with pytest.raises(FeatureMismatch, match=r"observation.images.wrist.*\(3, 32, 32\).*\(3, 48, 48\)"):
+        run_policy(policy=tiny_act_checkpoint, env_id=LIFT, episodes=1, image_size=(48, 48), print_summary=False)
+
+
+@pytest.mark.lerobot
+def test_eval_same_results_with_1_and_2_workers(tiny_act_checkpoint, tmp_path):
+    from armtwin.cli import main
+
+    rows = {}
+    for w in (1, 2):
+        out = tmp_path / f"w{w}"
+        args = ["eval", "--policy", str(tiny_act_checkpoint), "--env", LIFT, "--episodes", "3", "--max-steps", "12",
+                "--seed", "5", "--workers", str(w), "--out", str(out), "--no-progress"]
+        if w == 1:
+            args += ["--videos", "2", "--record", str(out / "rollouts.h5")]
+        assert main(args) == 0
+        info = json.loads((out / "eval_info.json").read_text())
+        assert {"pc_success", "avg_sum_reward", "avg_max_reward", "eval_s", "eval_ep_s"} <= set(info["aggregated"])
+        assert [e["episode_ix"] for e in info["per_episode"]] == [0, 1, 2]
+        for e in info["per_episode"]:
+            assert {"episode_ix", "success", "seed", "sum_reward", "max_reward"} <= set(e)
+        lines = [json.loads(s) for s in (out / "episodes.jsonl").read_text().splitlines()]
+        assert len(lines) == 3 and all(ln["success"] or ln["failure"] for ln in lines)
+        rows[w] = [(ln["seed"], ln["success"], ln["steps"], ln["signals_reached"], ln["failure"]) for ln in lines]
+    assert rows[1] == rows[2]
+    assert len({r[0] for r in rows[1]}) == 3
+    w1 = tmp_path / "w1"
+    assert sorted(p.name for p in (w1 / "videos").glob("eval_episode_*.mp4")) == ["eval_episode_0.mp4",
+                                                                                 "eval_episode_1.mp4"]
+    from armtwin.data import open_recording
+
+    with open_recording(w1 / "rollouts.h5") as r:
+        assert len(r.demo_names) == 3
