@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from armtwin.assets import so101_constants as C
+from armtwin.cli_fields import check_image_size, check_number
 
 
 @dataclass(kw_only=True)
@@ -63,7 +64,13 @@ class DemoConfig:
                 raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}")
         if self.side_by_side < 0:
             raise ValueError(f"--side-by-side must be >= 0, got {self.side_by_side}")
-        self.image_size = (int(self.image_size[0]), int(self.image_size[1]))
+        self.image_size = check_image_size(self.image_size)
+        check_number(self.hz, what="hz", minimum=0, exclusive=True, optional=False)
+        check_number(self.expert_noise, what="expert_noise", minimum=0, optional=False)
+        # Stage 4 encodes with it: a codec this build lacks must fail now, not after stages 1-3.
+        from armtwin.convert.lerobot_video import check_vcodec
+
+        check_vcodec(self.vcodec)
 
 
 def _banner(text: str) -> None:
@@ -202,7 +209,7 @@ def run_demo(cfg: DemoConfig) -> dict:
     stages["sources"]["successful"] = sum(bool(e.get("success")) for e in episodes)
 
     _banner("2/5 annotate subtask boundaries from the subtask signals")
-    report = timed("annotated", lambda: annotate_file(str(paths["sources"]), str(paths["annotated"])))
+    report = timed("annotated", lambda: annotate_file(str(paths["sources"]), str(paths["annotated"]), overwrite=True))
     print(report.summary())
 
     _banner(f"3/5 generate {cfg.generate} demos MimicGen-style with {cfg.workers} workers")

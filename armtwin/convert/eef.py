@@ -25,6 +25,7 @@ import numpy as np
 from armtwin.assets import so101_constants as C
 from armtwin.convert.h5io import ConvertError, scan_recordings
 from armtwin.poses import quat_angle_deg
+from armtwin.staging import check_output
 
 EEF_DIM = 8
 ACTION_SPACES = ("eef", "joint")
@@ -55,10 +56,7 @@ class ActionsConfig:
             raise ConvertError(f"unknown action space {self.to!r}; valid choices: {', '.join(ACTION_SPACES)}")
         if self.output.suffix not in (".h5", ".hdf5"):
             raise ConvertError(f"output must end in .h5 or .hdf5, got {str(self.output)!r}")
-        if self.output.resolve() == self.input.resolve():
-            raise ConvertError("output must differ from input (the input is never modified)")
-        if self.output.exists() and not self.overwrite:
-            raise ConvertError(f"output file already exists: {self.output} (pass --overwrite to replace it)")
+        check_output(self.output, [self.input], overwrite=self.overwrite, error=ConvertError)
 
 
 def joint_to_eef(ik, q: np.ndarray) -> np.ndarray:

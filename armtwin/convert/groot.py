@@ -26,7 +26,7 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.convert.h5io import ConvertError
-from armtwin.staging import staged_dir
+from armtwin.staging import check_output, staged_dir
 
 CHUNKS_SIZE = 1000
 DATA_PATH = "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
@@ -55,8 +55,7 @@ class GrootExportConfig:
         self.output = Path(self.output)
         if not (self.dataset_root / "meta/info.json").is_file():
             raise ConvertError(f"{self.dataset_root} is not a LeRobot dataset (no meta/info.json)")
-        if self.output.exists() and not self.overwrite:
-            raise ConvertError(f"output directory already exists: {self.output} (pass --overwrite to replace it)")
+        check_output(self.output, [self.dataset_root], overwrite=self.overwrite, kind="dir", error=ConvertError)
 
 
 def modality_json(video_keys: list[str]) -> dict:
@@ -69,7 +68,7 @@ def modality_json(video_keys: list[str]) -> dict:
     }
 
 
-def _encode_episode(src: Path, dst: Path, t_from: float, t_to: float, fps: int, n: int, size, cfg) -> None:
+def _encode_episode(src: Path, dst: Path, t_from: float, t_to: float, fps: int, n: int, size, cfg, episode) -> None:
     import av
 
     from armtwin.convert.to_hdf5 import _decode_episode_frames
@@ -80,7 +79,7 @@ def _encode_episode(src: Path, dst: Path, t_from: float, t_to: float, fps: int, 
         st = out.add_stream("libx264", rate=fps, options={"crf": str(cfg.crf), "preset": cfg.preset, "g": str(cfg.gop)})
         st.width, st.height, st.pix_fmt = W, H, "yuv420p"
         st.time_base = Fraction(1, fps)
-        for k, img in enumerate(_decode_episode_frames(src, t_from, t_to, fps, n, (H, W))):
+        for k, img in enumerate(_decode_episode_frames(src, t_from, t_to, fps, n, (H, W), episode=episode)):
             frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
             frame.pts = k
             frame.time_base = Fraction(1, fps)
@@ -101,7 +100,9 @@ def export_groot(cfg: GrootExportConfig) -> dict:
     require("lerobot", extra="lerobot", what="armtwin convert groot (reads the LeRobot dataset)")
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-    av.logging.set_level(av.logging.ERROR)
+    # PyAV's logging stays off (its default): routing FFmpeg's messages to Python makes codec threads
+    # take the GIL, another way to deadlock a decoder that is being closed (PyAV issues #751, #909).
+    av.logging.set_level(None)
     repo_id = cfg.repo_id or f"local/{cfg.dataset_root.name}"
     try:
         ds = LeRobotDataset(repo_id, root=cfg.dataset_root)
@@ -136,7 +137,7 @@ def export_groot(cfg: GrootExportConfig) -> dict:
                 src = ds.root / meta.get_video_file_path(e, key)
                 dst = tmp / VIDEO_PATH.format(video_key=key, episode_chunk=chunk, episode_index=e)
                 jobs.append((src, dst, float(ep[f"videos/{key}/from_timestamp"]), float(ep[f"videos/{key}/to_timestamp"]),
-                             fps, b - a, (H, W), cfg))
+                             fps, b - a, (H, W), cfg, e))
         # PyAV releases the GIL while decoding/encoding: threads keep both cores busy.
         with ThreadPoolExecutor(max_workers=2) as pool:
             for f in [pool.submit(_encode_episode, *j) for j in jobs]:

@@ -52,10 +52,11 @@ from armtwin.convert.lerobot_video import (  # noqa: F401 - also importable from
     DEFAULT_SVTAV1_PRESET,
     DEFAULT_X264_PRESET,
     VIDEO_CODECS,
+    check_vcodec,
     codec_options,
     encode_camera,
 )
-from armtwin.staging import staged_dir
+from armtwin.staging import check_output, staged_dir
 
 
 def video_key(cam: str) -> str:
@@ -112,8 +113,10 @@ class LeRobotExportConfig:
         self.root = Path(self.root)
         if not self.inputs:
             raise ConvertError("no input files given")
-        if self.vcodec not in VIDEO_CODECS:
-            raise ConvertError(f"unknown video codec {self.vcodec!r}; valid codecs: {', '.join(VIDEO_CODECS)}")
+        try:
+            check_vcodec(self.vcodec)  # the name, and that this PyAV build has the encoder
+        except ValueError as e:
+            raise ConvertError(str(e)) from None
         if self.episodes not in ("success", "all"):
             raise ConvertError(f"unknown episode selection {self.episodes!r}; valid choices: success, all")
         if self.repo_id.count("/") != 1 or not all(self.repo_id.split("/")):
@@ -132,6 +135,7 @@ class LeRobotExportConfig:
             self.crf = DEFAULT_CRF[self.vcodec]
         if not 0 <= int(self.crf) <= 63:
             raise ConvertError(f"crf must be in 0..63, got {self.crf}")
+        check_output(self.root, (*self.inputs, self.calibration), overwrite=self.overwrite, kind="dir", what="--root", error=ConvertError)
 
 
 @dataclass
@@ -253,19 +257,8 @@ def export_lerobot(cfg: LeRobotExportConfig) -> ExportResult:
         odd = {cam: wh for cam, wh in sizes.items() if wh[0] % 2 or wh[1] % 2}
         if odd:
             raise ConvertError(f"recorded image sizes {odd} (WxH) are odd; yuv420p needs even sizes: pass --image-size")
-    import av
-
-    encoder = VIDEO_CODECS[cfg.vcodec]
-    try:
-        av.codec.Codec(encoder, "w")
-    except Exception:  # noqa: BLE001 - PyAV raises several types for a missing encoder
-        raise ConvertError(
-            f"video codec {cfg.vcodec!r} (encoder {encoder}) is not available in this PyAV build; "
-            f"valid codecs: {', '.join(VIDEO_CODECS)}"
-        ) from None
     conv = _unit_converter(cfg)
-    if cfg.root.exists() and not cfg.overwrite:
-        raise ConvertError(f"output directory already exists: {cfg.root} (choose another --root or remove it)")
+    check_output(cfg.root, (*cfg.inputs, cfg.calibration), overwrite=cfg.overwrite, kind="dir", what="--root", error=ConvertError)
 
     procs: list = []
     # Overwrite requested: the old dataset is swapped out only once the new one is complete.

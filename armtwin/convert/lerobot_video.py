@@ -34,6 +34,20 @@ DEFAULT_SVTAV1_PRESET = "12"
 
 
 
+def check_vcodec(vcodec: str) -> str:
+    """``vcodec`` is one of VIDEO_CODECS and this PyAV build has its encoder; ValueError otherwise."""
+    if vcodec not in VIDEO_CODECS:
+        raise ValueError(f"unknown video codec {vcodec!r}; valid codecs: {', '.join(VIDEO_CODECS)}")
+    import av
+
+    try:
+        av.codec.Codec(VIDEO_CODECS[vcodec], "w")
+    except Exception:  # noqa: BLE001 - PyAV raises several types for a missing encoder
+        raise ValueError(f"video codec {vcodec!r} (encoder {VIDEO_CODECS[vcodec]}) is not available in this PyAV "
+                         f"build; valid codecs: {', '.join(VIDEO_CODECS)}") from None
+    return vcodec
+
+
 # --- video encoding (runs in one process per camera) ---------------------------------------------
 
 
@@ -65,6 +79,9 @@ def encode_camera(job: dict, out_q) -> None:
     ("error", cam, traceback text).
     """
     try:
+        from armtwin.lifeline import die_with_parent
+
+        die_with_parent()  # a killed export must not leave encoders blocked on its queue
         import av
         from av.video.reformatter import VideoReformatter
 

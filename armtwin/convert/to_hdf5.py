@@ -21,7 +21,7 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.convert.h5io import ConvertError
-from armtwin.staging import staged_file
+from armtwin.staging import check_output, staged_file
 
 
 @dataclass
@@ -51,39 +51,52 @@ class HDF5ExportConfig:
             raise ConvertError(f"{self.dataset_root} is not a LeRobot dataset (no meta/info.json)")
         if self.source not in ("real", "sim"):
             raise ConvertError(f"unknown source {self.source!r}; valid choices: real, sim")
-        if self.output.exists() and not self.overwrite:
-            raise ConvertError(f"output file already exists: {self.output} (pass --overwrite to replace it)")
+        check_output(self.output, [self.dataset_root, self.calibration], overwrite=self.overwrite, error=ConvertError)
 
 
-def _decode_episode_frames(video_path: Path, t_from: float, t_to: float, fps: int, n: int, size):
+def _decode_episode_frames(video_path: Path, t_from: float, t_to: float, fps: int, n: int, size, *,
+                           episode: int | None = None):
     """Yield (n,) frames (H, W, 3) uint8 of one episode from a shared LeRobot video file.
 
     Frames are picked by presentation time: frame k of the episode is the one at
-    ``t_from + k / fps`` (within half a frame), as LeRobot's reader picks them.
+    ``t_from + k / fps`` (within half a frame), as LeRobot's reader picks them. A file that cannot
+    be decoded (truncated, corrupt) or holds too few frames raises ConvertError naming the episode
+    and the file.
+
+    The decoder keeps FFmpeg's default slice threading, never frame threading (``thread_type``
+    "AUTO"/"FRAME"): an episode ends mid-file, and closing a frame-threaded decoder with frames
+    still in flight deadlocks now and then once torch is loaded (PyAV issues #1849/#1861) --
+    ``armtwin convert groot`` hung in about a third of runs that way.
     """
     import av
 
     H, W = size
     half = 0.5 / fps
-    with av.open(str(video_path)) as c:
-        st = c.streams.video[0]
-        st.thread_type = "AUTO"
-        if t_from > half:
-            c.seek(int(max(0.0, t_from - half) / st.time_base), stream=st, backward=True, any_frame=False)
-        k = 0
-        for frame in c.decode(st):
-            t = float(frame.pts * st.time_base)
-            if t < t_from - half:
-                continue
-            if k >= n or t >= t_to - half:
-                break
-            img = frame.to_ndarray(format="rgb24")
-            if img.shape[:2] != (H, W):
-                img = frame.reformat(width=W, height=H, format="rgb24").to_ndarray()
-            yield img
-            k += 1
+    where = f"episode {episode}, video {video_path}" if episode is not None else f"video {video_path}"
+    k = 0
+    try:
+        with av.open(str(video_path)) as c:
+            if not c.streams.video:
+                raise ConvertError(f"{where}: the file holds no video stream")
+            st = c.streams.video[0]
+            if t_from > half:
+                c.seek(int(max(0.0, t_from - half) / st.time_base), stream=st, backward=True, any_frame=False)
+            for frame in c.decode(st):
+                t = float(frame.pts * st.time_base)
+                if t < t_from - half:
+                    continue
+                if k >= n or t >= t_to - half:
+                    break
+                img = frame.to_ndarray(format="rgb24")
+                if img.shape[:2] != (H, W):
+                    img = frame.reformat(width=W, height=H, format="rgb24").to_ndarray()
+                yield img
+                k += 1
+    except av.error.FFmpegError as e:
+        raise ConvertError(f"{where}: cannot decode ({e}); the file is truncated or corrupt") from None
     if k != n:
-        raise ConvertError(f"{video_path}: decoded {k} frames between {t_from:.3f}s and {t_to:.3f}s, expected {n}")
+        raise ConvertError(f"{where}: decoded {k} frames between {t_from:.3f}s and {t_to:.3f}s, expected {n} "
+                           "(the file is truncated or does not match the dataset's metadata)")
 
 
 def export_hdf5(cfg: HDF5ExportConfig) -> dict:
@@ -145,7 +158,7 @@ def export_hdf5(cfg: HDF5ExportConfig) -> dict:
                     path = ds.root / ds.meta.get_video_file_path(int(ep["episode_index"]), key)
                     gens[key.split(".")[-1]] = _decode_episode_frames(
                         path, float(ep[f"videos/{key}/from_timestamp"]), float(ep[f"videos/{key}/to_timestamp"]),
-                        fps, T, (H, W),
+                        fps, T, (H, W), episode=int(ep["episode_index"]),
                     )
                 rec.begin_episode(seed=None, instruction=task, attrs={"lerobot_episode_index": int(ep["episode_index"])})
                 for t in range(T):

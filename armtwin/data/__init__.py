@@ -21,11 +21,13 @@ from armtwin.data.schema import (
     sort_demo_names,
 )
 from armtwin.data.subset import RecordingEditor, edited_copy, write_subset
-from armtwin.data.validate import ACTIONS_ONLY, EpisodeRef, RecordingScan, check_demo, scan_recordings
+from armtwin.data.validate import (
+    ACTIONS_ONLY, JOINT_LIMIT_MARGIN_RAD, EpisodeRef, RecordingScan, check_demo, check_joint_values, scan_recordings,
+)
 from armtwin.data.writer import COMPRESSIONS, Recorder, RecorderConfig
 
 __all__ = [
-    "ACTIONS_ONLY", "COMPRESSIONS", "DATAGEN_FIELDS", "REQUIRED_KEYS", "SOURCES", "DemoView", "Episode", "EpisodeRef", "Recorder",
+    "ACTIONS_ONLY", "JOINT_LIMIT_MARGIN_RAD", "check_joint_values", "COMPRESSIONS", "DATAGEN_FIELDS", "REQUIRED_KEYS", "SOURCES", "DemoView", "Episode", "EpisodeRef", "Recorder",
     "RecorderConfig", "Recording", "RecordingError", "RecordingScan", "check_demo", "datagen_row", "demo_index",
     "RecordingEditor", "demo_key", "demo_name", "demo_names", "edited_copy", "format_summary", "load_episode", "make_env_args", "open_recording",
     "read_env_args", "read_fps", "scan_recordings", "sort_demo_names", "summarize", "write_subset",

@@ -32,8 +32,8 @@ def _run_envs(args) -> int:
 class RolloutConfig:
     """One ``armtwin rollout`` run. env_id: an id of ENV_IDS; episodes >= 1; seed: first reset seed
     (episode i uses seed + i); expert: roll the scripted expert (the only policy this command knows);
-    noise: expert action noise, radians; video: MP4 path or None; image_size: (H, W) of each camera in the
-    video; reset_distribution: "D0" or "D1"; fps: video frame rate (default: the env's control rate)."""
+    noise: expert action noise, radians; video: MP4 path or None (an existing one is replaced only with
+    overwrite); image_size: (H, W) of each camera in the video; reset_distribution: "D0" or "D1"."""
 
     env_id: str
     episodes: int = 10
@@ -43,9 +43,16 @@ class RolloutConfig:
     video: str | None = None
     image_size: tuple[int, int] = (240, 320)
     reset_distribution: str = "D0"
+    overwrite: bool = False
 
     def __post_init__(self):
+        from armtwin.cli_fields import check_image_size
+        from armtwin.staging import check_output
+
         check_env_id(self.env_id)
+        self.image_size = check_image_size(self.image_size, what="--size")
+        if self.image_size is None:
+            raise ValueError("--size must be H W (the video's camera size)")
         if self.episodes < 1:
             raise ValueError(f"episodes must be >= 1, got {self.episodes}")
         if not self.expert:
@@ -54,6 +61,8 @@ class RolloutConfig:
             raise ValueError(f"noise must be >= 0 radians, got {self.noise}")
         if self.video is not None and not self.video.lower().endswith(".mp4"):
             raise ValueError(f"video must be an .mp4 path, got {self.video!r}")
+        if self.video is not None:
+            check_output(self.video, overwrite=self.overwrite, what="--video")
         if self.reset_distribution not in ("D0", "D1"):
             raise ValueError(f"reset_distribution must be D0 or D1, got {self.reset_distribution!r}")
 
@@ -121,6 +130,7 @@ def add_rollout(subparsers) -> None:
     p.add_argument("--dist", default="D0", choices=("D0", "D1"), help="reset distribution")
     p.add_argument("--video", default=None, help="write front|wrist MP4 here")
     p.add_argument("--size", type=int, nargs=2, default=(240, 320), metavar=("H", "W"), help="camera size in the video")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --video")
     p.set_defaults(func=_run_rollout)
 
 
@@ -135,6 +145,7 @@ def _run_rollout(args: argparse.Namespace) -> int:
             video=args.video,
             image_size=tuple(args.size),
             reset_distribution=args.dist,
+            overwrite=args.overwrite,
         )
     except ValueError as e:
         print(f"armtwin rollout: {e}", file=sys.stderr)

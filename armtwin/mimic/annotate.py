@@ -20,7 +20,6 @@ left out of the output, never guessed.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +27,7 @@ import numpy as np
 from armtwin.data import DemoView, RecordingError, open_recording, write_subset
 from armtwin.envs.registry import get_task_spec
 from armtwin.mimic.spec import TaskSpec
+from armtwin.staging import check_output
 
 
 class MimicDataError(ValueError):
@@ -179,16 +179,18 @@ class _ObjectResolver:
 
 def annotate_file(
     in_path: str, out_path: str, *, boundaries: dict[str, list[int]] | None = None, env_id: str | None = None,
+    overwrite: bool = False,
 ) -> AnnotationReport:
     """Write ``out_path``: ``in_path`` with subtask boundaries on every demo that could be annotated.
 
     ``boundaries=None`` annotates automatically from the recorded subtask signals; otherwise it maps
     demo names to end frames (see :func:`parse_boundaries_arg`) and every demo must be listed.
     ``env_id`` defaults to the file's ``env_args``. The output is written to a temporary path and
-    renamed, so a failure leaves no partial file. Raises MimicDataError if nothing could be annotated.
+    renamed, so a failure leaves no partial file. An existing ``out_path`` is replaced only with
+    ``overwrite``; OUT is never IN (:func:`armtwin.staging.check_output`, OutputError, a ValueError).
+    Raises MimicDataError if nothing could be annotated.
     """
-    if os.path.abspath(in_path) == os.path.abspath(out_path):
-        raise ValueError("annotate writes a new file: OUT must differ from IN")
+    check_output(out_path, [in_path], overwrite=overwrite, what="OUT")
     method = "auto" if boundaries is None else "manual"
     try:
         rec = open_recording(in_path)

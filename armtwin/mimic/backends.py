@@ -46,6 +46,9 @@ _POOL_RUN = run_batch
 
 def _pool_init(job_bytes, run=run_batch):
     global _POOL_JOB, _POOL_RUN
+    from armtwin.lifeline import die_with_parent
+
+    die_with_parent()  # a killed parent must not leave workers waiting forever
     # Generation workers never need torch; keep them light and make rendering offscreen.
     os.environ.setdefault("MUJOCO_GL", "egl")
     _POOL_JOB = pickle.loads(job_bytes)

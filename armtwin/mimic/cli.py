@@ -28,6 +28,7 @@ def add_mimic(subparsers) -> None:
     g.add_argument("--boundaries", metavar="SPEC",
                    help='end frames per demo, e.g. "demo_0:45;demo_1:50" (every subtask but the last)')
     a.add_argument("--env", default=None, help="env id (default: the file's env_args)")
+    a.add_argument("--overwrite", action="store_true", help="replace an existing OUT.h5")
     a.set_defaults(func=_annotate)
 
     gen = sub.add_parser("generate", help="generate demos from an annotated recording")
@@ -60,7 +61,7 @@ def _annotate(args) -> int:
 
     try:
         bounds = None if args.auto else parse_boundaries_arg(args.boundaries)
-        report = annotate_file(args.input, args.output, boundaries=bounds, env_id=args.env)
+        report = annotate_file(args.input, args.output, boundaries=bounds, env_id=args.env, overwrite=args.overwrite)
     except (MimicDataError, ValueError, KeyError, OSError) as e:
         print(f"armtwin mimic annotate: {e}", file=sys.stderr)
         return 2

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from armtwin.assets import so101_constants as C
+from armtwin.cli_fields import check_count, check_image_size
 from armtwin.mimic.annotate import load_sources
 from armtwin.mimic.backends import BACKENDS, make_executor  # noqa: F401 - BACKENDS: the valid backends
 from armtwin.mimic.generate import GenerationJob
@@ -38,6 +39,7 @@ from armtwin.mimic.shards import Prefix, check_manifest, merge_demos, scan_prefi
 from armtwin.envs.registry import get_task_spec
 from armtwin.mimic.spec import TaskSpec
 from armtwin.mimic.stats import format_stats, run_stats, write_stats  # noqa: F401 - format_stats: the CLI's table
+from armtwin.staging import check_output
 RESET_DISTRIBUTIONS = ("D0", "D1")
 
 
@@ -97,8 +99,16 @@ class GenerateConfig:
         unknown = [c for c in self.cameras if c not in C.CAMERA_NAMES]
         if unknown:
             raise ValueError(f"unknown camera(s) {unknown}; valid: {', '.join(C.CAMERA_NAMES)}")
-        if self.image_size is not None:
-            self.image_size = (int(self.image_size[0]), int(self.image_size[1]))
+        self.image_size = check_image_size(self.image_size)
+        if self.max_steps is not None:
+            check_count(self.max_steps, what="max_steps")
+        out = Path(self.out)
+        sdir = shard_dir(self.out)
+        # An existing --out is replaced only with --overwrite, unless its shards are there to resume;
+        # nothing this run writes may be (or hold) the source.
+        check_output(out, [self.source], overwrite=self.overwrite or sdir.exists(), what="--out")
+        for extra in (sdir, out.with_name(out.stem + "_failed" + out.suffix), Path(self.out + ".stats.json")):
+            check_output(extra, [self.source], overwrite=True, kind="dir" if extra == sdir else "file", what="--out")
         if self.spec is None:
             self.spec = get_task_spec(self.env_id)
         if self.spec.env_id != self.env_id:
@@ -151,11 +161,7 @@ def run_generate(cfg: GenerateConfig) -> dict:
     t_start = time.perf_counter()
     job = build_job(cfg)
     fingerprint = job.fingerprint()
-    out = Path(cfg.out)
-    sdir = shard_dir(cfg.out)
-    if out.exists() and not sdir.exists() and not cfg.overwrite:
-        raise FileExistsError(f"{out} exists and there are no shards to resume ({sdir}); pass --overwrite "
-                              f"to replace it or choose another --out")
+    sdir = shard_dir(cfg.out)  # GenerateConfig has checked --out (check_output)
     sdir.mkdir(parents=True, exist_ok=True)
     check_manifest(sdir, job, source=cfg.source)
 

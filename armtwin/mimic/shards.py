@@ -119,10 +119,13 @@ def scan_prefix(trials: dict[int, dict], num: int, failure_limit: int) -> Prefix
 
 
 def check_manifest(sdir: Path, job: GenerationJob, *, source: str) -> None:
-    """Write ``sdir/job.json`` for a new run, or refuse shards that belong to another job."""
+    """Write ``sdir/job.json`` for a new run (or one whose directory holds no shard yet), or refuse
+    shards that belong to another job."""
     fingerprint = job.fingerprint()
     manifest = sdir / "job.json"
-    if manifest.exists():
+    # A manifest without a single shard protects no work (a run that failed before its first batch
+    # finished): the new job takes the directory over instead of being refused.
+    if manifest.exists() and any(sdir.glob("chunk_*.h5")):
         old = json.loads(manifest.read_text())
         if old.get("fingerprint") != fingerprint:
             raise MimicDataError(f"{sdir} holds shards of a different job (env {old.get('env_id')}, seed "

@@ -86,6 +86,7 @@ def _cmd_teleop(args) -> int:
             return 1
         print(f"published {sent} actions to {args.publish}")
         return 0
+    from armtwin.data import RecordingError
     from armtwin.robots.safety import SafetyStop
 
     try:
@@ -96,6 +97,9 @@ def _cmd_teleop(args) -> int:
     except FileExistsError as e:
         print(f"armtwin teleop: {e}", file=sys.stderr)
         return 2
+    except RecordingError as e:  # a bad file, found when it was opened
+        print(f"armtwin teleop: {e}", file=sys.stderr)
+        return 1
     except (KeyError, TimeoutError, ConnectionError, FileNotFoundError) as e:
         # Bad input found at connect time (missing episode, silent publisher, unplugged arm).
         print(f"armtwin teleop: {e.args[0] if isinstance(e, KeyError) and e.args else e}", file=sys.stderr)
@@ -106,6 +110,12 @@ def _cmd_teleop(args) -> int:
         print(f"armtwin teleop: the safety layer stopped the follower: {loop.safety_stop}. It holds its last "
               "clamped goal; fix the cause (cable, power, bus) and run again.", file=sys.stderr)
         return 1
+    if loop.stop_signal is not None:
+        import signal
+
+        name = signal.Signals(loop.stop_signal).name
+        print(f"armtwin teleop: stopped by {name}; the session was closed cleanly", file=sys.stderr)
+        return 128 + int(loop.stop_signal)
     return 0
 
 

@@ -10,9 +10,14 @@ hold), sim or real alike; ``TARGETS`` maps ``--target`` to the function that bui
 from __future__ import annotations
 
 import math
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+
+from armtwin.cli_fields import check_count, check_image_size, check_number
+from armtwin.staging import check_output
 
 
 LEADER_KINDS = ("so101", "keyboard", "scripted", "replay", "net", "policy")
@@ -65,6 +70,8 @@ class TeleopConfig:
     max_step_rad: float = 0.15
     print_summary: bool = True
     env_kwargs: dict[str, Any] = field(default_factory=dict)
+    #: --resume: the seed the next episode uses (after every seed in the file); set on construction.
+    resume_seed: int | None = field(default=None, init=False)
 
     def __post_init__(self):
         from armtwin.envs import check_env_id
@@ -84,14 +91,32 @@ class TeleopConfig:
             raise ValueError("--leader replay needs --replay FILE.h5 (and optionally --demo N)")
         if self.leader == "replay" and not Path(self.replay).is_file():
             raise FileNotFoundError(f"recording to replay not found: {self.replay}")
+        if self.leader == "replay":
+            _check_replay(self.replay, self.replay_demo)
         if self.leader == "policy" and not self.policy:
             raise ValueError("--leader policy needs --policy PATH (a LeRobot pretrained_model directory)")
         if self.leader == "scripted" and self.target != "sim":
             raise ValueError("--leader scripted needs --target sim: the expert plans from the simulated scene")
-        if self.image_size is not None:
-            self.image_size = tuple(int(v) for v in self.image_size)
+        self.image_size = check_image_size(self.image_size)
+        check_count(self.episodes, what="--episodes")
+        check_count(self.episode_steps, what="--episode-steps")
+        check_count(self.flush_every, what="--flush-every", optional=False)
+        check_number(self.duration_s, what="--duration", minimum=0, exclusive=True)
+        check_number(self.reset_s, what="--reset-s", minimum=0)
+        check_number(self.expert_noise, what="--expert-noise", minimum=0, optional=False)
+        check_number(self.net_wait_s, what="net_wait_s", minimum=0, exclusive=True, optional=False)
+        if self.resume and self.record is None:
+            raise ValueError("--resume needs --record FILE.h5 (the recording to append to)")
         if self.record is not None:
             self.record = Path(self.record)
+            if self.record.suffix not in (".h5", ".hdf5"):
+                raise ValueError(f"--record must be an .h5 or .hdf5 file, got {str(self.record)!r}")
+            if self.resume and not self.record.exists():
+                raise FileNotFoundError(f"--resume: recording to append to not found: {self.record}")
+            # --resume appends to the file; otherwise it must not exist (never replaced).
+            check_output(self.record, [self.replay], overwrite=self.resume, what="--record")
+            if self.resume:
+                self.resume_seed = _check_resume(self)
         if self.hz is None:
             self.hz = 30.0
             if self.leader == "replay":
@@ -102,6 +127,45 @@ class TeleopConfig:
             raise ValueError(f"--hz must be between 1 and 60, got {self.hz}")
         if self.max_step_rad <= 0 or not math.isfinite(self.max_step_rad):
             raise ValueError(f"max_step_rad must be > 0, got {self.max_step_rad}")
+
+
+def _check_replay(path, demo) -> None:
+    """The replayed demo exists and holds valid actions (RecordingError, one line, otherwise)."""
+    from armtwin.data import ACTIONS_ONLY, RecordingError, check_demo, open_recording
+
+    with open_recording(path) as rec:
+        try:
+            view = rec.demo(demo)
+        except KeyError as e:
+            raise RecordingError(e.args[0]) from None
+        except ValueError as e:  # not a demo number or name
+            raise RecordingError(f"{path}: bad --demo {demo!r}: {e}") from None
+        check_demo(view, required=ACTIONS_ONLY)
+
+
+def _check_resume(cfg: "TeleopConfig") -> int | None:
+    """--resume: the file is a recording of this env with this image size; returns the seed to
+    continue from (one past the largest recorded seed, at least ``cfg.seed``), None without seeds."""
+    from armtwin.data import RecordingError, open_recording
+
+    with open_recording(cfg.record) as rec:
+        args = rec.env_args
+        name = args.get("env_name")
+        if name and name != cfg.env_id:
+            raise RecordingError(f"cannot resume {cfg.record}: it records env {name!r}, not {cfg.env_id!r}")
+        kw = args.get("env_kwargs") or {}
+        if cfg.target == "sim" and "image_size" in kw:
+            old = None if kw["image_size"] is None else tuple(int(v) for v in kw["image_size"])
+            if old != cfg.image_size:
+                def fmt(s):
+                    return "none" if s is None else f"{s[0]}x{s[1]}"
+
+                raise RecordingError(f"cannot resume {cfg.record}: it was recorded with --image-size {fmt(old)}, "
+                                     f"not {fmt(cfg.image_size)}; pass --image-size {fmt(old)}")
+        seeds = [int(v.attrs["seed"]) for v in rec if "seed" in v.attrs and int(v.attrs["seed"]) >= 0]
+    if cfg.seed is None:
+        return None
+    return max([cfg.seed, *(s + 1 for s in seeds)])
 
 
 @dataclass
@@ -247,7 +311,7 @@ def build_session(cfg: TeleopConfig) -> Session:
         episode_steps=cfg.episode_steps,
         duration_s=cfg.duration_s,
         reset_s=default_reset_s if cfg.reset_s is None else cfg.reset_s,
-        seed=cfg.seed,
+        seed=cfg.seed if cfg.resume_seed is None else cfg.resume_seed,
         print_summary=cfg.print_summary,
     )
     recorder = None
@@ -271,17 +335,54 @@ def build_session(cfg: TeleopConfig) -> Session:
     return Session(leader, follower, side, recorder, loop)
 
 
+#: Signals that end a session cleanly (the open episode kept as on Ctrl-C, the summary printed).
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+@contextmanager
+def _stop_on_signals(loop):
+    """While the loop runs, SIGINT/SIGTERM/SIGHUP ask it to stop after the current tick (a second
+    one raises KeyboardInterrupt); ``loop.stop_signal`` records which arrived. Only in the main
+    thread (Python delivers signals there); elsewhere nothing changes."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if loop.stop_signal is not None:
+            raise KeyboardInterrupt
+        loop.stop_signal = signum
+        loop.stop()
+
+    old = {}
+    for name in STOP_SIGNALS:
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            old[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
 def run_teleop(cfg: TeleopConfig, *, keys: bool = False):
-    """Build the session, run the loop (reading keys from the terminal when ``keys``), close; returns the loop."""
+    """Build the session, run the loop (reading keys from the terminal when ``keys``), close; returns
+    the loop. A stop signal (STOP_SIGNALS) while it runs ends it like the stop key: the episode being
+    recorded is kept (a failure unless the task reports success), the summary is printed, and
+    ``loop.stop_signal`` names the signal."""
     session = build_session(cfg)
     try:
-        if keys:
-            from armtwin.teleop.keys import TerminalKeys
+        with _stop_on_signals(session.loop):
+            if keys:
+                from armtwin.teleop.keys import TerminalKeys
 
-            with TerminalKeys(session.loop.handle_key):
+                with TerminalKeys(session.loop.handle_key):
+                    session.loop.run()
+            else:
                 session.loop.run()
-        else:
-            session.loop.run()
     finally:
         session.close()
     return session.loop

@@ -210,6 +210,8 @@ class ControlLoop:
         self.safety_stop: str | None = None
         #: Why the leader's input was lost (``armtwin.robots.contract.StaleInput``), None: it was not.
         self.input_lost: str | None = None
+        #: The signal number that asked the loop to stop (set by armtwin.teleop.factory.run_teleop), or None.
+        self.stop_signal: int | None = None
 
     # ---------------------------------------------------------------- episode API (any thread)
     def _post(self, cmd: str) -> None:
@@ -363,6 +365,8 @@ class ControlLoop:
     def run(self) -> LoopStats:
         """Connect, loop until done (episodes / duration / stop / leader exhausted), print and return stats."""
         cfg = self.config
+        # Cleared first: a stop() (a signal) that arrives while connecting still ends the run.
+        self._stop = False
         for dev in (self.follower, self.leader):
             if not dev.is_connected:
                 dev.connect()
@@ -374,7 +378,6 @@ class ControlLoop:
             gc.freeze()
         rate = RateKeeper(cfg.hz, spin_s=cfg.spin_s)
         t_end = None if cfg.duration_s is None else time.perf_counter() + cfg.duration_s
-        self._stop = False
         try:
             while not self._stop:
                 self.stats.tick_starts.append(time.perf_counter())
