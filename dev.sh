@@ -11,8 +11,9 @@ cd "$(dirname "$0")"
 ROOT=$(pwd)
 PY=${ARMTWIN_PYTHON:-python3.11}
 
-# --- system packages (Debian, when root): FFmpeg libraries for torchcodec, EGL/OSMesa for offscreen MuJoCo ---
-APT_PKGS=(ffmpeg libegl1 libegl-mesa0 libgl1-mesa-dri libopengl0 libosmesa6)
+# --- system packages (Debian, when root): FFmpeg libraries for torchcodec, EGL/OSMesa for offscreen MuJoCo,
+#     chromium for the studio's browser tests ---
+APT_PKGS=(ffmpeg libegl1 libegl-mesa0 libgl1-mesa-dri libopengl0 libosmesa6 chromium)
 missing=()
 for p in "${APT_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -61,7 +62,7 @@ setup_main() {
     # LeRobot's metadata pins torch<2.11; its runtime dependencies are listed explicitly above.
     # (armtwin's [lerobot] extra names LeRobot for ordinary installs; here it goes in with --no-deps.)
     .venv/bin/pip install -q --disable-pip-version-check --no-deps lerobot==0.4.4
-    "${PIP[@]}" -e ".[test,bench]"
+    "${PIP[@]}" -e ".[test,bench,studio]"
     for plugin in plugins/*/; do
       [ -f "$plugin/pyproject.toml" ] && "${PIP[@]}" --no-deps -e "$plugin"
     done

@@ -25,6 +25,9 @@ COMMANDS: dict[str, str] = {
     "bridge": "armtwin.bridge.cli:add_bridge",
     "eval": "armtwin.policy.cli:add_eval",
     "run": "armtwin.policy.cli:add_run",
+    "studio": "armtwin.studio.cli:add_studio",
+    "view": "armtwin.studio.cli:add_view",
+    "twin-gap": "armtwin.twingap.cli:add_twin_gap",
 }
 
 

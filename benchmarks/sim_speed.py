@@ -62,9 +62,9 @@ def physics_fn():
     return one, 100
 
 
-def env_fn(env_id: str, image_size):
-    """One call = one env step (through gymnasium.make's wrappers)."""
-    env = E.make(env_id, image_size=image_size)
+def env_fn(env_id: str, image_size, **kwargs):
+    """One call = one env step (through gymnasium.make's wrappers); kwargs: more EnvConfig fields."""
+    env = E.make(env_id, image_size=image_size, **kwargs)
     env.reset(seed=0)
     acts = _actions(1000)
     i = [0]
@@ -101,13 +101,25 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=2.0, help="time per measurement and round")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (the machine may be shared)")
+    ap.add_argument("--only-sim2real", action="store_true",
+                    help="only the randomization and real-resolution rows (and the Lift rows they compare with)")
     args = ap.parse_args()
-    items = {"physics": physics_fn()}
-    for env_id in E.ENV_IDS:
-        items[f"{env_id} no cameras"] = env_fn(env_id, None)
+    items = {}
+    if not args.only_sim2real:
+        items["physics"] = physics_fn()
+        for env_id in E.ENV_IDS:
+            items[f"{env_id} no cameras"] = env_fn(env_id, None)
     items["Lift cameras"] = env_fn("armtwin/SO101-Lift-v0", (128, 128))
-    items["Sandwich cameras"] = env_fn("armtwin/SO101-Sandwich-v0", (128, 128))
-    items["Reacher"] = reacher_fn()
+    # sim-to-real: randomization on (it changes model fields on reset only, so rendering should cost the
+    # same) and recording at the real cameras' 640x480 with their specs
+    for preset in ("visual", "all"):
+        items[f"Lift cameras randomize={preset}"] = env_fn("armtwin/SO101-Lift-v0", (128, 128), randomize=preset)
+    items["Lift cameras 640x480"] = env_fn("armtwin/SO101-Lift-v0", (480, 640))
+    items["Lift cameras 640x480 so101 specs, all"] = env_fn(
+        "armtwin/SO101-Lift-v0", (480, 640), front_camera="so101", wrist_camera="so101", randomize="all")
+    if not args.only_sim2real:
+        items["Sandwich cameras"] = env_fn("armtwin/SO101-Sandwich-v0", (128, 128))
+        items["Reacher"] = reacher_fn()
     wall: dict[str, list[float]] = {k: [] for k in items}
     cpu: dict[str, list[float]] = {k: [] for k in items}
     for fn, _ in items.values():
@@ -124,6 +136,18 @@ def main() -> None:
     print(f"best of {args.rounds} interleaved rounds of {args.seconds / args.rounds:.1f} s each; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"{'':44s} {'wall-clock rate':>18s} {'per CPU-second':>18s}")
+    if not args.only_sim2real:
+        _print_core(W, P, dt)
+    print("sim-to-real (steps/s, wall / per CPU-second):")
+    for k in [k for k in items if k.startswith("Lift cameras")]:
+        print(f"  {k:42s} {W[k]:14,.1f} {P[k]:14,.1f}")
+    for preset in ("visual", "all"):
+        k = f"Lift cameras randomize={preset}"
+        print(f"  ratio randomize={preset} / off = {W[k] / W['Lift cameras']:.3f} / {P[k] / P['Lift cameras']:.3f}"
+              "   (goal >= 0.90)")
+
+
+def _print_core(W, P, dt) -> None:
     print(f"{'physics, Lift scene (mj_step/s)':44s} {W['physics']:18,.0f} {P['physics']:18,.0f}"
           f"   = {W['physics'] * C.SIM_DT:.0f}x / {P['physics'] * C.SIM_DT:.0f}x real time (sim_dt {C.SIM_DT:.5f} s)")
     for env_id in E.ENV_IDS:
@@ -141,6 +165,7 @@ def main() -> None:
           f"{P['Lift cameras'] / P['Reacher']:.2f}x   (goal >= 1.7x and >= 120 steps/s)")
     print(f"  Sandwich with cameras / Reacher-v5      = {W['Sandwich cameras'] / W['Reacher']:.2f}x / "
           f"{P['Sandwich cameras'] / P['Reacher']:.2f}x")
+
 
 if __name__ == "__main__":
     main()

@@ -51,6 +51,13 @@ _LINKS: tuple[tuple, ...] = (
      (6.61427e-06, 1.89032e-06, 5.28738e-06, -3.19807e-07, -5.90717e-09, -1.09945e-07)),
 )
 
+#: The arm's bodies, base to moving jaw.
+ARM_BODIES: tuple[str, ...] = tuple(link[0] for link in _LINKS)
+#: Name of the table's geom in every scene (the real-background compositing replaces it).
+TABLE_GEOM = "table"
+#: Name of the scene's top light (lighting randomization).
+TOP_LIGHT = "top"
+
 #: End-effector site in the "gripper" body frame (official ``gripperframe``): x is the
 #: approach axis (out of the fingers), z the jaw-closing axis.
 _GRIPPER_SITE_POS = (-0.0079, -0.000218121, -0.0981274)
@@ -61,6 +68,9 @@ PAD_FRICTION = (1.5, 0.02, 0.0002)
 
 _ARM = "0.95 0.72 0.10 1"
 _MOTOR = "0.12 0.12 0.12 1"
+#: RGBA of the arm's shell and of its motors (domain randomization recolours each group as one).
+ARM_RGBA: tuple[float, ...] = tuple(float(x) for x in _ARM.split())
+MOTOR_RGBA: tuple[float, ...] = tuple(float(x) for x in _MOTOR.split())
 
 # Primitive geometry per body: (type, attributes). Visual-only unless "collide" is set.
 _GEOMS: dict[str, tuple[str, ...]] = {
@@ -362,9 +372,9 @@ def scene_xml(
 {_defaults()}
 {_assets(visual)}
   <worldbody>
-    <light name="top" pos="0.2 0 1.2" dir="0 0 -1" directional="true" castshadow="false" diffuse="0.35 0.35 0.35"/>
+    <light name="{TOP_LIGHT}" pos="0.2 0 1.2" dir="0 0 -1" directional="true" castshadow="false" diffuse="0.35 0.35 0.35"/>
     <!-- a plane (analytic contacts, ~30 % faster than a box) drawn as a 90 x 90 cm table top -->
-    <geom name="table" type="plane" pos="0.15 0 0" size="0.45 0.45 0.05" rgba="0.60 0.56 0.50 1"
+    <geom name="{TABLE_GEOM}" type="plane" pos="0.15 0 0" size="0.45 0.45 0.05" rgba="0.60 0.56 0.50 1"
           friction="1 0.005 0.0001"/>
 {front}
 {_bodies(wrist_camera=cameras, visual=visual)}

@@ -65,6 +65,7 @@ def add_bridge(subparsers) -> None:
     p.add_argument("--rate", type=float, default=100.0, help="control rate, Hz (default: 100)")
     p.add_argument("--max-age", type=float, default=0.25, help="drop messages older than this, s (default: 0.25)")
     _common(p)
+    _network_arg(p)
     _report_args(p)
     p.set_defaults(func=_mirror)
 
@@ -80,6 +81,7 @@ def add_bridge(subparsers) -> None:
     p.add_argument("--watchdog", type=float, default=None, help="safety watchdog timeout, s")
     _follower_args(p)
     _common(p)
+    _network_arg(p)
     _report_args(p)
     p.set_defaults(func=_command)
 
@@ -92,9 +94,18 @@ def add_bridge(subparsers) -> None:
     p.set_defaults(func=_record)
 
 
+def _network_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--network", action="store_true",
+                   help="take part in DDS beyond this machine (CYCLONEDDS_URI / the RMW's setup); default: "
+                   "loopback only, since DDS has no authentication and anyone on the domain could command the arm")
+
+
 def _transport(args) -> dict:
-    return {"backend": args.backend, "domain_id": args.domain_id, "reliable": not args.best_effort,
-            "depth": args.depth}
+    out = {"backend": args.backend, "domain_id": args.domain_id, "reliable": not args.best_effort,
+           "depth": args.depth}
+    if hasattr(args, "network"):
+        out["network"] = args.network
+    return out
 
 
 def _run(fn, cfg_factory, args) -> int:

@@ -4,8 +4,10 @@ clamp, watchdog, NaN rejection). A command from ROS 2 is never trusted more than
 
 Commands are ``sensor_msgs/msg/JointState`` positions (radians; joints not named keep their
 last target) or ``trajectory_msgs/msg/JointTrajectory`` (points interpolated linearly in
-time from ``header.stamp``, held at the last point). Malformed, out-of-order and stale
-messages are dropped and counted. While no valid command has arrived nothing is sent,
+time from ``header.stamp``, held at the last point). Malformed, out-of-order, stale and
+future-stamped messages are dropped and counted (``JointStreamReceiver``: freshness on this
+machine's clock, bounded windows, a jump back is a counted reset); the watchdog measures the
+input's age from its local receive time. While no valid command has arrived nothing is sent,
 so the safety layer's watchdog, not this loop, decides what a silent graph means.
 The follower's state is published on ``state_topic`` (``/joint_states``) so ROS 2 tools see
 what the arm really did.
@@ -49,7 +51,10 @@ MSG_TYPES = {"joint_state": M.JOINT_STATE_ROS_TYPE, "joint_trajectory": M.JOINT_
 class CommandConfig(TransportConfig):
     """What ``armtwin bridge command`` does. Seconds, Hz, radians; ``max_step_rad`` is the safety
     layer's per-step clamp, radians per command, and ``watchdog_s`` its input-age limit (None: the
-    safety layer's defaults)."""
+    safety layer's defaults). ``network`` False (default): DDS on loopback only, since anyone who
+    reaches the participant can command the arm."""
+
+    network: bool = False
 
     source: str = "sim"
     topic: str = M.DEFAULT_COMMAND_TOPIC
@@ -84,17 +89,23 @@ class CommandConfig(TransportConfig):
 
 
 def _input_stamp(rx: JointStreamReceiver, follower) -> float:
-    """When the current command was produced, on ``follower.config.clock``'s time base.
+    """When the current command was produced, on ``follower.config.clock``'s time base, measured
+    from this machine's receive time (never from the sender's stamp, which a wrong or hostile clock
+    could put anywhere).
 
-    JointState: the header stamp of the last accepted message. JointTrajectory: now while the
-    plan runs, then the time of its last point (holding the final pose goes stale like a
-    silent JointState stream).
+    JointState: when the last accepted message arrived. JointTrajectory: now while the plan runs
+    (its remaining time counted from its arrival, at most the plan's own duration), then the time
+    it ran out (holding the final pose goes stale like a silent JointState stream).
     """
     now_wall = time.time_ns()
-    if rx.plan is not None:
-        produced = min(now_wall, rx.plan.stamp_ns + int(rx.plan.times[-1] * 1e9))
+    if rx.last_rx_ns is None:
+        produced = now_wall
+    elif rx.plan is not None:
+        duration_ns = int(rx.plan.times[-1] * 1e9)
+        left_ns = min(max(0, rx.plan.stamp_ns + duration_ns - rx.last_rx_ns), duration_ns)
+        produced = min(now_wall, rx.last_rx_ns + left_ns)
     else:
-        produced = rx.last_stamp_ns if rx.last_stamp_ns is not None else now_wall
+        produced = rx.last_rx_ns
     return follower.config.clock() - (now_wall - produced) * 1e-9
 
 

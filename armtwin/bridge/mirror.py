@@ -39,7 +39,10 @@ MAX_TRACE_ROWS = 20_000
 
 @dataclass
 class MirrorConfig(TransportConfig):
-    """What ``armtwin bridge mirror`` does. Seconds, Hz, radians."""
+    """What ``armtwin bridge mirror`` does. Seconds, Hz, radians. ``network`` False (default): DDS on
+    loopback only (whoever reaches the participant drives the twin)."""
+
+    network: bool = False
 
     env_id: str = "armtwin/SO101-Lift-v0"
     topic: str = C.ROS_JOINT_STATES_TOPIC

@@ -27,9 +27,11 @@ from armtwin.staging import staged_file
 class TransportConfig:
     """Fields every ``armtwin bridge`` command has (keyword-only). backend: "auto", "rclpy" or
     "cyclone"; domain_id: ROS_DOMAIN_ID (None: the environment's); reliable/depth: QoS; record: MCAP
-    bag to write (None: none); report: JSON report path (None: none)."""
+    bag to write (None: none); report: JSON report path (None: none). network: take part in DDS
+    beyond this machine (False: loopback only; the commands that drive an arm default to False)."""
 
     backend: str = "auto"
+    network: bool = True
     domain_id: int | None = None
     reliable: bool = True
     depth: int = 10
@@ -77,8 +79,11 @@ class BridgeSession:
         self.qos = QosProfile(reliable=cfg.reliable, depth=cfg.depth)
         self.stop = StopFlag().install()
         try:
-            self.backend = choose_backend(cfg.backend, domain_id=cfg.domain_id)
+            self.backend = choose_backend(cfg.backend, domain_id=cfg.domain_id, loopback=not cfg.network)
             self.say(self.backend.describe())
+            if cfg.network:
+                self.say("DDS is open to the network: anyone on this domain can publish to its topics "
+                         "(no authentication); see docs/safety.md")
             if cfg.record:
                 self.recorder = BagRecorder(cfg.record, topics)
         except BaseException:
@@ -136,6 +141,7 @@ def print_summary(name: str, report: dict, out) -> None:
     r = report["receive"]
     line = (f"armtwin bridge {name}: {r['received']} received, {r['accepted']} accepted, "
             f"{r['dropped_out_of_order']} out-of-order, {r['dropped_stale']} stale, "
+            f"{r.get('dropped_future', 0)} future-stamped, {r.get('stamp_resets', 0)} resets, "
             f"{r['malformed_total']} malformed" + (f" {r['malformed']}" if r["malformed"] else ""))
     age = r["age_s"]
     if age["n"]:

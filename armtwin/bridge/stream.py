@@ -81,6 +81,8 @@ class ReceiveStats:
     accepted: int = 0
     out_of_order: int = 0
     stale: int = 0
+    future: int = 0
+    resets: int = 0
     malformed: Counter = field(default_factory=Counter)
     ages_s: list = field(default_factory=list)
 
@@ -90,6 +92,8 @@ class ReceiveStats:
             "accepted": self.accepted,
             "dropped_out_of_order": self.out_of_order,
             "dropped_stale": self.stale,
+            "dropped_future": self.future,
+            "stamp_resets": self.resets,
             "malformed": dict(self.malformed),
             "malformed_total": int(sum(self.malformed.values())),
             "age_s": percentiles(self.ages_s),
@@ -99,29 +103,57 @@ class ReceiveStats:
 class JointStreamReceiver:
     """Turns received JointState (or JointTrajectory) bytes into the current joint target.
 
-    A message is dropped and counted when it is malformed (see ``messages.MalformedMessage``),
-    older than or as old as the last one accepted (out of order), or older than ``max_age_s``
-    (stale; ages use the header stamp against this machine's clock, so publisher and
-    receiver clocks must agree: same machine, or NTP/PTP-synced). Joints a message does not
-    name keep their previous target. ``target`` is (6,) radians, NaN until first set.
+    Freshness and ordering are judged on this machine's clock, inside bounded windows, so that no
+    single message can lock the stream (a stamp an hour ahead would otherwise make every later
+    message look out of order, and keep the watchdog from ever firing). A message is dropped and
+    counted when it is:
+
+    * malformed (see ``messages.MalformedMessage``);
+    * stale: stamped more than ``max_age_s`` before its receive time (JointState only: a
+      trajectory may start in the past);
+    * from the future: stamped more than ``max_future_s`` after its receive time (a wrong or
+      hostile clock; default ``max_age_s``);
+    * out of order: stamped at or before the last accepted message, by at most
+      ``reorder_window_s`` (default ``max_age_s``; a late or duplicated sample). For ordering a
+      stamp counts as no later than its receive time, so one stamped ahead of this clock cannot
+      make the messages after it look old.
+
+    A stamp further back than ``reorder_window_s`` (a trajectory restarted with an old stamp, a
+    clock stepped back; a JointState that old is stale anyway) is a *reset*: accepted, logged and
+    counted (``stats.resets``), never a lock. Freshness needs publisher and receiver clocks to
+    agree within those windows (same machine, or NTP/PTP).
+    ``last_rx_ns`` (``time.time_ns()`` when the last accepted message arrived) is what the safety
+    layer's watchdog measures from. Joints a message does not name keep their previous target.
+    ``target`` is (6,) radians, NaN until first set.
     """
 
     def __init__(self, ros_type: str = M.JOINT_STATE_ROS_TYPE, *, max_age_s: float = 0.5, log=None,
-                 recorder=None, topic: str | None = None):
+                 recorder=None, topic: str | None = None, max_future_s: float | None = None,
+                 reorder_window_s: float | None = None):
         if ros_type not in (M.JOINT_STATE_ROS_TYPE, M.JOINT_TRAJECTORY_ROS_TYPE):
             raise ValueError(
                 f"cannot follow {ros_type!r}; valid: {M.JOINT_STATE_ROS_TYPE}, {M.JOINT_TRAJECTORY_ROS_TYPE}"
             )
         if not max_age_s > 0:
             raise ValueError(f"max_age_s must be > 0, got {max_age_s}")
+        max_future_s = max_age_s if max_future_s is None else max_future_s
+        reorder_window_s = max_age_s if reorder_window_s is None else reorder_window_s
+        if not max_future_s >= 0:
+            raise ValueError(f"max_future_s must be >= 0, got {max_future_s}")
+        if not reorder_window_s >= 0:
+            raise ValueError(f"reorder_window_s must be >= 0, got {reorder_window_s}")
         self.ros_type = ros_type
         self.max_age_s = max_age_s
+        self.max_future_s = float(max_future_s)
+        self.reorder_window_s = float(reorder_window_s)
         self.log = log if log is not None else RateLimitedLog()
         self.recorder = recorder
         self.topic = topic
         self.stats = ReceiveStats()
         self.target = np.full(C.NUM_JOINTS, np.nan)
         self.last_stamp_ns: int | None = None
+        self.last_rx_ns: int | None = None
+        self.last_key_ns: int | None = None
         self.plan: M.TrajectoryPlan | None = None
 
     def feed(self, received) -> int:
@@ -145,16 +177,32 @@ class JointStreamReceiver:
             self.stats.malformed[e.reason] += 1
             self.log(f"malformed:{e.reason}", f"dropped malformed {self.ros_type.rsplit('/', 1)[-1]}: {e}")
             return False
-        if self.last_stamp_ns is not None and item.stamp_ns <= self.last_stamp_ns:
-            self.stats.out_of_order += 1
-            self.log("out_of_order", f"dropped out-of-order message (stamp {item.stamp_ns} <= {self.last_stamp_ns})")
-            return False
         age = (r.recv_ns - item.stamp_ns) * 1e-9
+        if -age > self.max_future_s:
+            self.stats.future += 1
+            self.log("future", f"dropped message stamped {-age:.3f} s in the future (> {self.max_future_s:g} s; "
+                               "clocks disagree, or a forged stamp)")
+            return False
         if self.ros_type == M.JOINT_STATE_ROS_TYPE and age > self.max_age_s:
             self.stats.stale += 1
             self.log("stale", f"dropped stale message ({age * 1e3:.1f} ms old > {self.max_age_s * 1e3:.0f} ms)")
             return False
+        # Ordering key: the stamp, but never later than this machine's receive time, so a stamp
+        # ahead of our clock (within max_future_s) cannot make the messages after it look old.
+        key = min(item.stamp_ns, r.recv_ns)
+        if self.last_key_ns is not None and key <= self.last_key_ns:
+            back_s = (self.last_key_ns - key) * 1e-9
+            if back_s <= self.reorder_window_s:
+                self.stats.out_of_order += 1
+                self.log("out_of_order", f"dropped out-of-order message (stamp {item.stamp_ns}, "
+                                         f"{back_s * 1e3:.1f} ms before the last accepted)")
+                return False
+            self.stats.resets += 1
+            self.log("reset", f"stamp jumped back {back_s:.3f} s (> {self.reorder_window_s:g} s window): "
+                              "taken as a restarted stream, accepted")
+        self.last_key_ns = key
         self.last_stamp_ns = item.stamp_ns
+        self.last_rx_ns = r.recv_ns
         self.stats.accepted += 1
         self.stats.ages_s.append(age)
         if self.ros_type == M.JOINT_STATE_ROS_TYPE:

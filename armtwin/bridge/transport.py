@@ -148,21 +148,40 @@ class _CycloneSubscription(Subscription):
         return len(self._reader.get_matched_publications())
 
 
+#: Cyclone DDS configuration of a loopback-only participant: interface ``lo``, no multicast,
+#: discovery by unicast to this machine's participants.
+CYCLONE_LOOPBACK_XML = (
+    '<CycloneDDS><Domain Id="any"><General><Interfaces><NetworkInterface name="lo"/></Interfaces>'
+    "<AllowMulticast>false</AllowMulticast></General><Discovery><Peers><Peer address=\"127.0.0.1\"/></Peers>"
+    "<ParticipantIndex>auto</ParticipantIndex><MaxAutoParticipantIndex>40</MaxAutoParticipantIndex>"
+    "</Discovery></Domain></CycloneDDS>"
+)
+
+
 class CycloneBackend(Backend):
     """A Cyclone DDS participant speaking ROS 2's wire conventions (no ROS 2 install needed).
 
-    Network configuration comes from ``CYCLONEDDS_URI`` as for any Cyclone application (tests
-    pin it to loopback: interface ``lo``, multicast off, peer 127.0.0.1).
+    ``loopback=True``: this machine only (:data:`CYCLONE_LOOPBACK_XML`, whatever
+    ``CYCLONEDDS_URI`` says). Otherwise the network configuration comes from ``CYCLONEDDS_URI``
+    as for any Cyclone application. DDS has no authentication here (no DDS Security): whoever
+    reaches the participant's domain can publish to its topics.
     """
 
     name = "cyclone"
 
-    def __init__(self, *, domain_id: int | None = None):
+    def __init__(self, *, domain_id: int | None = None, loopback: bool = False):
         from cyclonedds.core import WaitSet
-        from cyclonedds.domain import DomainParticipant
+        from cyclonedds.domain import Domain, DomainParticipant
         from cyclonedds.qos import Policy, Qos
 
         self.domain_id = domain_id_from_env(domain_id)
+        self.loopback = loopback
+        self._domain = None
+        if loopback:
+            try:
+                self._domain = Domain(self.domain_id, config=CYCLONE_LOOPBACK_XML)
+            except Exception as e:  # noqa: BLE001  e.g. the domain already exists in this process
+                raise ValueError(f"cannot create a loopback-only DDS domain {self.domain_id}: {e}") from None
         self._participant = DomainParticipant(self.domain_id, qos=Qos(Policy.Userdata(b"enclave=/;")))
         self._waitset = WaitSet(self._participant)
         self._topics: dict[str, object] = {}
@@ -238,14 +257,16 @@ class CycloneBackend(Backend):
         self._topics.clear()
         self._waitset = None
         self._participant = None
+        self._domain = None
 
     def describe(self) -> str:
         from importlib.metadata import version
 
-        uri = os.environ.get("CYCLONEDDS_URI", "(default)")
+        net = ("loopback only: this machine" if self.loopback
+               else f"network per CYCLONEDDS_URI={os.environ.get('CYCLONEDDS_URI', '(default: all interfaces)')}")
         return (
             f"transport: cyclone (Cyclone DDS python {version('cyclonedds')}, ROS 2 wire conventions, "
-            f"domain {self.domain_id}, CYCLONEDDS_URI={uri})"
+            f"domain {self.domain_id}, {net}; no authentication)"
         )
 
 
@@ -286,12 +307,16 @@ class RclpyBackend(Backend):
 
     name = "rclpy"
 
-    def __init__(self, *, domain_id: int | None = None, node_name: str = "armtwin_bridge"):
+    def __init__(self, *, domain_id: int | None = None, node_name: str = "armtwin_bridge", loopback: bool = False):
         import rclpy  # noqa: F401  (ImportError here means: no ROS 2 install sourced)
         from rclpy.context import Context
         from rclpy.executors import SingleThreadedExecutor
 
         self.domain_id = domain_id_from_env(domain_id)
+        self.loopback = loopback
+        if loopback:  # read by the RMW at init: Humble's switch, and Iron's and later
+            os.environ["ROS_LOCALHOST_ONLY"] = "1"
+            os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
         self._rclpy = rclpy
         self._context = Context()
         rclpy.init(context=self._context, domain_id=self.domain_id)
@@ -341,7 +366,9 @@ class RclpyBackend(Backend):
         self._rclpy.shutdown(context=self._context)
 
     def describe(self) -> str:
-        return f"transport: rclpy (RMW {os.environ.get('RMW_IMPLEMENTATION', 'default')}, domain {self.domain_id})"
+        net = "loopback only: this machine" if self.loopback else "network per the RMW's configuration"
+        return (f"transport: rclpy (RMW {os.environ.get('RMW_IMPLEMENTATION', 'default')}, domain {self.domain_id}, "
+                f"{net}; no authentication unless SROS 2 is configured)")
 
 
 def rclpy_available() -> bool:
@@ -350,7 +377,7 @@ def rclpy_available() -> bool:
     return importlib.util.find_spec("rclpy") is not None
 
 
-def choose_backend(kind: str = "auto", *, domain_id: int | None = None) -> Backend:
+def choose_backend(kind: str = "auto", *, domain_id: int | None = None, loopback: bool = False) -> Backend:
     """``"auto"``: rclpy when importable (a ROS 2 install), else Cyclone. Raises ValueError
     naming the valid choices for an unknown ``kind``, ImportError if rclpy is asked for and absent."""
     if kind not in BACKENDS:
@@ -358,8 +385,8 @@ def choose_backend(kind: str = "auto", *, domain_id: int | None = None) -> Backe
     if kind == "rclpy" or (kind == "auto" and rclpy_available()):
         if not rclpy_available():
             raise ImportError("transport 'rclpy' asked for but rclpy is not importable (source a ROS 2 install)")
-        return RclpyBackend(domain_id=domain_id)
-    return CycloneBackend(domain_id=domain_id)
+        return RclpyBackend(domain_id=domain_id, loopback=loopback)
+    return CycloneBackend(domain_id=domain_id, loopback=loopback)
 
 
 def wait_for_match(endpoint: Publisher | Subscription, backend: Backend, *, timeout_s: float, count: int = 1) -> bool:

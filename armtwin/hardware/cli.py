@@ -36,7 +36,7 @@ def add_virtual_arm(subparsers) -> None:
         action="append",
         default=[],
         metavar="SPEC",
-        help=f"inject a fault ({', '.join(FAULT_KINDS)}), e.g. corrupt:3, delay:2:80, drop-rate:0.01",
+        help=f"inject a fault ({', '.join(FAULT_KINDS)}), e.g. corrupt:3, delay:2:80, drop-rate:0.01, error:3:32, disconnect",
     )
     p.add_argument(
         "--faults-after", type=float, default=0.0, metavar="S",

@@ -40,7 +40,7 @@ ROLES = ("leader", "follower")
 #: non-zero so a wrong homing offset shows up as a wrong angle.
 DEFAULT_MOUNT_OFFSETS: tuple[int, ...] = (37, -122, 205, -58, 411, -297)
 SCRIPTS = ("sine", "hold")
-FAULT_KINDS = ("corrupt", "drop", "delay", "error", "corrupt-rate", "drop-rate", "delay-rate")
+FAULT_KINDS = ("corrupt", "drop", "delay", "error", "corrupt-rate", "drop-rate", "delay-rate", "disconnect")
 
 
 def default_lerobot_calibration_dir(role: str) -> Path:
@@ -92,7 +92,8 @@ def _check_role(role: str) -> None:
 @dataclass(frozen=True)
 class Fault:
     """One fault to inject. ``kind``: corrupt|drop|delay (next ``count`` replies), error (status bits on
-    ``servo_id``), corrupt-rate|drop-rate|delay-rate (probability ``rate`` per reply); delays last ``delay_ms``."""
+    ``servo_id``), corrupt-rate|drop-rate|delay-rate (probability ``rate`` per reply), disconnect (the
+    adapter is unplugged: the client's next read or write fails); delays last ``delay_ms``."""
 
     kind: str
     count: int = 1
@@ -110,9 +111,13 @@ class Fault:
     @classmethod
     def parse(cls, spec: str) -> "Fault":
         """``corrupt:N``, ``drop:N``, ``delay:N:MS``, ``error:ID:BITS``, ``corrupt-rate:P``, ``drop-rate:P``,
-        ``delay-rate:P:MS``."""
+        ``delay-rate:P:MS``, ``disconnect``."""
         kind, *args = spec.split(":")
         try:
+            if kind == "disconnect":
+                if args:
+                    raise ValueError("disconnect takes no parameters")
+                return cls(kind)
             if kind in ("corrupt", "drop"):
                 return cls(kind, count=int(args[0]) if args else 1)
             if kind == "delay":
@@ -134,6 +139,8 @@ class Fault:
             bus.delay_next(self.count, self.delay_ms / 1000.0)
         elif self.kind == "error":
             bus.set_error(self.servo_id, self.bits)
+        elif self.kind == "disconnect":
+            bus.hang_up()
         elif self.kind == "delay-rate":
             bus.set_fault_rates(delay=self.rate, delay_s=self.delay_ms / 1000.0)
         else:

@@ -44,6 +44,8 @@ def add_mimic(subparsers) -> None:
     gen.add_argument("--reset-distribution", choices=("D0", "D1"), default=None)
     gen.add_argument("--image-size", type=_image_size, default=(128, 128), help="HxW of kept demos' cameras, or none")
     gen.add_argument("--cameras", default="wrist,front", help="comma-separated cameras to render")
+    gen.add_argument("--randomize", default=None, help="domain randomization preset of the generated scenes "
+                     "(none, visual, physics, all) [the sources']")
     gen.add_argument("--batch-size", type=int, default=2, help="trials per worker task")
     gen.add_argument("--keep-shards", action="store_true", help="keep <out>.shards after merging")
     gen.add_argument("--overwrite", action="store_true", help="replace an existing --out")
@@ -78,6 +80,7 @@ def _generate(args) -> int:
             image_size=args.image_size, cameras=tuple(c for c in args.cameras.split(",") if c),
             batch_size=args.batch_size, keep_shards=args.keep_shards, overwrite=args.overwrite,
             progress=not args.no_progress,
+            env_kwargs={} if args.randomize is None else {"randomize": args.randomize},
         )
         stats = run_generate(cfg)
     except (MimicDataError, ValueError, KeyError, FileExistsError) as e:

@@ -127,8 +127,10 @@ def build_job(cfg: GenerateConfig) -> GenerationJob:
     sources = load_sources(cfg.source, cfg.spec)
     src_kwargs = _source_env_kwargs(cfg.source)
     env_kwargs = {}
-    # Only scene-defining kwargs carry over from the sources; cameras are the job's choice.
-    for k in ("ctrl_dt", "sim_dt", "reset_distribution"):
+    # Only scene-defining kwargs carry over from the sources (the sim-to-real ones included: each generated
+    # demo then gets its own randomized scene from its trial seed); which cameras are the job's choice.
+    for k in ("ctrl_dt", "sim_dt", "reset_distribution", "randomize", "servo_calibration", "front_camera",
+              "wrist_camera", "background"):
         if k in src_kwargs:
             env_kwargs[k] = src_kwargs[k]
     env_kwargs.update(cfg.env_kwargs)

@@ -41,6 +41,11 @@ class LeaderExhausted(Exception):
     """Raised by ``Leader.get_action`` when a finite leader (a replay) has no more actions."""
 
 
+class StaleInput(LeaderExhausted):
+    """A leader's input stayed silent too long (the network leader past ``stale_end_s``): the episode
+    ends as a failure instead of recording a hold, and the loop notes that the input was lost."""
+
+
 class Follower(ABC):
     """An arm that is commanded: the simulated SO-101 or the real one."""
 

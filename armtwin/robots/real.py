@@ -11,6 +11,14 @@ at module import.
 
 Commands sent here are *not* clamped: wrap the follower in
 :class:`armtwin.robots.safety.SafeFollower` (``armtwin.robots.factory.make_follower`` does).
+
+Faults. Servo status errors (overload, overheating, input voltage...) arrive in the error byte
+of every status reply, which LeRobot's sync read drops; :class:`RealFollower` watches the replies
+and raises :class:`ServoFault` naming the servo and the error, which stops the follower like a
+bus error. After any fault (a failed read, write, or a servo error), :meth:`RealFollower.disconnect`
+leaves every servo as the safety stop left it, torque on, holding its last goal, and only closes
+the port: LeRobot's torque-off on disconnect would, with replies lost, release the first servo
+and leave the others stiff (see ``docs/safety.md``).
 """
 
 from __future__ import annotations
@@ -118,6 +126,10 @@ class RealLeaderConfig(_RealArmConfig):
     ``lerobot_calibration_dir("leader")`` (``$HF_LEROBOT_CALIBRATION/teleoperators/so_leader``)."""
 
     role: ClassVar[str] = "leader"
+
+
+class ServoFault(RuntimeError):
+    """A servo reported an error in its status reply (overload, overheating, input voltage...)."""
 
 
 class CalibrationMismatch(ValueError):
@@ -294,16 +306,57 @@ class RealFollower(_BusRetry, Follower):
             ),
             calibrate,
         )
+        self.fault = None
+        self._watch_status_errors()
+
+    #: Why the follower faulted (None: it did not); then disconnect leaves every servo holding.
+    fault: str | None = None
+
+    def _watch_status_errors(self) -> None:
+        """Record the error byte of every status reply LeRobot's sync read takes (it discards it)."""
+        ph = self._device.bus.packet_handler
+        read_rx = ph.readRx
+        errors = self._status_errors = {}
+
+        def watched(port, scs_id, length):
+            data, result, error = read_rx(port, scs_id, length)
+            if error:
+                errors[scs_id] = errors.get(scs_id, 0) | int(error)
+            return data, result, error
+
+        ph.readRx = watched
+
+    def _check_status_errors(self) -> None:
+        errors = getattr(self, "_status_errors", None)
+        if not errors:
+            return
+        from armtwin.hardware.feetech.protocol import error_names
+
+        names = {m.id: name for name, m in self._device.bus.motors.items()}
+        text = "; ".join(f"servo {i} ({names.get(i, '?')}) reports {', '.join(error_names(e))} (status error 0x{e:02X})"
+                         for i, e in sorted(errors.items()))
+        errors.clear()
+        raise ServoFault(f"{self.name} on {self.config.port}: {text}")
+
+    def _guarded(self, fn: Callable[[], T]) -> T:
+        try:
+            result = fn()
+            self._check_status_errors()
+            return result
+        except Exception as e:
+            self.fault = f"{type(e).__name__}: {e}"
+            raise
 
     def get_joint_positions(self) -> dict[str, float]:
-        """Present position of every motor, LeRobot units, keyed ``C.LEROBOT_MOTOR_KEYS`` (no camera reads)."""
+        """Present position of every motor, LeRobot units, keyed ``C.LEROBOT_MOTOR_KEYS`` (no camera reads).
+        Raises :class:`ServoFault` when a servo's reply carries an error."""
         self._require()
-        return self._motor_dict()
+        return self._guarded(self._motor_dict)
 
     def get_observation(self) -> dict[str, Any]:
         """LeRobot's ``get_observation`` (motors, LeRobot units; cameras (H, W, 3) uint8), retried on bus errors."""
         self._require()
-        obs = self._retry("get_observation", self._device.get_observation)
+        obs = self._guarded(lambda: self._retry("get_observation", self._device.get_observation))
         return {k: (float(v) if k in C.LEROBOT_MOTOR_KEYS else v) for k, v in obs.items()}
 
     def send_action(self, action: dict[str, Any]) -> dict[str, Any]:
@@ -312,13 +365,44 @@ class RealFollower(_BusRetry, Follower):
         missing = [k for k in C.LEROBOT_MOTOR_KEYS if k not in action]
         if missing:
             raise KeyError(f"action is missing {missing}; expected keys: {', '.join(C.LEROBOT_MOTOR_KEYS)}")
-        sent = self._device.send_action({k: float(action[k]) for k in C.LEROBOT_MOTOR_KEYS})
+        sent = self._guarded(lambda: self._device.send_action({k: float(action[k]) for k in C.LEROBOT_MOTOR_KEYS}))
         return {k: float(v) for k, v in sent.items()}
 
     def disable_torque(self) -> None:
-        """Let go of the arm (it falls under gravity: SafeFollower's "torque_off" stop policy)."""
+        """Let go of the arm (it falls under gravity: SafeFollower's "torque_off" stop policy). Every
+        servo is written on its own, each with retries, so a lost reply does not leave the rest
+        stiff; raises ConnectionError naming the servos that could not be released."""
         self._require()
-        self._device.bus.disable_torque(num_retry=5)
+        self.fault = self.fault or "torque released by the safety layer"
+        failed = []
+        for motor in self._device.bus.motors:
+            try:
+                self._device.bus.disable_torque(motor, num_retry=5)
+            except Exception as e:  # noqa: BLE001  try every servo, report them all
+                failed.append(f"{motor}: {e}")
+        if failed:
+            raise ConnectionError(f"{self.name}: could not release {len(failed)} servo(s): " + "; ".join(failed))
+
+    def disconnect(self) -> None:
+        """Normal close: LeRobot's disconnect (torque off). After a fault: leave every servo as the
+        safety stop left it (torque on, holding its last goal) and only close the port."""
+        if self._device is None:
+            return
+        if self.fault is None:
+            self._close_device()
+            return
+        logger.warning("%s: closing after a fault (%s); every servo is left as the safety stop left it, "
+                       "torque on, holding its last goal", self.name, self.fault)
+        try:
+            self._device.bus.port_handler.closePort()
+        except Exception:  # noqa: BLE001  the adapter is gone already
+            pass
+        for cam in getattr(self._device, "cameras", {}).values():
+            try:
+                cam.disconnect()
+            except Exception as e:  # noqa: BLE001
+                logger.warning("%s: camera disconnect failed (%s)", self.name, e)
+        self._device = None
 
 
 class RealLeader(_BusRetry, Leader):

@@ -19,15 +19,19 @@ Every :meth:`SafeFollower.send_action` runs, in this order:
 "Hold" re-commands the last command sent (or the present position before the
 first one), through limits and the per-step clamp like any other command.
 
-Bus errors (LeRobot's ``ConnectionError``/``RuntimeError`` after the
-follower's own retries, a vanished serial port; in fact any exception while
-reading the present position, sending, or in ``get_observation``): nothing more is sent and
-:class:`SafetyStop` is raised; every later ``send_action`` raises it too until
-:meth:`SafeFollower.rearm`. With ``on_fault="hold"`` (default) the servos keep
-their last goal, which was clamped; ``"torque_off"`` also tries to disable
-torque (the arm then falls under gravity, so it is only for arms that rest
-safely). An unclamped command can never be sent: without a fresh present
-position there is no command at all.
+Faults (LeRobot's ``ConnectionError``/``RuntimeError`` after the follower's own retries, a
+vanished serial port, a servo reporting overload/overheating/voltage in its status reply
+(``armtwin.robots.real.ServoFault``); in fact any exception while reading the present position,
+sending, or in ``get_observation``): nothing more is sent and :class:`SafetyStop` is raised,
+naming the cause; every later ``send_action`` raises it too until :meth:`SafeFollower.rearm`.
+
+The safety stop (``on_fault="hold"``, the default) is one state for every servo: **torque on,
+holding its last goal**, which was clamped, and the session's close keeps it so (a faulted
+``RealFollower`` closes its port without LeRobot's torque-off, which with replies lost would
+release one servo and leave the others stiff). ``"torque_off"`` is an explicit opt-in for arms
+that rest safely when limp: it releases every servo, each written on its own with retries. An
+unclamped command can never be sent: without a fresh present position there is no command at
+all. See ``docs/safety.md``.
 """
 
 from __future__ import annotations
@@ -51,7 +55,8 @@ KEYS = C.LEROBOT_MOTOR_KEYS
 
 
 class SafetyStop(RuntimeError):
-    """The follower was stopped after a bus error; call ``rearm()`` once the cause is fixed."""
+    """The follower was stopped after a fault (every servo holding its last goal, torque on, unless
+    the ``"torque_off"`` policy released them); call ``rearm()`` once the cause is fixed."""
 
 
 def _per_key(value, name: str) -> dict[str, float]:
@@ -268,7 +273,7 @@ class SafeFollower:
         self.events["bus_errors"] += 1
         self.events["stops"] += 1
         self.stopped = f"{type(error).__name__}: {error}"
-        logger.error("%s: stopping after a bus error: %s", self.name, error)
+        logger.error("%s: safety stop after %s: %s", self.name, type(error).__name__, error)
         if self.config.on_fault == "torque_off":
             try:
                 self.follower.disable_torque()

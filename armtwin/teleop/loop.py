@@ -35,7 +35,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from armtwin.robots.contract import Leader, LeaderExhausted
+from armtwin.robots.contract import Leader, LeaderExhausted, StaleInput
 from armtwin.robots.safety import SafeFollower, SafetyStop
 from armtwin.teleop.sides import EpisodeSide
 from armtwin.timing import RateKeeper
@@ -208,6 +208,8 @@ class ControlLoop:
         self.last_sent: dict[str, float] | None = None
         #: Why the safety layer stopped the follower (None: it did not); ``run()`` then ended early.
         self.safety_stop: str | None = None
+        #: Why the leader's input was lost (``armtwin.robots.contract.StaleInput``), None: it was not.
+        self.input_lost: str | None = None
 
     # ---------------------------------------------------------------- episode API (any thread)
     def _post(self, cmd: str) -> None:
@@ -380,8 +382,12 @@ class ControlLoop:
                     self.tick()
                 except LeaderExhausted as e:
                     log.info("%s", e)
+                    # Lost input (a network stream silent past its bounded hold) ends the episode
+                    # as a failure: what followed the last action was a hold, not a demonstration.
+                    if isinstance(e, StaleInput):
+                        self.input_lost = str(e)
                     if self.state == "recording":
-                        self._end(self._side_success())
+                        self._end(False if self.input_lost else self._side_success())
                     break
                 except SafetyStop as e:
                     # The follower is holding (or limp, per its fault policy) and refuses commands
@@ -410,4 +416,6 @@ class ControlLoop:
             print(self.stats.table())
             if self.safety_stop:
                 print(f"stopped by the safety layer: {self.safety_stop}")
+            if self.input_lost:
+                print(f"ended, input lost: {self.input_lost} (the episode in progress was kept as a failure)")
         return self.stats

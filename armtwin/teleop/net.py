@@ -6,6 +6,14 @@
   reads any leader at a fixed rate and publishes it; no follower).
 - Receive side: :class:`NetLeader`, an ``armtwin.robots.contract.Leader`` (``--leader net``): the
   newest datagram wins, and its arrival time is the ``data_stamp`` the safety layer's watchdog judges.
+
+Exposure: the listening port takes datagrams from anyone who can reach it; there is no
+authentication or encryption. It listens on loopback by default; ``0.0.0.0`` opens it to the
+whole network (use a trusted LAN, a firewall rule or an SSH/WireGuard tunnel). The port is
+bound exclusively (no ``SO_REUSEADDR``/``SO_REUSEPORT``): a second process cannot bind it and
+take the datagrams. Ordering uses a bounded sequence window (:data:`SEQ_WINDOW`): a jump beyond
+it, forward or back (a restarted publisher, a forged sequence number), is a counted, logged
+reset, never a lock.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from armtwin.assets import so101_constants as C
-from armtwin.robots.contract import Leader, LeaderExhausted
+from armtwin.robots.contract import Leader, LeaderExhausted, StaleInput  # noqa: F401 - StaleInput: raised here, re-exported
 from armtwin.timing import RateKeeper
 
 log = logging.getLogger(__name__)
@@ -30,6 +38,10 @@ log = logging.getLogger(__name__)
 #: six joint values in contract units, C.LEROBOT_MOTOR_KEYS order. Little-endian, 68 bytes.
 NET_MAGIC = b"ATW1"
 NET_FORMAT = struct.Struct("<4sQd6d")
+
+#: A datagram numbered at most this far below the newest one is a late or duplicated one and is
+#: dropped; further away (either way) the stream restarted: a reset, accepted and counted.
+SEQ_WINDOW = 256
 
 
 def parse_address(addr: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
@@ -73,14 +85,18 @@ class NetPublisher:
 
 @dataclass
 class NetLeaderConfig:
-    """listen: "HOST:PORT" to bind (0.0.0.0 for LAN). stale_s: an action older than this (by
-    arrival gap) makes the leader stale. wait_first_s: how long connect() waits for the first
-    datagram (0: do not wait). on_stale: "hold" (repeat the last action) or "raise"."""
+    """listen: "HOST:PORT" to bind (127.0.0.1: this machine only; 0.0.0.0: anyone on the network,
+    unauthenticated). stale_s: no new datagram for this long (local arrival clock) makes the
+    leader stale. wait_first_s: how long connect() waits for the first datagram (0: do not wait).
+    on_stale: "hold" (repeat the last action, the safety layer's watchdog holds the follower) or
+    "raise". stale_end_s: no new datagram for this long ends the leader
+    (:class:`StaleInput`, a ``LeaderExhausted``: the episode ends as a failure); None: hold forever."""
 
     listen: str = "127.0.0.1:5555"
     stale_s: float = 0.25
     wait_first_s: float = 5.0
     on_stale: str = "hold"
+    stale_end_s: float | None = 2.0
 
     def __post_init__(self):
         parse_address(self.listen)
@@ -90,6 +106,8 @@ class NetLeaderConfig:
             raise ValueError(f"wait_first_s must be >= 0 seconds, got {self.wait_first_s}")
         if self.on_stale not in ("hold", "raise"):
             raise ValueError(f"on_stale must be 'hold' or 'raise', got {self.on_stale!r}")
+        if self.stale_end_s is not None and not (math.isfinite(self.stale_end_s) and self.stale_end_s > 0):
+            raise ValueError(f"stale_end_s must be > 0 seconds or None (hold forever), got {self.stale_end_s}")
 
 
 class NetLeader(Leader):
@@ -97,8 +115,10 @@ class NetLeader(Leader):
 
     ``get_action`` drains the socket without blocking. Attributes: ``last_seq``,
     ``age_s`` (receive time minus the sender's timestamp: latency when clocks agree, e.g.
-    loopback), ``received``, ``dropped_old`` (datagrams older than one already used),
-    ``stale`` (no new datagram for ``stale_s``), ``stale_events``. ``data_stamp``: the
+    loopback), ``received``, ``dropped_old`` (datagrams at most ``SEQ_WINDOW`` below the newest),
+    ``seq_resets`` (sequence jumps beyond the window, or a datagram after a stale gap: accepted as
+    a restarted stream), ``stale`` (no new datagram for ``stale_s``), ``stale_events``. Freshness is
+    judged on this machine's clock only, never on the sender's timestamp. ``data_stamp``: the
     ``time.monotonic()`` at which the action ``get_action`` returns arrived; the control loop passes
     it to the safety layer, whose watchdog then holds the follower when the network goes quiet.
     """
@@ -116,6 +136,8 @@ class NetLeader(Leader):
         self.age_s = math.nan
         self.received = 0
         self.dropped_old = 0
+        self.seq_resets = 0
+        self._last_reset_log = -math.inf
         self.stale = False
         self.stale_events = 0
         self.address: tuple[str, int] | None = None
@@ -131,12 +153,17 @@ class NetLeader(Leader):
     def connect(self, calibrate: bool = True) -> None:
         host, port = parse_address(self.config.listen)
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # No SO_REUSEADDR / SO_REUSEPORT: the port is ours alone, so another process cannot bind
+        # it too and take the datagrams while this session goes stale.
         try:
             s.bind((host, port))
         except OSError as e:
             s.close()
-            raise OSError(f"net leader: cannot listen on {host}:{port}: {e}") from None
+            raise OSError(f"net leader: cannot listen on {host}:{port} (is another session using it?): {e}") from None
+        exposure = ("this machine only" if host.startswith("127.") or host == "localhost"
+                    else "ANY host that can reach this port, unauthenticated")
+        log.warning("net leader: listening on %s:%d (UDP, no authentication): accepts actions from %s",
+                    host, s.getsockname()[1], exposure)
         s.setblocking(False)
         self._sock = s
         self.address = s.getsockname()
@@ -164,9 +191,21 @@ class NetLeader(Leader):
             magic, seq, t_sent, *values = NET_FORMAT.unpack(data)
             if magic != NET_MAGIC:
                 continue
-            if seq <= self.last_seq:
-                self.dropped_old += 1
-                continue
+            if self._last is not None:
+                gap = time.monotonic() - self.data_stamp
+                back = seq <= self.last_seq
+                if back and self.last_seq - seq <= SEQ_WINDOW and gap <= self.config.stale_s:
+                    self.dropped_old += 1  # a late or duplicated datagram of the live stream
+                    continue
+                if back or seq - self.last_seq > SEQ_WINDOW:
+                    # A restarted publisher (numbering from 1 again), a forged sequence number, or an
+                    # old datagram after a silence: start over from this one, never lock.
+                    self.seq_resets += 1
+                    if time.monotonic() - self._last_reset_log > 1.0:
+                        self._last_reset_log = time.monotonic()
+                        log.warning("net leader: sequence %d after %d (%.2f s since the last datagram): "
+                                    "taken as a restarted stream (%d resets so far)", seq, self.last_seq, gap,
+                                    self.seq_resets)
             self.received += 1
             self.last_seq = seq
             self.last_sent_t = t_sent
@@ -181,13 +220,17 @@ class NetLeader(Leader):
         self._drain()
         if self._last is None:
             raise RuntimeError(f"net leader: no action received yet on {self.config.listen}")
-        stale = time.time() - self.last_rx_t > self.config.stale_s
+        silent_s = time.monotonic() - self.data_stamp
+        stale = silent_s > self.config.stale_s
         if stale and not self.stale:
             self.stale_events += 1
             log.warning("net leader: no new action for %.0f ms; holding the last one", self.config.stale_s * 1e3)
         self.stale = stale
         if stale and self.config.on_stale == "raise":
             raise TimeoutError(f"net leader: no new action for more than {self.config.stale_s} s")
+        if self.config.stale_end_s is not None and silent_s > self.config.stale_end_s:
+            raise StaleInput(f"net leader: no new action on {self.config.listen} for {silent_s:.1f} s "
+                             f"(> {self.config.stale_end_s:g} s): the input is lost, ending the episode")
         return dict(self._last)
 
     def disconnect(self) -> None:

@@ -42,7 +42,7 @@ class LiftEnv(SO101Env):
         self._set_object("cube", (*xy, h), yaw)
 
     def _signals(self):
-        lifted = self.object_pos("cube")[2] > self.OBJECTS[0].half_height + LIFT_HEIGHT
+        lifted = self.object_pos("cube")[2] > self.object_spec("cube").half_height + LIFT_HEIGHT
         return {"grasp": self.is_grasped("cube"), "lift": bool(lifted)}
 
 

@@ -47,6 +47,8 @@ class SandwichEnv(SO101Env):
         for i, y in enumerate((0.015, 0.065, 0.115, 0.165))
     )
     FRAMES = ("holder_slot",)
+    #: the slots leave ~5 mm beside an ingredient: pose randomization would push them into the walls
+    FIXED_OBJECTS = INGREDIENTS
     TASK_VARS = 2
     TASK_SPEC = TaskSpec(
         env_id=ENV_ID,

@@ -19,6 +19,9 @@ from typing import Iterable, Sequence
 HEADER = b"\xff\xff"
 BROADCAST_ID = 0xFE
 MAX_ID = 0xFC
+#: Longest packet on the wire, header to checksum (the Feetech SDK's TXPACKET_MAX_LEN): a length
+#: byte that claims more is not a packet, so it must not make the parser wait for it.
+MAX_PACKET_LEN = 250
 
 INST_PING = 0x01
 INST_READ = 0x02
@@ -43,6 +46,13 @@ ERR_ANGLE = 2
 ERR_OVERHEAT = 4
 ERR_OVERCURRENT = 8
 ERR_OVERLOAD = 32
+ERROR_BITS = {ERR_VOLTAGE: "input voltage", ERR_ANGLE: "angle sensor", ERR_OVERHEAT: "overheating",
+              ERR_OVERCURRENT: "overcurrent", ERR_OVERLOAD: "overload"}
+
+
+def error_names(error: int) -> list[str]:
+    """A status packet's error byte -> what it reports (``["overload", ...]``; unknown bits as ``bit N``)."""
+    return [ERROR_BITS.get(1 << b, f"bit {b}") for b in range(8) if error & (1 << b)]
 
 #: STS/SMS control table, name -> (address, size in bytes), little-endian.
 REGISTERS: dict[str, tuple[int, int]] = {
@@ -169,10 +179,13 @@ class Packet:
 class PacketParser:
     """Incremental parser of a byte stream into packets.
 
-    Resynchronises on ``FF FF``, drops packets with a bad checksum (counted in
-    ``bad_checksums``) and bytes before a header (``skipped_bytes``). A partial
-    packet older than ``stale_s`` is abandoned, so a truncated packet cannot
-    swallow the next one.
+    Resynchronises on ``FF FF``: whatever cannot start a packet (a length byte below 2 or beyond
+    :data:`MAX_PACKET_LEN`, a bad checksum) costs one byte, never two, so a real header right behind
+    a false one is found. Packets with a bad checksum are counted in ``bad_checksums``, dropped
+    bytes in ``skipped_bytes``. Bytes left waiting longer than ``stale_s`` (a truncated packet, or
+    noise that looks like a long one) are abandoned whole when new bytes arrive, so nothing sent
+    before can swallow a request sent after a pause: after any byte sequence, a valid packet sent
+    ``stale_s`` later is parsed (``tests/test_bus_fuzz.py``).
     """
 
     def __init__(self, *, stale_s: float = 0.05):
@@ -185,42 +198,51 @@ class PacketParser:
     def feed(self, data: bytes, now: float | None = None) -> list[Packet]:
         now = time.monotonic() if now is None else now
         if self._partial_since is not None and self.buf and now - self._partial_since > self.stale_s:
-            # Give up on the stale partial packet: drop its header and resync.
-            del self.buf[:2]
-            self.skipped_bytes += 2
+            # The client gave up on these bytes long ago; keeping any of them could swallow this request.
+            self.skipped_bytes += len(self.buf)
+            self.buf.clear()
+        if not self.buf:
+            self._partial_since = None
         self.buf += data
         out: list[Packet] = []
         buf = self.buf
+        consumed = False
         while True:
             start = buf.find(HEADER)
             if start < 0:
                 keep = 1 if buf[-1:] == b"\xff" else 0
                 self.skipped_bytes += len(buf) - keep
+                consumed |= len(buf) - keep > 0
                 del buf[: len(buf) - keep]
                 break
             if start:
                 self.skipped_bytes += start
                 del buf[:start]
+                consumed = True
             if len(buf) < 4:
                 break
-            if buf[2] == 0xFF:  # FF FF FF: the first FF was noise
+            length = buf[3]
+            if buf[2] == 0xFF or length < 2 or length + 4 > MAX_PACKET_LEN:
+                # FF FF FF: the first FF was noise; a length no packet has: not a header.
                 del buf[0]
                 self.skipped_bytes += 1
-                continue
-            length = buf[3]
-            if length < 2:
-                del buf[:2]
-                self.skipped_bytes += 2
+                consumed = True
                 continue
             total = length + 4
             if len(buf) < total:
                 break
             if checksum(buf[2 : total - 1]) != buf[total - 1]:
                 self.bad_checksums += 1
-                del buf[:2]
+                del buf[0]
+                self.skipped_bytes += 1
+                consumed = True
                 continue
             out.append(Packet(buf[2], buf[4], bytes(buf[5 : total - 1])))
             del buf[:total]
-        self._partial_since = now if buf else None
+            consumed = True
+        # The age of what is left counts from when its first byte became the head of the buffer.
+        if not buf:
+            self._partial_since = None
+        elif consumed or self._partial_since is None:
+            self._partial_since = now
         return out
-

@@ -1,0 +1,110 @@
+"""Camera frames from the control loop to the page, without the loop ever waiting on the network.
+
+The loop's ``on_tick`` hook calls :meth:`LatestSlot.put` (a reference swap under a lock: no copy, no
+encoding); :class:`FrameEncoder`'s own thread takes the newest observation, JPEG-encodes each camera
+at its recorded size (Pillow releases the GIL while encoding) and publishes ``{camera: (seq, bytes)}``;
+the websocket handlers read :meth:`FrameEncoder.latest` and send what is new. A slow page only
+skips frames: nothing queues up.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+
+class LatestSlot:
+    """One value, overwritten by :meth:`put`; :meth:`take` waits (up to ``timeout`` s) for one newer
+    than the last taken and returns ``(seq, value)`` or ``None``."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._value: Any = None
+        self._seq = 0
+        self._taken = 0
+
+    def put(self, value: Any) -> None:
+        with self._cond:
+            self._value = value
+            self._seq += 1
+            self._cond.notify_all()
+
+    @property
+    def seq(self) -> int:
+        return self._seq
+
+    def take(self, timeout: float) -> tuple[int, Any] | None:
+        with self._cond:
+            if self._seq == self._taken and not self._cond.wait_for(lambda: self._seq != self._taken, timeout):
+                return None
+            self._taken = self._seq
+            return self._seq, self._value
+
+
+def split_observation(obs: dict[str, Any]) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """A follower observation -> (joints ``{"shoulder_pan.pos": float, ...}`` in LeRobot units,
+    cameras ``{name: (H, W, 3) uint8}``)."""
+    joints, cams = {}, {}
+    for k, v in obs.items():
+        if isinstance(v, np.ndarray) and v.ndim == 3:
+            cams[k] = v
+        elif isinstance(v, (int, float, np.floating, np.integer)):
+            joints[k] = float(v)
+    return joints, cams
+
+
+def encode_jpeg(image: np.ndarray, quality: int = 80) -> bytes:
+    """(H, W, 3) uint8 RGB -> JPEG bytes."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
+class FrameEncoder:
+    """Encodes the newest observation of ``slot`` on its own thread while :meth:`wanted` (a page is open).
+
+    ``latest()`` -> ``{camera: (seq, jpeg bytes)}``; ``encoded``: frames encoded per camera (benchmarks)."""
+
+    def __init__(self, slot: LatestSlot, *, quality: int = 80):
+        self.slot = slot
+        self.quality = quality
+        self.clients = 0
+        self.encoded: dict[str, int] = {}
+        self._latest: dict[str, tuple[int, bytes]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="armtwin-studio-jpeg", daemon=True)
+        self._thread.start()
+
+    def wanted(self) -> bool:
+        return self.clients > 0
+
+    def latest(self) -> dict[str, tuple[int, bytes]]:
+        with self._lock:
+            return dict(self._latest)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if not self.wanted():
+                time.sleep(0.05)
+                continue
+            got = self.slot.take(timeout=0.2)
+            if got is None:
+                continue
+            seq, obs = got
+            _, cams = split_observation(obs)
+            for name, img in cams.items():
+                data = encode_jpeg(img, self.quality)
+                with self._lock:
+                    self._latest[name] = (seq, data)
+                self.encoded[name] = self.encoded.get(name, 0) + 1
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)

@@ -1,0 +1,135 @@
+"""Record page routes: options, connect/disconnect, commands, and the live websocket.
+
+Websocket ``/ws/record``: the server sends text messages (JSON :meth:`RecordController.snapshot`, ~20/s)
+and binary messages, one per new camera frame: ``[1 byte n][n bytes camera name, UTF-8][JPEG]``. The
+page sends ``{"cmd": "start" | "success" | "failure" | "discard" | "reset" | "resume"}``. When the
+last websocket closes, :meth:`RecordController.page_lost` ends an episode being recorded safely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from armtwin.studio.record import COMMANDS, RecordController
+
+FRAME_POLL_S = 0.005
+STATUS_EVERY_S = 0.05
+
+
+def teleop_config(controller: RecordController, body: dict[str, Any]):
+    """The page's form -> TeleopConfig (its own validation names what is wrong)."""
+    from armtwin.teleop.factory import TeleopConfig
+
+    allowed = {"env_id", "leader", "target", "port", "leader_id", "leader_calibration_dir", "follower_port",
+               "follower_id", "follower_calibration_dir", "net_listen", "record", "hz", "image_size",
+               "expert_noise", "seed", "episode_steps", "replay", "resume"}
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise ValueError(f"unknown settings {unknown}; valid settings: {', '.join(sorted(allowed))}")
+    kw = {k: v for k, v in body.items() if v not in (None, "")}
+    if "record" in kw:
+        kw["record"] = controller.resolve(kw["record"])
+    if "replay" in kw:
+        kw["replay"] = controller.resolve(kw["replay"])
+    if "image_size" in kw:
+        kw["image_size"] = tuple(int(v) for v in kw["image_size"])
+    for k in ("hz", "expert_noise"):
+        if k in kw:
+            kw[k] = float(kw[k])
+    for k in ("seed", "episode_steps"):
+        if k in kw:
+            kw[k] = int(kw[k])
+    return TeleopConfig(print_summary=False, **kw)
+
+
+def make_router(controller: RecordController) -> APIRouter:
+    r = APIRouter()
+
+    @r.get("/api/record/options")
+    def options():
+        from armtwin.envs.registry import ENV_IDS, TASKS
+        from armtwin.teleop.factory import LEADER_KINDS, TARGET_KINDS
+
+        return {"env_ids": list(ENV_IDS), "descriptions": {k: TASKS[k].description for k in ENV_IDS},
+                "leaders": list(LEADER_KINDS), "targets": list(TARGET_KINDS), "commands": list(COMMANDS)}
+
+    @r.get("/api/record/status")
+    def status():
+        return controller.snapshot()
+
+    @r.post("/api/record/connect")
+    async def connect(request: Request):
+        body = await request.json()
+        try:
+            cfg = teleop_config(controller, body)
+        except (ValueError, TypeError, FileNotFoundError) as e:
+            raise HTTPException(400, str(e)) from None
+        try:
+            await run_in_threadpool(controller.connect, cfg)
+        except RuntimeError as e:
+            raise HTTPException(409, str(e)) from None
+        return controller.snapshot()
+
+    @r.post("/api/record/command/{name}")
+    def command(name: str):
+        try:
+            controller.command(name)
+        except (ValueError, RuntimeError) as e:
+            raise HTTPException(400, str(e)) from None
+        return controller.snapshot()
+
+    @r.post("/api/record/disconnect")
+    async def disconnect():
+        await run_in_threadpool(controller.disconnect)
+        return controller.snapshot()
+
+    @r.websocket("/ws/record")
+    async def live(ws: WebSocket):
+        await ws.accept()
+        enc = controller.encoder
+        enc.clients += 1
+        done = asyncio.Event()
+
+        async def receive():
+            try:
+                while True:
+                    msg = json.loads(await ws.receive_text())
+                    try:
+                        controller.command(str(msg.get("cmd")))
+                    except (ValueError, RuntimeError) as e:
+                        await ws.send_text(json.dumps({"type": "error", "message": str(e)}))
+            except (WebSocketDisconnect, RuntimeError, json.JSONDecodeError, AttributeError):
+                pass
+            finally:
+                done.set()
+
+        reader = asyncio.create_task(receive())
+        sent: dict[str, int] = {}
+        next_status = 0.0
+        loop = asyncio.get_running_loop()
+        try:
+            while not done.is_set():
+                for name, (seq, jpeg) in enc.latest().items():
+                    if sent.get(name) != seq:
+                        sent[name] = seq
+                        head = name.encode()
+                        await ws.send_bytes(bytes([len(head)]) + head + jpeg)
+                now = loop.time()
+                if now >= next_status:
+                    next_status = now + STATUS_EVERY_S
+                    await ws.send_text(json.dumps({"type": "status", **controller.snapshot()}))
+                await asyncio.sleep(FRAME_POLL_S)
+        except Exception:  # noqa: BLE001 - the page went away mid-send (disconnect, reset, closed tab)
+            pass
+        finally:
+            reader.cancel()
+            enc.clients -= 1
+            if enc.clients == 0:
+                controller.page_lost()
+
+    return r
