@@ -298,3 +298,31 @@ def test_state_and_environment_state_checkpoint_evaluates(tiny_state_act_checkpo
     assert len(info["per_episode"]) == 2
     lines = [json.loads(s) for s in (out / "episodes.jsonl").read_text().splitlines()]
     assert [ln["steps"] for ln in lines] == [12, 12] or all(ln["success"] for ln in lines)
+
+
+@pytest.mark.lerobot
+def test_local_policy_fast_paths_give_lerobots_actions(tiny_act_checkpoint):
+    """The queued-action path and the free eval() give bit for bit what predict_action gives every step."""
+    import torch
+    from lerobot.utils.control_utils import predict_action
+
+    from armtwin.policy.local import LocalPolicy
+
+    fast = LocalPolicy.from_pretrained(tiny_act_checkpoint)
+    ref = LocalPolicy.from_pretrained(tiny_act_checkpoint)
+    assert fast._act_queue
+    rng = np.random.default_rng(0)
+    fast.reset()
+    ref.reset()
+    for _ in range(25):  # three chunks of 10
+        frame = {STATE_KEY: rng.uniform(-30, 30, 6).astype(np.float32), "task": ""}
+        for cam in ("wrist", "front"):
+            frame[image_key(cam)] = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
+        obs = {k: v for k, v in frame.items() if k != "task"}
+        want = predict_action(obs, ref.policy, torch.device("cpu"), ref.preprocessor, ref.postprocessor,
+                              use_amp=False).squeeze(0).numpy()
+        np.testing.assert_array_equal(fast.act(frame), want.astype(np.float32))
+    assert not fast.policy.training
+    fast.policy.train()
+    fast.policy.eval()  # after a train(), eval() walks the modules again
+    assert not any(m.training for m in fast.policy.modules())
