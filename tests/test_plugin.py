@@ -49,7 +49,10 @@ def test_lerobot_factory_builds_the_twin_and_its_loop_drives_it():
     register_third_party_plugins()
     cfg_cls = RobotConfig.get_choice_class("armtwin_so101_sim")
     robot = make_robot_from_config(cfg_cls(env_id="armtwin/SO101-Lift-v0", image_height=24, image_width=32, fps=30))
-    assert type(robot).__name__ == "ArmtwinSO101Sim" and robot.name == "armtwin_so101_sim"
+    assert type(robot).__name__ == "ArmtwinSO101Sim" and type(robot).name == "armtwin_so101_sim"
+    from lerobot.robots.so_follower import SO101Follower
+
+    assert robot.name == SO101Follower.name  # what datasets record: the real SO-101's robot_type
     assert robot.observation_features == {**{k: float for k in C.LEROBOT_MOTOR_KEYS}, "wrist": (24, 32, 3),
                                           "front": (24, 32, 3)}
     assert robot.action_features == {k: float for k in C.LEROBOT_MOTOR_KEYS}

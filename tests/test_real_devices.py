@@ -326,3 +326,39 @@ def test_virtual_leader_replays_a_recorded_episode(tmp_path):
             assert 0 <= fractions[0] < fractions[1] <= 1  # and moving along it
         finally:
             leader.disconnect()
+
+
+@pytest.mark.lerobot
+def test_lerobot_calibration_runs_end_to_end_on_a_virtual_follower(tmp_path, monkeypatch):
+    """LeRobot's own SO101Follower.calibrate() against a factory-fresh virtual follower: nobody moves a
+    virtual arm by hand, so the arm sweeps its range while LeRobot records it (HandSweep), and the
+    calibration LeRobot writes spans each joint's range instead of failing on min == max.
+    The person at the keyboard is the only fake: input() and LeRobot's enter_pressed()."""
+    import time
+
+    import lerobot.motors.motors_bus as motors_bus
+    from lerobot.robots.so_follower import SO101Follower, SO101FollowerConfig
+
+    from armtwin.units import radians_to_ticks
+
+    cfg = VirtualArmConfig(role="follower", calibrated=False, calibration_dir=tmp_path / "virtual")
+    t_enter = []
+    monkeypatch.setattr("builtins.input", lambda *a, **k: t_enter.append(time.monotonic()) or "")
+    # "Press ENTER to stop" after 2.5 s: the sweep starts 0.5 s after homing, then more than one period.
+    monkeypatch.setattr(motors_bus, "enter_pressed", lambda: bool(t_enter) and time.monotonic() - t_enter[-1] > 2.5)
+    with RemoteVirtualArm(cfg) as arm:
+        robot = SO101Follower(SO101FollowerConfig(port=arm.port, id="fresh_arm", calibration_dir=tmp_path / "cal"))
+        robot.connect(calibrate=True)  # no calibration file: LeRobot runs its calibration
+        try:
+            saved = json.loads((tmp_path / "cal" / "fresh_arm.json").read_text())
+            assert robot.is_calibrated
+        finally:
+            robot.disconnect()
+    lo = radians_to_ticks(C.lower_limits())
+    hi = radians_to_ticks(C.upper_limits())
+    span = np.abs(hi - lo)
+    for k, name in enumerate(C.JOINT_NAMES):
+        m = saved[name]
+        assert m["range_min"] < m["range_max"], (name, m)
+        if name != "wrist_roll":  # LeRobot sets wrist_roll to the full turn itself
+            assert m["range_max"] - m["range_min"] > 0.9 * span[k], (name, m, span[k])

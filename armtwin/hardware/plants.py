@@ -172,3 +172,49 @@ class SimPlant:
 
     def close(self) -> None:
         self.env.close()
+
+
+class HandSweep:
+    """A person moving a torque-off follower through its range while LeRobot's calibration records it.
+
+    Nobody moves a virtual arm by hand, so ``lerobot-calibrate`` would record min == max for every
+    joint. Between a Homing_Offset write with every servo's torque off (LeRobot's
+    ``set_half_turn_homings``) and the next torque-on or Min/Max_Position_Limit write (the calibration
+    being saved), each joint sweeps from where it was to ``hi`` and ``lo`` and back, a sine of
+    ``period_s`` (phase-shifted per joint), starting ``delay_s`` after the homing write (as a person
+    would: the positions read right after homing still show the middle of the range); then it returns
+    to where the sweep began.
+    ``lo``/``hi``: (n,) joint ticks. :meth:`override` returns the positions to report, or None.
+    """
+
+    def __init__(self, lo, hi, *, period_s: float = 1.5, delay_s: float = 0.5):
+        self.lo, self.hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+        self.period_s, self.delay_s = float(period_s), float(delay_s)
+        self._t0: float | None = None
+        self._mid: np.ndarray | None = None
+        self._seen: tuple | None = None
+
+    @staticmethod
+    def _registers(servos, names) -> tuple:
+        return tuple(tuple(s.get(n) for n in names) for s in servos)
+
+    def override(self, servos, now: float) -> np.ndarray | None:
+        homing = self._registers(servos, ("Homing_Offset",))
+        limits = self._registers(servos, ("Min_Position_Limit", "Max_Position_Limit"))
+        torque_off = not any(s.torque_enabled for s in servos)
+        if self._t0 is None:
+            started = self._seen is not None and homing != self._seen[0] and torque_off
+            self._seen = (homing, limits)
+            if not started:
+                return None
+            self._t0, self._mid = now, np.array([s.joint for s in servos], dtype=np.float64)
+        elif not torque_off or limits != self._seen[1]:
+            mid, self._t0, self._mid = self._mid, None, None
+            self._seen = (homing, limits)
+            return mid  # back where the person picked it up
+        t = now - self._t0 - self.delay_s
+        if t < 0:
+            return None
+        phase = 2 * np.pi * (t / self.period_s + np.arange(len(servos)) / len(servos))
+        s = np.sin(phase)
+        return self._mid + np.where(s > 0, (self.hi - self._mid) * s, (self._mid - self.lo) * s)

@@ -264,7 +264,11 @@ class VirtualArm:
             s.put("Goal_Position", s.get("Present_Position"))
         self.plant = self._make_plant()
         self.calibration_path = write_lerobot_calibration(cal, self.calibration_dir, self.id)
-        self.bus = VirtualBus(servos, self.plant, name=f"{self.role}:{self.id}").start()
+        hand = None
+        if self.role == "follower":  # lerobot-calibrate asks a person to move the joints: the sweep does
+            a, b = radians_to_ticks(C.lower_limits()), radians_to_ticks(C.upper_limits())
+            hand = plants.HandSweep(np.minimum(a, b), np.maximum(a, b))
+        self.bus = VirtualBus(servos, self.plant, name=f"{self.role}:{self.id}", hand=hand).start()
         self._fault_timer = None
         if self.config.faults_after_s > 0:
             self._fault_timer = threading.Timer(self.config.faults_after_s, self._apply_faults)

@@ -94,11 +94,14 @@ class VirtualBus:
     :meth:`close`.
     """
 
-    def __init__(self, servos: Sequence[Servo], plant: Plant | None = None, *, name: str = "bus"):
+    def __init__(self, servos: Sequence[Servo], plant: Plant | None = None, *, name: str = "bus", hand=None):
         if len({s.id for s in servos}) != len(servos):
             raise ValueError(f"duplicate servo ids: {[s.id for s in servos]}")
         self.servos = list(servos)
         self.plant = plant
+        #: ``override(servos, now) -> joint ticks | None`` (``armtwin.hardware.plants.HandSweep``): someone
+        #: moving the arm by hand, which wins over the plant while it returns positions.
+        self.hand = hand
         self.name = name
         self.counters = BusCounters()
         self._goal_log: list[GoalWrite] = []
@@ -362,6 +365,10 @@ class VirtualBus:
         prev = np.array([s.joint for s in self.servos])
         now = time.monotonic()
         pos = np.asarray(self.plant.advance(goal, torque, now), dtype=np.float64)
+        if self.hand is not None:
+            by_hand = self.hand.override(self.servos, now)
+            if by_hand is not None:
+                pos = np.asarray(by_hand, dtype=np.float64)
         dt = now - self._last_advance
         self._last_advance = now
         vel = (pos - prev) / dt if dt > 1e-4 else np.array([s.velocity for s in self.servos])

@@ -7,10 +7,12 @@ Installed, it lets LeRobot's own scripts drive the twin, e.g. with a real leader
 
 LeRobot imports this package by its distribution name (``register_third_party_plugins``);
 importing it registers the config with ``RobotConfig.register_subclass``, and
-``make_robot_from_config`` finds :class:`ArmtwinSO101Sim` next to the config class.
+``make_robot_from_config`` finds :class:`ArmtwinSO101Sim` next to the config class. It also registers
+the env type ``armtwin`` (:class:`ArmtwinEnv`, ``EnvConfig.register_subclass``) for ``lerobot-eval``.
 """
 
 from lerobot_robot_armtwin.config_armtwin_so101_sim import ArmtwinSO101SimConfig
 from lerobot_robot_armtwin.armtwin_so101_sim import ArmtwinSO101Sim
+from lerobot_robot_armtwin.config_armtwin_env import ArmtwinEnv
 
-__all__ = ["ArmtwinSO101SimConfig", "ArmtwinSO101Sim"]
+__all__ = ["ArmtwinEnv", "ArmtwinSO101SimConfig", "ArmtwinSO101Sim"]
