@@ -89,6 +89,8 @@ class LeRobotExportConfig:
     objects' centre positions ``(3 * n_objects,) float32``, metres, world frame, flattened from each
     step's ``obs/object_pos`` ``(n_objects, 3)`` (what :func:`armtwin.policy.features.environment_state`
     computes from a live env observation); with it a dataset may have no cameras (a state-only policy).
+    ``cameras``: which recorded cameras become videos (None: all; ``()``: none, which needs
+    ``environment_state``).
     """
 
     inputs: tuple[Path, ...]
@@ -111,6 +113,7 @@ class LeRobotExportConfig:
     progress: bool = True
     overwrite: bool = False
     environment_state: bool = False
+    cameras: tuple[str, ...] | None = None
 
     def __post_init__(self):
         self.inputs = tuple(Path(p) for p in ([self.inputs] if isinstance(self.inputs, (str, Path)) else self.inputs))
@@ -133,6 +136,10 @@ class LeRobotExportConfig:
             raise ConvertError("read_chunk must be >= 1")
         if self.calibration is not None:
             self.calibration = Path(self.calibration)
+        if self.cameras is not None:
+            self.cameras = tuple(self.cameras)
+            if not self.cameras and not self.environment_state:
+                raise ConvertError("a dataset without cameras needs --environment-state (else it holds only joints)")
         if self.crf is None:
             self.crf = DEFAULT_CRF[self.vcodec]
         if not 0 <= int(self.crf) <= 63:
@@ -288,6 +295,11 @@ def export_lerobot(cfg: LeRobotExportConfig) -> ExportResult:
     if abs(scan.fps - fps) > 1e-6:
         notes.append(f"recorded at {scan.fps} fps, written as {fps} fps (--fps)")
     cameras = order_cameras(scan.cameras)
+    if cfg.cameras is not None:
+        unknown = sorted(set(cfg.cameras) - set(cameras))
+        if unknown:
+            raise ConvertError(f"--cameras names {unknown}, which the recordings lack; recorded: {', '.join(cameras) or 'none'}")
+        cameras = [c for c in cameras if c in cfg.cameras]
     env_size = _env_state_size(scan) if cfg.environment_state else 0
     if not cameras and not env_size:
         raise ConvertError("the recordings have no camera images (obs/images/<cam>); LeRobot SO-101 datasets need "
@@ -295,7 +307,7 @@ def export_lerobot(cfg: LeRobotExportConfig) -> ExportResult:
     if cfg.image_size is not None:
         sizes = {cam: cfg.image_size for cam in cameras}
     else:
-        sizes = {cam: (W, H) for cam, (H, W) in scan.cameras.items()}
+        sizes = {cam: (W, H) for cam, (H, W) in scan.cameras.items() if cam in cameras}
         odd = {cam: wh for cam, wh in sizes.items() if wh[0] % 2 or wh[1] % 2}
         if odd:
             raise ConvertError(f"recorded image sizes {odd} (WxH) are odd; yuv420p needs even sizes: pass --image-size")
