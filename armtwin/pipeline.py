@@ -5,7 +5,12 @@
 2. annotate their subtask boundaries from the env's subtask signals;
 3. generate new demos MimicGen-style (headless attempts, worker processes, re-render what is kept);
 4. convert the generated demos into a LeRobot v3 dataset;
-5. write a video of a few generated demos side by side with the source demo each was built from.
+5. write a video of a few generated demos side by side with the source demo each was built from;
+6. train a policy on the generated demos with LeRobot's own trainer (``lerobot-train``): an ACT on
+   joint state plus the task objects' positions (``observation.environment_state``), because an image
+   policy does not reach a useful success rate in a few minutes of CPU training (the image dataset of
+   stage 4 is what a GPU run would train on);
+7. evaluate that policy in the twin (``armtwin eval``) on scenes it has not seen, and print its success rate.
 
 Every stage prints its own table; the last table lists each stage's time and output. Outputs go to
 ``out_dir`` (default ``runs/demo``); a stage's output is written under a temporary name by that stage
@@ -34,6 +39,8 @@ class DemoConfig:
     the teleop loop. generate: successful demos to generate. workers: generation processes. seed: run seed.
     image_size: (H, W) camera frames of the recorded and generated demos. hz: teleop loop rate (also the
     dataset fps). vcodec: LeRobot video codec. side_by_side: generated demos shown in the video.
+    train: run stages 6-7 (needs LeRobot); train_steps: lerobot-train steps (batch 32); eval_episodes:
+    evaluation episodes in the twin (seeded apart from every scene the demos came from).
     """
 
     out_dir: Path = Path("runs/demo")
@@ -47,6 +54,9 @@ class DemoConfig:
     vcodec: str = "h264"
     side_by_side: int = 4
     expert_noise: float = 0.005
+    train_steps: int = 2000
+    eval_episodes: int = 20
+    train: bool = True
 
     @property
     def repo_id(self) -> str:
@@ -59,7 +69,7 @@ class DemoConfig:
 
         check_env_id(self.env_id)
         self.out_dir = Path(self.out_dir)
-        for name in ("sources", "generate", "workers"):
+        for name in ("sources", "generate", "workers", "train_steps", "eval_episodes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}")
         if self.side_by_side < 0:
@@ -107,7 +117,7 @@ def record_sources(cfg: DemoConfig, path: Path) -> dict:
     return {"loop": loop, "summary": summary}
 
 
-def _label(text: str, width: int, *, height: int = 20, color=(255, 255, 255)) -> "np.ndarray":
+def _label(text: str, width: int, *, height: int = 20, color=(255, 255, 255)):
     """(height, width, 3) uint8: ``text`` in ``color`` on a dark strip (a caption for a video panel)."""
     import numpy as np
     from PIL import Image, ImageDraw, ImageFont
@@ -178,6 +188,51 @@ def side_by_side_video(sources_h5: Path, generated_h5: Path, out: Path, *, count
     return clips
 
 
+def _timed(stages: dict, name: str, output, fn):
+    """Run a stage, noting its wall time and output in ``stages[name]``."""
+    t0 = time.perf_counter()
+    result = fn()
+    stages[name] = {"seconds": time.perf_counter() - t0, "output": str(output)}
+    return result
+
+
+def train_and_evaluate(cfg: DemoConfig, paths: dict, stages: dict) -> None:
+    """Stages 6-7: a state + object-position dataset of the generated demos, lerobot-train, armtwin eval."""
+    from armtwin.convert.lerobot_v3 import LeRobotExportConfig, export_lerobot
+    from armtwin.policy.eval import EvalConfig, run_eval
+    from armtwin.policy.train import TrainConfig, train_policy
+    from armtwin.staging import staged_dir
+
+    def timed(name, fn):
+        return _timed(stages, name, paths[name], fn)
+
+    _banner(f"6/7 train a policy with lerobot-train ({cfg.train_steps} steps, ACT on joints + object positions)")
+    export = timed("state_dataset", lambda: export_lerobot(LeRobotExportConfig(
+        inputs=(paths["generated"],), repo_id=cfg.repo_id + "_state", root=paths["state_dataset"],
+        fps=int(round(cfg.hz)), environment_state=True, cameras=(), overwrite=True, progress=False)))
+    stages["state_dataset"]["episodes"] = export.episodes
+
+    def train():
+        # lerobot-train refuses an existing output folder: train into a fresh one, then swap it in whole.
+        with staged_dir(paths["policy"]) as tmp:
+            model = train_policy(TrainConfig(dataset_root=paths["state_dataset"], repo_id=cfg.repo_id + "_state",
+                                             out_dir=tmp / "run", steps=cfg.train_steps, seed=cfg.seed))
+            rel = model.relative_to(tmp)
+        return paths["policy"] / rel
+
+    model = timed("policy", train)
+    stages["policy"]["output"] = str(model)
+    stages["policy"]["steps"] = cfg.train_steps
+
+    _banner(f"7/7 evaluate the policy in the twin ({cfg.eval_episodes} unseen scenes)")
+    shutil.rmtree(paths["eval"], ignore_errors=True)
+    result = timed("eval", lambda: run_eval(EvalConfig(
+        policy=model, env_id=cfg.env_id, episodes=cfg.eval_episodes, out=paths["eval"], seed=cfg.seed + 10_000,
+        workers=cfg.workers, videos=min(4, cfg.eval_episodes), hz=cfg.hz)))
+    stages["eval"]["success_rate"] = round(result.success_rate, 3)
+    stages["eval"]["successes"] = f"{result.successes}/{len(result.outcomes)}"
+
+
 def run_demo(cfg: DemoConfig) -> dict:
     """Run the five stages; returns {stage: {"seconds": float, "output": str, ...}}."""
     from armtwin.convert.lerobot_v3 import LeRobotExportConfig, export_lerobot
@@ -193,26 +248,27 @@ def run_demo(cfg: DemoConfig) -> dict:
         "generated": out / "generated.h5",
         "dataset": out / "lerobot",
         "video": out / "generated_vs_source.mp4",
+        "state_dataset": out / "lerobot_state",
+        "policy": out / "policy",
+        "eval": out / "eval",
     }
     stages: dict[str, dict] = {}
 
     def timed(name, fn):
-        t0 = time.perf_counter()
-        result = fn()
-        stages[name] = {"seconds": time.perf_counter() - t0, "output": str(paths[name])}
-        return result
+        return _timed(stages, name, paths[name], fn)
 
-    _banner(f"1/5 record {cfg.sources} scripted source demos of {cfg.env_id} through the teleop loop")
+    n = 7 if cfg.train else 5
+    _banner(f"1/{n} record {cfg.sources} scripted source demos of {cfg.env_id} through the teleop loop")
     rec = timed("sources", lambda: record_sources(cfg, paths["sources"]))
     episodes = rec["summary"].get("episodes", [])
     stages["sources"]["episodes"] = len(episodes)
     stages["sources"]["successful"] = sum(bool(e.get("success")) for e in episodes)
 
-    _banner("2/5 annotate subtask boundaries from the subtask signals")
+    _banner(f"2/{n} annotate subtask boundaries from the subtask signals")
     report = timed("annotated", lambda: annotate_file(str(paths["sources"]), str(paths["annotated"]), overwrite=True))
     print(report.summary())
 
-    _banner(f"3/5 generate {cfg.generate} demos MimicGen-style with {cfg.workers} workers")
+    _banner(f"3/{n} generate {cfg.generate} demos MimicGen-style with {cfg.workers} workers")
     # Shards left by an interrupted earlier run were built from other sources (stage 1 has just
     # re-recorded them): drop them. The previous generated.h5 stays until the new one replaces it.
     shutil.rmtree(str(paths["generated"]) + ".shards", ignore_errors=True)
@@ -230,7 +286,7 @@ def run_demo(cfg: DemoConfig) -> dict:
     print(format_stats(stats))
     stages["generated"]["kept"] = stats["kept"]
 
-    _banner("4/5 convert the generated demos to a LeRobot v3 dataset")
+    _banner(f"4/{n} convert the generated demos to a LeRobot v3 dataset")
     export = timed(
         "dataset",
         lambda: export_lerobot(
@@ -248,7 +304,7 @@ def run_demo(cfg: DemoConfig) -> dict:
     stages["dataset"]["episodes"] = export.episodes
     stages["dataset"]["frames"] = export.frames
 
-    _banner("5/5 video: generated demos side by side with their sources")
+    _banner(f"5/{n} video: generated demos side by side with their sources")
     clips = timed(
         "video",
         lambda: side_by_side_video(
@@ -258,6 +314,9 @@ def run_demo(cfg: DemoConfig) -> dict:
     stages["video"]["clips"] = len(clips)
     for c in clips:
         print(f"  {c['generated']:<10} from {' + '.join(dict.fromkeys(c['sources'])):<20} {c['frames']:>5} frames")
+
+    if cfg.train:
+        train_and_evaluate(cfg, paths, stages)
 
     _banner("summary")
     width = max(len(s) for s in stages)
@@ -285,6 +344,11 @@ def add_demo(subparsers) -> None:
     p.add_argument("--workers", type=int, default=d.workers, help=f"generation processes (default {d.workers})")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--vcodec", default=d.vcodec, help=f"LeRobot video codec (default {d.vcodec})")
+    p.add_argument("--train-steps", type=int, default=d.train_steps,
+                   help=f"lerobot-train steps of the policy trained on the generated demos (default {d.train_steps})")
+    p.add_argument("--eval-episodes", type=int, default=d.eval_episodes,
+                   help=f"episodes the policy is evaluated on in the twin (default {d.eval_episodes})")
+    p.add_argument("--no-train", action="store_true", help="stop after the video (no training, no evaluation)")
     p.add_argument("--side-by-side", type=int, default=d.side_by_side,
                    help=f"generated demos shown next to their sources in the video (default {d.side_by_side})")
     p.set_defaults(func=_run)
@@ -301,6 +365,9 @@ def _run(args) -> int:
             seed=args.seed,
             vcodec=args.vcodec,
             side_by_side=args.side_by_side,
+            train_steps=args.train_steps,
+            eval_episodes=args.eval_episodes,
+            train=not args.no_train,
         )
     except (ValueError, KeyError) as e:
         print(f"armtwin demo: {e}", file=sys.stderr)

@@ -86,3 +86,21 @@ def tiny_act_checkpoint(tiny_dataset_dir, tmp_path_factory):
     from policy_data import tiny_act
 
     return tiny_act(tiny_dataset_dir, tmp_path_factory.mktemp("tiny_act") / "train")
+
+
+@pytest.fixture(scope="session")
+def tiny_state_dataset_dir(tmp_path_factory):
+    """3 scripted Lift demos without cameras, converted with ``--environment-state``, once per session."""
+    if not HAVE_LEROBOT:
+        pytest.skip(NO_LEROBOT_REASON)
+    from policy_data import tiny_state_dataset
+
+    return tiny_state_dataset(tmp_path_factory.mktemp("tiny_state_dataset") / "lerobot")
+
+
+@pytest.fixture(scope="session")
+def tiny_state_act_checkpoint(tiny_state_dataset_dir, tmp_path_factory):
+    """A tiny ACT trained by ``lerobot-train`` on ``tiny_state_dataset_dir`` (state + environment state)."""
+    from policy_data import tiny_act
+
+    return tiny_act(tiny_state_dataset_dir, tmp_path_factory.mktemp("tiny_state_act") / "train")

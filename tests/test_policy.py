@@ -219,3 +219,110 @@ def test_eval_same_results_with_1_and_2_workers(tiny_act_checkpoint, tmp_path):
 
     with open_recording(w1 / "rollouts.h5") as r:
         assert len(r.demo_names) == 3
+
+
+# ---------------------------------------------------------------- environment state (state-only policies)
+
+
+@pytest.mark.lerobot
+def test_environment_state_dataset_loads_in_lerobot(tiny_state_dataset_dir):
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    from policy_data import REPO_ID
+
+    ds = LeRobotDataset(REPO_ID, root=tiny_state_dataset_dir)
+    assert ENV_STATE_KEY in ds.meta.features and ds.meta.features[ENV_STATE_KEY]["shape"] == (3,)
+    assert not ds.meta.video_keys and not ds.meta.camera_keys
+    item = ds[5]
+    env = item[ENV_STATE_KEY].numpy()
+    assert env.shape == (3,) and env.dtype == np.float32
+    # the cube rests on the table near the arm: metres, world frame
+    assert 0.0 < env[2] < 0.1 and np.all(np.abs(env[:2]) < 0.6)
+    st = ds.meta.stats[ENV_STATE_KEY]
+    assert {"mean", "std", "min", "max"} <= set(st) and np.asarray(st["mean"]).shape == (3,)
+    # the stats are those of the column: the cube is lifted in every demo, so z ranges over centimetres
+    col = np.stack([ds.hf_dataset[i][ENV_STATE_KEY].numpy() for i in range(len(ds))])
+    np.testing.assert_allclose(np.asarray(st["max"]), col.max(0), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(st["mean"]), col.mean(0), rtol=1e-4, atol=1e-6)
+    assert col[:, 2].max() - col[:, 2].min() > 0.02
+
+
+def test_environment_state_matches_the_live_env(tmp_path):
+    """The converter's numbers are :func:`environment_state` of the env observation at each step."""
+    import pyarrow.parquet as pq
+
+    from armtwin.convert.lerobot_v3 import LeRobotExportConfig, export_lerobot
+    from armtwin.data import open_recording
+    from armtwin.mimic.sources import record_expert_demos
+    from armtwin.policy.features import environment_state
+
+    h5 = tmp_path / "src.h5"
+    record_expert_demos(LIFT, h5, num=1, seed=3, image_size=None)
+    export_lerobot(LeRobotExportConfig(inputs=(h5,), repo_id="armtwin/env_state", root=tmp_path / "ds",
+                                       vcodec="h264", progress=False, environment_state=True))
+    table = pq.read_table(next((tmp_path / "ds" / "data").rglob("*.parquet")))
+    col = np.stack(table.column(ENV_STATE_KEY).to_numpy(zero_copy_only=False))
+    with open_recording(h5) as r:
+        obj = r.demo(0)["obs/object_pos"]
+    want = np.stack([environment_state({"object_pos": p}) for p in obj])
+    assert col.dtype == np.float32 and col.shape == want.shape == (len(obj), 3)
+    np.testing.assert_array_equal(col, want)
+    info = json.loads((tmp_path / "ds" / "meta" / "info.json").read_text())
+    assert info["features"][ENV_STATE_KEY]["shape"] == [3] and info["video_path"] is None
+
+
+def test_no_cameras_without_environment_state_is_refused(tmp_path):
+    from armtwin.convert.h5io import ConvertError
+    from armtwin.convert.lerobot_v3 import LeRobotExportConfig, export_lerobot
+    from armtwin.mimic.sources import record_expert_demos
+
+    h5 = tmp_path / "src.h5"
+    record_expert_demos(LIFT, h5, num=1, seed=0, image_size=None)
+    with pytest.raises(ConvertError, match="--environment-state"):
+        export_lerobot(LeRobotExportConfig(inputs=(h5,), repo_id="armtwin/x", root=tmp_path / "ds", vcodec="h264",
+                                           progress=False))
+    assert not (tmp_path / "ds").exists()
+
+
+@pytest.mark.lerobot
+def test_state_and_environment_state_checkpoint_evaluates(tiny_state_act_checkpoint, tmp_path):
+    from armtwin.cli import main
+    from armtwin.policy.run import policy_input_features
+
+    feats = policy_input_features(tiny_state_act_checkpoint)
+    assert set(feats) == {STATE_KEY, ENV_STATE_KEY}
+    out = tmp_path / "eval"
+    assert main(["eval", "--policy", str(tiny_state_act_checkpoint), "--env", LIFT, "--episodes", "2",
+                 "--max-steps", "12", "--out", str(out), "--no-progress"]) == 0
+    info = json.loads((out / "eval_info.json").read_text())
+    assert len(info["per_episode"]) == 2
+    lines = [json.loads(s) for s in (out / "episodes.jsonl").read_text().splitlines()]
+    assert [ln["steps"] for ln in lines] == [12, 12] or all(ln["success"] for ln in lines)
+
+
+@pytest.mark.lerobot
+def test_local_policy_fast_paths_give_lerobots_actions(tiny_act_checkpoint):
+    """The queued-action path and the free eval() give bit for bit what predict_action gives every step."""
+    import torch
+    from lerobot.utils.control_utils import predict_action
+
+    from armtwin.policy.local import LocalPolicy
+
+    fast = LocalPolicy.from_pretrained(tiny_act_checkpoint)
+    ref = LocalPolicy.from_pretrained(tiny_act_checkpoint)
+    assert fast._act_queue
+    rng = np.random.default_rng(0)
+    fast.reset()
+    ref.reset()
+    for _ in range(25):  # three chunks of 10
+        frame = {STATE_KEY: rng.uniform(-30, 30, 6).astype(np.float32), "task": ""}
+        for cam in ("wrist", "front"):
+            frame[image_key(cam)] = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
+        obs = {k: v for k, v in frame.items() if k != "task"}
+        want = predict_action(obs, ref.policy, torch.device("cpu"), ref.preprocessor, ref.postprocessor,
+                              use_amp=False).squeeze(0).numpy()
+        np.testing.assert_array_equal(fast.act(frame), want.astype(np.float32))
+    assert not fast.policy.training
+    fast.policy.train()
+    fast.policy.eval()  # after a train(), eval() walks the modules again
+    assert not any(m.training for m in fast.policy.modules())

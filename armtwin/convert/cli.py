@@ -29,7 +29,8 @@ def _cmd_lerobot(args) -> int:
             inputs=tuple(args.inputs), repo_id=args.repo_id, root=args.root, fps=args.fps, vcodec=args.vcodec,
             image_size=args.image_size, episodes=args.episodes, task=args.task, use_degrees=args.use_degrees,
             calibration=args.calibration, crf=args.crf, preset=args.preset, overwrite=args.overwrite,
-            progress=not args.quiet,
+            progress=not args.quiet, environment_state=args.environment_state,
+            cameras=None if args.cameras is None else tuple(c for c in args.cameras.split(",") if c),
         )
         result = export_lerobot(cfg)
     except (ConvertError, FileNotFoundError) as e:
@@ -107,6 +108,11 @@ def add_convert(subparsers) -> None:
     lr.add_argument("--image-size", default=None, metavar="WxH", help="resize all cameras to WxH")
     lr.add_argument("--episodes", choices=("success", "all"), default="success", help="which demos to convert")
     lr.add_argument("--task", default=None, help="task string for every episode (default: each demo's instruction)")
+    lr.add_argument("--environment-state", action="store_true",
+                    help="also write observation.environment_state: the task objects' positions, (3*n,) float32, "
+                    "metres, world frame (recordings without cameras then convert too: a state-only dataset)")
+    lr.add_argument("--cameras", default=None, metavar="CAM,CAM",
+                    help="which recorded cameras become videos (default: all; '' for none, with --environment-state)")
     lr.add_argument("--push", action="store_true", help="upload to the Hugging Face hub after converting")
     lr.add_argument("--private", action="store_true", help="with --push: create a private dataset repo")
     lr.add_argument("--overwrite", action="store_true", help="replace an existing --root once the new one is complete")

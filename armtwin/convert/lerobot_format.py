@@ -35,6 +35,8 @@ EPISODES_PATH = "meta/episodes/chunk-{chunk_index:03d}/file-{file_index:03d}.par
 TASKS_PATH = "meta/tasks.parquet"
 INFO_PATH = "meta/info.json"
 STATS_PATH = "meta/stats.json"
+#: The task objects' positions feature (``--environment-state``): ``(3 * n_objects,) float32``, metres, world frame.
+ENV_STATE_KEY = "observation.environment_state"
 #: Per-frame bookkeeping columns every v3.0 dataset has, after the user features.
 DEFAULT_FEATURES: dict[str, dict] = {
     "timestamp": {"dtype": "float32", "shape": (1,), "names": None},

@@ -36,6 +36,7 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.convert import lerobot_format as fmt
+from armtwin.convert.lerobot_format import ENV_STATE_KEY
 from armtwin.convert.h5io import ConvertError, EpisodeRef, RecordingScan, order_cameras, scan_recordings
 from armtwin.convert.lerobot_format import (  # noqa: F401 - also importable from here
     CHUNKS_SIZE,
@@ -85,7 +86,12 @@ class LeRobotExportConfig:
     or None to keep the recorded size; ``episodes`` "success" skips failed demos; ``task``
     overrides every episode's instruction; ``use_degrees``/``calibration`` choose LeRobot's units
     (see ``armtwin.units``). ``encoder_threads`` None splits the machine's cores between the
-    camera encoders.
+    camera encoders. ``environment_state`` also writes ``observation.environment_state``: the task
+    objects' centre positions ``(3 * n_objects,) float32``, metres, world frame, flattened from each
+    step's ``obs/object_pos`` ``(n_objects, 3)`` (what :func:`armtwin.policy.features.environment_state`
+    computes from a live env observation); with it a dataset may have no cameras (a state-only policy).
+    ``cameras``: which recorded cameras become videos (None: all; ``()``: none, which needs
+    ``environment_state``).
     """
 
     inputs: tuple[Path, ...]
@@ -107,6 +113,8 @@ class LeRobotExportConfig:
     data_files_size_in_mb: float = DATA_FILES_SIZE_IN_MB
     progress: bool = True
     overwrite: bool = False
+    environment_state: bool = False
+    cameras: tuple[str, ...] | None = None
 
     def __post_init__(self):
         self.inputs = tuple(Path(p) for p in ([self.inputs] if isinstance(self.inputs, (str, Path)) else self.inputs))
@@ -131,6 +139,10 @@ class LeRobotExportConfig:
             raise ConvertError("read_chunk must be >= 1")
         if self.calibration is not None:
             self.calibration = Path(self.calibration)
+        if self.cameras is not None:
+            self.cameras = tuple(self.cameras)
+            if not self.cameras and not self.environment_state:
+                raise ConvertError("a dataset without cameras needs --environment-state (else it holds only joints)")
         if self.crf is None:
             self.crf = DEFAULT_CRF[self.vcodec]
         if not 0 <= int(self.crf) <= 63:
@@ -170,8 +182,12 @@ def _camera_frames(files: dict, path: str, demo: str, cam: str):
     return rec.demo(demo).dataset(f"obs/images/{cam}")
 
 
-def _joint_arrays(episodes: list[EpisodeRef]):
-    """Yield (episode, joint_pos (T, 6) rad, actions (T, 6) rad) for each episode, in order."""
+def _joint_arrays(episodes: list[EpisodeRef], *, environment_state: bool = False):
+    """Yield (episode, joint_pos (T, 6) rad, actions (T, 6) rad, env_state) for each episode, in order.
+
+    env_state: ``(T, 3 * n_objects) float32`` object positions (metres, world frame) when
+    ``environment_state``, else None.
+    """
     from armtwin.data import open_recording
 
     files: dict = {}
@@ -179,7 +195,14 @@ def _joint_arrays(episodes: list[EpisodeRef]):
         for ep in episodes:
             rec = files.get(str(ep.path)) or files.setdefault(str(ep.path), open_recording(ep.path))
             view = rec.demo(ep.demo)
-            yield ep, view["obs/joint_pos"], view["actions"]
+            env = None
+            if environment_state:
+                if "obs/object_pos" not in view:
+                    raise ConvertError(f"{ep.path}:/data/{ep.demo} has no obs/object_pos (the task objects' "
+                                       "positions): --environment-state needs recordings made in the twin")
+                pos = np.asarray(view["obs/object_pos"], dtype=np.float32)
+                env = pos.reshape(len(pos), -1)
+            yield ep, view["obs/joint_pos"], view["actions"], env
     finally:
         for rec in files.values():
             rec.close()
@@ -188,20 +211,48 @@ def _joint_arrays(episodes: list[EpisodeRef]):
 # --- main entry ---------------------------------------------------------------------------------
 
 
-def build_features(cameras: list[str], sizes: dict[str, tuple[int, int]]) -> dict:
+def build_features(cameras: list[str], sizes: dict[str, tuple[int, int]], *, environment_state: int = 0) -> dict:
     """LeRobot feature dict for SO-101 state/action (``C.LEROBOT_MOTOR_KEYS``) and video cameras.
 
-    ``sizes``: camera -> (W, H) of its video.
+    ``sizes``: camera -> (W, H) of its video. ``environment_state``: its size ``3 * n_objects``
+    (0: no ``observation.environment_state`` feature).
     """
     names = list(C.LEROBOT_MOTOR_KEYS)
     feats = {
         "observation.state": {"dtype": "float32", "shape": (C.NUM_JOINTS,), "names": names},
         "action": {"dtype": "float32", "shape": (C.NUM_JOINTS,), "names": names},
     }
+    if environment_state:
+        feats[ENV_STATE_KEY] = {"dtype": "float32", "shape": (int(environment_state),),
+                                "names": _env_state_names(environment_state)}
     for cam in cameras:
         W, H = sizes[cam]
         feats[video_key(cam)] = {"dtype": "video", "shape": (H, W, 3), "names": ["height", "width", "channels"]}
     return feats
+
+
+def _env_state_names(size: int) -> list[str]:
+    """``object0.x, object0.y, object0.z, object1.x, ...`` for a ``(size,)`` environment state."""
+    return [f"object{i // 3}.{'xyz'[i % 3]}" for i in range(int(size))]
+
+
+def _env_state_size(scan: RecordingScan) -> int:
+    """``3 * n_objects`` of the recordings' ``obs/object_pos``; ConvertError if missing or if they differ."""
+    from armtwin.data import open_recording
+
+    sizes = {}
+    for ep in scan.episodes:
+        with open_recording(ep.path) as rec:
+            view = rec.demo(ep.demo)
+            if "obs/object_pos" not in view:
+                raise ConvertError(f"{ep.path}:/data/{ep.demo} has no obs/object_pos (the task objects' positions): "
+                                   "--environment-state needs recordings made in the twin")
+            shape = view.dataset("obs/object_pos").shape
+        sizes.setdefault(int(np.prod(shape[1:])), f"{ep.path}:{ep.demo}")
+    if len(sizes) > 1:
+        raise ConvertError(f"the recordings' object counts differ (environment state sizes {sizes}); "
+                           "--environment-state needs one task")
+    return next(iter(sizes))
 
 
 def _episode_task(ep: EpisodeRef, cfg: LeRobotExportConfig, env_name: str, notes: list[str]) -> str:
@@ -248,12 +299,19 @@ def export_lerobot(cfg: LeRobotExportConfig) -> ExportResult:
     if abs(scan.fps - fps) > 1e-6:
         notes.append(f"recorded at {scan.fps} fps, written as {fps} fps (--fps)")
     cameras = order_cameras(scan.cameras)
-    if not cameras:
-        raise ConvertError("the recordings have no camera images (obs/images/<cam>); LeRobot SO-101 datasets need video")
+    if cfg.cameras is not None:
+        unknown = sorted(set(cfg.cameras) - set(cameras))
+        if unknown:
+            raise ConvertError(f"--cameras names {unknown}, which the recordings lack; recorded: {', '.join(cameras) or 'none'}")
+        cameras = [c for c in cameras if c in cfg.cameras]
+    env_size = _env_state_size(scan) if cfg.environment_state else 0
+    if not cameras and not env_size:
+        raise ConvertError("the recordings have no camera images (obs/images/<cam>); LeRobot SO-101 datasets need "
+                           "video, or pass --environment-state for a dataset of joint and object states only")
     if cfg.image_size is not None:
         sizes = {cam: cfg.image_size for cam in cameras}
     else:
-        sizes = {cam: (W, H) for cam, (H, W) in scan.cameras.items()}
+        sizes = {cam: (W, H) for cam, (H, W) in scan.cameras.items() if cam in cameras}
         odd = {cam: wh for cam, wh in sizes.items() if wh[0] % 2 or wh[1] % 2}
         if odd:
             raise ConvertError(f"recorded image sizes {odd} (WxH) are odd; yuv420p needs even sizes: pass --image-size")
@@ -266,7 +324,7 @@ def export_lerobot(cfg: LeRobotExportConfig) -> ExportResult:
         try:
             env_by_path = dict(zip((str(p) for p in cfg.inputs), scan.env_names))
             tasks = [_episode_task(ep, cfg, env_by_path.get(str(ep.path), ""), notes) for ep in scan.episodes]
-            _write_dataset(tmp, cfg, scan, fps, cameras, sizes, tasks, conv, procs)
+            _write_dataset(tmp, cfg, scan, fps, cameras, sizes, tasks, conv, procs, env_size=env_size)
         except BaseException:
             # Stop the encoders before the staging directory is removed: a live encoder would
             # otherwise write its next chunk into a directory that is being deleted, leaving it behind.
@@ -311,12 +369,12 @@ class _Plan:
         return sum(ep.length for ep in self.episodes)
 
 
-def _plan(scan: RecordingScan, fps, cameras, sizes, tasks) -> _Plan:
+def _plan(scan: RecordingScan, fps, cameras, sizes, tasks, env_size: int = 0) -> _Plan:
     eps = scan.episodes
     return _Plan(
         fps=fps, cameras=cameras, sizes=sizes, episodes=eps, tasks=tasks,
         task_index={t: i for i, t in enumerate(dict.fromkeys(tasks))},
-        features={**build_features(cameras, sizes), **fmt.DEFAULT_FEATURES},
+        features={**build_features(cameras, sizes, environment_state=env_size), **fmt.DEFAULT_FEATURES},
         samples=[sample_indices(ep.length) for ep in eps],
     )
 
@@ -334,7 +392,7 @@ class _Encoders:
         self.procs = procs
         self.results: dict[str, dict] = {}
         self.cameras = plan.cameras
-        threads = cfg.encoder_threads or max(1, (os.cpu_count() or 1) // len(plan.cameras))
+        threads = cfg.encoder_threads or max(1, (os.cpu_count() or 1) // max(1, len(plan.cameras)))
         opts = codec_options(cfg.vcodec, crf=cfg.crf, gop=cfg.gop, preset=cfg.preset, threads=threads)
         ep_list = [(str(ep.path), ep.demo, ep.length) for ep in plan.episodes]
         for cam in plan.cameras:
@@ -379,21 +437,23 @@ class _Encoders:
         return self.results
 
 
-def _write_dataset(tmp, cfg, scan: RecordingScan, fps, cameras, sizes, tasks, conv, procs) -> None:
+def _write_dataset(tmp, cfg, scan: RecordingScan, fps, cameras, sizes, tasks, conv, procs, *, env_size=0) -> None:
     """Plan, encode (in the background), write the data parquet, then the metadata."""
-    plan = _plan(scan, fps, cameras, sizes, tasks)
+    plan = _plan(scan, fps, cameras, sizes, tasks, env_size)
     # The encoders start first: they are the long pole.
     encoders = _Encoders(plan, cfg, tmp, procs)
     ep_meta, ep_stats = _write_data(tmp, cfg, plan, conv, on_episode=lambda: encoders.drain(block=False))
     _write_meta(tmp, cfg, plan, ep_meta, ep_stats, encoders.wait())
 
 
-def _episode_columns(plan: _Plan, i: int, start: int, state: np.ndarray, action: np.ndarray) -> dict[str, np.ndarray]:
+def _episode_columns(plan: _Plan, i: int, start: int, state: np.ndarray, action: np.ndarray,
+                     env_state: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per-frame columns of episode ``i`` whose first frame has global index ``start``."""
     T = len(state)
     frame_index = np.arange(T, dtype=np.int64)
     return {
         "observation.state": state,
+        **({} if env_state is None else {ENV_STATE_KEY: env_state}),
         "action": action,
         "timestamp": (frame_index / plan.fps).astype(np.float32),
         "frame_index": frame_index,
@@ -419,13 +479,15 @@ def _write_data(tmp: Path, cfg, plan: _Plan, conv, *, on_episode) -> tuple[list[
     ep_stats: list[dict] = []
     start = 0
     try:
-        for i, (ep, q, a) in enumerate(_joint_arrays(plan.episodes)):
+        env_on = ENV_STATE_KEY in plan.features
+        for i, (ep, q, a, env) in enumerate(_joint_arrays(plan.episodes, environment_state=env_on)):
             state = conv.from_radians(q).astype(np.float32)
             action = conv.from_radians(a).astype(np.float32)
-            for name, arr in (("obs/joint_pos", state), ("actions", action)):
+            checked = (("obs/joint_pos", state), ("actions", action)) + ((("obs/object_pos", env),) if env_on else ())
+            for name, arr in checked:
                 if not np.all(np.isfinite(arr)):
                     raise ConvertError(f"{ep.path}:/data/{ep.demo}/{name} holds NaN or inf values")
-            cols = _episode_columns(plan, i, start, state, action)
+            cols = _episode_columns(plan, i, start, state, action, env)
             table = fmt.data_table(cols, schema)
             if writer is not None and nbytes + table.nbytes >= data_limit:
                 writer.close()

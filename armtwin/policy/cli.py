@@ -13,7 +13,7 @@ def _cmd_eval(args) -> int:
         cfg = EvalConfig(policy=args.policy, env_id=args.env, episodes=args.episodes, out=args.out, dist=args.dist,
                          seed=args.seed, workers=args.workers, ray_address=args.ray_address, videos=args.videos,
                          record=args.record, hz=args.hz, max_steps=args.max_steps, device=args.device,
-                         progress=not args.no_progress)
+                         policy_server=args.policy_server, progress=not args.no_progress)
         if cfg.record is not None and cfg.record.exists():
             raise FileExistsError(f"--record {cfg.record} exists; choose a new file")
     except (ValueError, FileNotFoundError, FileExistsError, ImportError) as e:
@@ -24,10 +24,22 @@ def _cmd_eval(args) -> int:
     except FeatureMismatch as e:
         print(f"armtwin eval: {e}", file=sys.stderr)
         return 2
+    except (ConnectionError, TimeoutError) as e:
+        print(f"armtwin eval: {e}", file=sys.stderr)
+        return 1
     print(f"wrote {cfg.out / 'eval_info.json'}, {cfg.out / 'episodes.jsonl'}"
           + (f", {len(res.video_paths)} videos" if res.video_paths else "")
           + (f", rollouts to {cfg.record}" if cfg.record else ""))
     return 0
+
+
+def _add_policy_server(p) -> None:
+    p.add_argument("--policy-server", metavar="HOST:PORT",
+                   help="run the policy on LeRobot's async inference server (python -m "
+                   "lerobot.async_inference.policy_server) instead of here. The server unpickles what it receives "
+                   "and this client unpickles its replies: use only a server you trust, on loopback or a private "
+                   "network (the server binds 127.0.0.1 by default). --policy is then the path or hub id the "
+                   "server loads")
 
 
 def add_eval(subparsers) -> None:
@@ -52,7 +64,8 @@ def add_eval(subparsers) -> None:
     p.add_argument("--record", help="also keep the rollouts as an armtwin HDF5 recording (DIR/rollouts.h5)")
     p.add_argument("--hz", type=float, default=30.0, help="control rate the policy was trained at [30]")
     p.add_argument("--max-steps", type=int, help="episode horizon in steps [the task's]")
-    p.add_argument("--device", default="cpu", help="torch device [cpu]")
+    p.add_argument("--device", default="cpu", help="torch device (the server's with --policy-server) [cpu]")
+    _add_policy_server(p)
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_eval)
@@ -66,7 +79,7 @@ def _cmd_run(args) -> int:
     kw = dict(env_id=args.env, target=args.target, follower_port=args.follower_port, follower_id=args.follower_id,
               follower_calibration_dir=args.follower_calibration_dir, record=args.record, episodes=args.episodes,
               episode_steps=args.episode_steps, duration_s=args.duration, hz=args.hz, seed=args.seed,
-              policy_device=args.device, reset_s=args.reset_s)
+              policy_device=args.device, reset_s=args.reset_s, policy_server=args.policy_server)
     try:
         loop = run_policy(policy=args.policy, keys=not args.headless, **kw)
     except (ValueError, FileNotFoundError, FileExistsError, ImportError) as e:
@@ -109,6 +122,7 @@ def add_run(subparsers) -> None:
     p.add_argument("--reset-s", type=float, help="reset period after each episode, s [sim 0, real 10]")
     p.add_argument("--seed", type=int, default=0, help="episode k resets the sim with seed+k [0]")
     p.add_argument("--record", help="HDF5 file to record the episodes into")
-    p.add_argument("--device", default="cpu", help="torch device [cpu]")
+    p.add_argument("--device", default="cpu", help="torch device (the server's with --policy-server) [cpu]")
+    _add_policy_server(p)
     p.add_argument("--headless", action="store_true", help="do not read keys from the terminal")
     p.set_defaults(func=_cmd_run)

@@ -35,7 +35,9 @@ class EvalJob:
     """What every worker needs (pickled once per worker). policy: pretrained directory. env_id, dist
     ("D0"/"D1"), seed. hz: control rate (sim seconds per step 1/hz). max_steps: episode horizon (None:
     the env's). videos: episodes ``0..videos-1`` return their frames. record: episodes return the
-    recorder calls to replay into the main process's Recorder. device: torch device."""
+    recorder calls to replay into the main process's Recorder. device: torch device (the server's with
+    policy_server). policy_server: "HOST:PORT" of LeRobot's policy server (None: run the policy here);
+    chunks are then requested only when the queue is empty (deterministic, see armtwin.policy.remote)."""
 
     policy: str
     env_id: str
@@ -46,6 +48,7 @@ class EvalJob:
     videos: int = 0
     record: bool = False
     device: str = "cpu"
+    policy_server: str | None = None
 
 
 @dataclass
@@ -120,15 +123,15 @@ class EpisodeRunner:
     def __init__(self, job: EvalJob):
         import torch
 
-        from armtwin.policy.local import LocalPolicy
-        from armtwin.policy.source import PolicyLeader
+        from armtwin.policy.source import PolicyLeader, make_backend
         from armtwin.robots.factory import make_follower
         from armtwin.teleop.sides import SimSide
 
         torch.set_num_threads(1)
         self.job = job
         self.torch = torch
-        self.policy = LocalPolicy.from_pretrained(job.policy, device=job.device)
+        self.policy = make_backend(job.policy, device=job.device, policy_server=job.policy_server,
+                                   chunk_size_threshold=0.0)
         cams = camera_inputs(self.policy.input_features)
         sizes = set(cams.values())
         if len(sizes) > 1:
@@ -192,6 +195,7 @@ class EpisodeRunner:
 
     def close(self) -> None:
         self.follower.disconnect()
+        self.leader.disconnect()
 
 
 _RUNNER: EpisodeRunner | None = None

@@ -37,6 +37,7 @@ class EvalConfig:
     """policy: pretrained directory. env_id. episodes >= 1. out: output folder. dist: D0/D1. seed.
     workers >= 1 (pool when > 1) or ray_address. videos: MP4s of the first N episodes. record: rollouts
     HDF5 path or None. hz: control rate. max_steps: horizon (None: the env's). device: torch device.
+    policy_server: "HOST:PORT" of LeRobot's async inference server that runs the policy (one worker).
     progress: show a progress bar. print_table: print the summary."""
 
     policy: str | Path
@@ -52,6 +53,7 @@ class EvalConfig:
     hz: float = 30.0
     max_steps: int | None = None
     device: str = "cpu"
+    policy_server: str | None = None
     progress: bool = True
     print_table: bool = True
 
@@ -60,7 +62,14 @@ class EvalConfig:
         from armtwin.policy.local import resolve_pretrained
 
         check_env_id(self.env_id)
-        self.policy = resolve_pretrained(self.policy)
+        if self.policy_server is None or Path(self.policy).exists():
+            self.policy = resolve_pretrained(self.policy)  # a server may also load a hub id
+        if self.policy_server is not None:
+            from armtwin.policy.remote import parse_server
+
+            parse_server(self.policy_server)
+            if self.workers != 1 or self.ray_address is not None:
+                raise ValueError("--policy-server takes one worker: LeRobot's policy server serves one client at a time")
         self.out = Path(self.out)
         if self.dist not in DISTRIBUTIONS:
             raise ValueError(f"unknown --dist {self.dist!r}; valid: {', '.join(DISTRIBUTIONS)}")
@@ -82,7 +91,7 @@ class EvalConfig:
     def job(self) -> EvalJob:
         return EvalJob(policy=str(self.policy), env_id=self.env_id, dist=self.dist, seed=self.seed, hz=self.hz,
                        max_steps=self.max_steps, videos=self.videos, record=self.record is not None,
-                       device=self.device)
+                       device=self.device, policy_server=self.policy_server)
 
 
 @dataclass

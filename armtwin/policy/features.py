@@ -29,9 +29,9 @@ from typing import Any, Mapping
 import numpy as np
 
 from armtwin.assets import so101_constants as C
+from armtwin.convert.lerobot_format import ENV_STATE_KEY  # noqa: F401 - the converter writes it; re-exported
 
 STATE_KEY = "observation.state"
-ENV_STATE_KEY = "observation.environment_state"
 IMAGE_PREFIX = "observation.images."
 ACTION_KEY = "action"
 TASK_KEY = "task"

@@ -7,6 +7,13 @@ through LeRobot's public API: ``PreTrainedConfig.from_pretrained``, ``get_policy
 ``make_pre_post_processors(pretrained_path=...)`` and ``predict_action`` (the path ``lerobot-record``
 takes with ``--policy.path``). Any policy type that loads locally works (ACT, Diffusion, ...).
 torch and LeRobot are imported on first use (``armtwin[lerobot]``).
+
+Per-step overhead removed (measured in one eval step, see benchmarks/eval_speed.py): policies call
+``self.eval()`` in every ``select_action``, which walks every submodule (~1.8 ms a step for ACT with a
+ResNet-18); the loaded policy is put in eval mode once and its ``eval`` made a no-op while it stays there
+(:func:`_eval_once`). For ACT without temporal ensembling, a step whose action is already queued pops it
+and postprocesses it without converting and preprocessing the observation it would not read (what
+``select_action`` does, minus the unused work); other policies go through ``predict_action`` every step.
 """
 
 from __future__ import annotations
@@ -36,6 +43,21 @@ def resolve_pretrained(path: str | Path) -> Path:
     )
 
 
+def _eval_once(policy) -> None:
+    """Put ``policy`` in eval mode and make its per-call ``eval()`` free while it stays in eval mode.
+
+    ``nn.Module.eval`` recurses through every submodule; policies call it at each ``select_action``.
+    Inference here never switches back to training, so a check of the root flag replaces the walk
+    (should anything call ``train()``, the next ``eval()`` walks again)."""
+    policy.eval()
+    real_eval = type(policy).eval
+
+    def eval_if_needed():
+        return policy if not policy.training else real_eval(policy)
+
+    policy.eval = eval_if_needed  # instance attribute: nn.Module.__setattr__ stores plain callables as-is
+
+
 class LocalPolicy:
     """A loaded LeRobot policy with its pre/post processors (see the module docstring).
 
@@ -52,7 +74,12 @@ class LocalPolicy:
         self.device = device
         import torch
 
+        self._torch = torch
         self._torch_device = torch.device(device)
+        cfg = policy.config
+        # ACT pops queued actions without reading the observation (see the module doc)
+        self._act_queue = (getattr(cfg, "type", None) == "act" and getattr(cfg, "temporal_ensemble_coeff", None) is None
+                           and hasattr(policy, "_action_queue"))
 
     @classmethod
     def from_pretrained(cls, path: str | Path, *, device: str = "cpu") -> "LocalPolicy":
@@ -67,7 +94,7 @@ class LocalPolicy:
         cfg.pretrained_path = str(path)
         policy = get_policy_class(cfg.type).from_pretrained(str(path), config=cfg)
         policy.to(device)
-        policy.eval()
+        _eval_once(policy)
         pre, post = make_pre_post_processors(
             cfg, pretrained_path=str(path),
             preprocessor_overrides={"device_processor": {"device": device}},
@@ -91,6 +118,10 @@ class LocalPolicy:
         """One action for one frame: ``(6,) float32``, LeRobot units, ``C.LEROBOT_MOTOR_KEYS`` order."""
         from lerobot.utils.control_utils import predict_action
 
+        if self._act_queue and len(self.policy._action_queue):
+            with self._torch.inference_mode():
+                action = self.postprocessor(self.policy._action_queue.popleft())
+            return action.squeeze(0).to("cpu").numpy().astype(np.float32)
         obs = {k: v for k, v in frame.items() if k != TASK_KEY}
         action = predict_action(obs, self.policy, self._torch_device, self.preprocessor, self.postprocessor,
                                 use_amp=False, task=frame.get(TASK_KEY) or None)

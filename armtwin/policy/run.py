@@ -9,7 +9,6 @@ rendered at the size the policy was trained on (read from its ``config.json``, n
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +16,11 @@ from armtwin.policy.features import camera_inputs
 
 
 def policy_input_features(path: str | Path) -> dict[str, Any]:
-    """``input_features`` of a pretrained directory's ``config.json`` (plain dicts, images ``(3, H, W)``)."""
-    from armtwin.policy.local import resolve_pretrained
+    """``input_features`` of a pretrained directory's ``config.json`` (plain dicts, images ``(3, H, W)``);
+    a path that is not local is read as a hub id (a policy a remote server loads)."""
+    from armtwin.policy.remote import remote_policy_config
 
-    cfg = json.loads((resolve_pretrained(path) / "config.json").read_text())
-    return dict(cfg.get("input_features") or {})
+    return dict(remote_policy_config(path).get("input_features") or {})
 
 
 def policy_image_size(path: str | Path) -> tuple[int, int] | None:

@@ -45,6 +45,22 @@ class PolicyBackend(Protocol):
     def act(self, frame: dict[str, Any]) -> np.ndarray: ...
 
 
+def make_backend(policy, *, device: str = "cpu", policy_server: str | None = None,
+                 chunk_size_threshold: float = 0.5) -> PolicyBackend:
+    """The backend for ``policy`` (a pretrained directory, or for a server a hub id too): a
+    :class:`armtwin.policy.local.LocalPolicy` on ``device``, or with ``policy_server`` ("HOST:PORT") a
+    :class:`armtwin.policy.remote.RemotePolicy` client of LeRobot's async inference server (``device`` is
+    then the server's; ``chunk_size_threshold`` its observation-sending rule)."""
+    if policy_server is None:
+        from armtwin.policy.local import LocalPolicy
+
+        return LocalPolicy.from_pretrained(policy, device=device)
+    from armtwin.policy.remote import RemotePolicy, RemotePolicyOptions
+
+    return RemotePolicy.connect(RemotePolicyOptions(server=policy_server, policy=str(policy), device=device,
+                                                    chunk_size_threshold=chunk_size_threshold))
+
+
 class PolicyLeader(Leader):
     """``PolicyLeader(backend, *, task="", environment_state=None)``.
 
@@ -99,6 +115,9 @@ class PolicyLeader(Leader):
 
     def disconnect(self) -> None:
         self._connected = False
+        close = getattr(self.backend, "close", None)
+        if close is not None:  # a remote backend's channel
+            close()
 
     def observe(self, observation: dict[str, Any]) -> None:
         if not self._checked:

@@ -34,7 +34,8 @@ class TeleopConfig:
     its LeRobot calibration (``<dir>/<id>.json``). follower_port / follower_id /
     follower_calibration_dir: the real follower. replay / replay_demo: HDF5 file and episode for
     ``--leader replay``. net_listen: "HOST:PORT" for ``--leader net``. policy / policy_device: the LeRobot
-    pretrained directory and torch device for ``--leader policy`` (``armtwin run``). record: HDF5 output (None:
+    pretrained directory and torch device for ``--leader policy`` (``armtwin run``); policy_server: "HOST:PORT"
+    of LeRobot's async inference server that runs it instead. record: HDF5 output (None:
     do not record). episodes, episode_steps, duration_s, hz, reset_s: see LoopConfig. image_size:
     (H, W) sim camera frames, None for none. hz None: the replayed recording's fps, else 30. expert_noise: scripted leader noise.
     """
@@ -54,6 +55,7 @@ class TeleopConfig:
     net_wait_s: float = 5.0
     policy: str | Path | None = None
     policy_device: str = "cpu"
+    policy_server: str | None = None
     record: str | Path | None = None
     resume: bool = False
     compression: str = "none"
@@ -273,14 +275,13 @@ def _net_leader(cfg, follower, side):
 
 def _policy_leader(cfg, follower, side):
     from armtwin.policy.features import environment_state
-    from armtwin.policy.local import LocalPolicy
-    from armtwin.policy.source import PolicyLeader
+    from armtwin.policy.source import PolicyLeader, make_backend
 
     sim = getattr(side, "sim", None)  # only a simulated follower knows where the objects are
     if sim is not None and not follower.is_connected:
         follower.connect()  # the task text and the environment state's size need the built scene
     leader = PolicyLeader(
-        LocalPolicy.from_pretrained(cfg.policy, device=cfg.policy_device), task=side.instruction,
+        make_backend(cfg.policy, device=cfg.policy_device, policy_server=cfg.policy_server), task=side.instruction,
         environment_state=None if sim is None else (lambda: environment_state(sim.last_obs)),
     )
     leader.check(follower.observation_features)  # before anything moves
