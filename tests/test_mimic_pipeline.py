@@ -27,7 +27,8 @@ def _frames(path):
 def test_demo_runs_every_stage_and_prints_their_tables(tmp_path, capsys):
     out = tmp_path / "demo"
     size = (32, 32)
-    stages = run_demo(DemoConfig(out_dir=out, sources=2, generate=2, workers=1, image_size=size, side_by_side=2))
+    stages = run_demo(DemoConfig(out_dir=out, sources=2, generate=2, workers=1, image_size=size, side_by_side=2,
+                                 train=False))
     printed = capsys.readouterr().out
     for k in range(1, 6):
         assert f"=== {k}/5 " in printed
@@ -108,3 +109,25 @@ def test_demo_config_is_validated():
         DemoConfig(generate=0)
     with pytest.raises(ValueError, match="--side-by-side"):
         DemoConfig(side_by_side=-1)
+
+
+@pytest.mark.lerobot
+def test_demo_closes_the_loop_train_and_evaluate(tmp_path, capsys):
+    """Stages 6-7: lerobot-train on a state + object-position dataset of the generated demos, then
+    armtwin eval of that policy in the twin; the numbers in the summary are eval_info.json's."""
+    out = tmp_path / "demo"
+    stages = run_demo(DemoConfig(out_dir=out, sources=2, generate=2, workers=1, image_size=(32, 32),
+                                 side_by_side=0, train_steps=20, eval_episodes=2))
+    printed = capsys.readouterr().out
+    for k in range(1, 8):
+        assert f"=== {k}/7 " in printed
+    assert list(stages)[-3:] == ["state_dataset", "policy", "eval"]
+    info = json.loads((out / "lerobot_state" / "meta" / "info.json").read_text())
+    assert "observation.environment_state" in info["features"]
+    assert not any(k.startswith("observation.images.") for k in info["features"]), "a state-only dataset"
+    model = Path(stages["policy"]["output"])
+    assert (model / "config.json").is_file() and model.is_relative_to(out / "policy")
+    ev = json.loads((out / "eval" / "eval_info.json").read_text())
+    assert len(ev["per_episode"]) == 2
+    assert stages["eval"]["successes"] == f"{sum(e['success'] for e in ev['per_episode'])}/2"
+    assert "success rate (95% Wilson)" in printed
