@@ -36,8 +36,8 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.convert import lerobot_format as fmt
-from armtwin.convert.lerobot_format import ENV_STATE_KEY
 from armtwin.convert.h5io import ConvertError, EpisodeRef, RecordingScan, order_cameras, scan_recordings
+from armtwin.convert.lerobot_format import ENV_STATE_KEY
 from armtwin.convert.lerobot_format import (  # noqa: F401 - also importable from here
     CHUNKS_SIZE,
     DATA_FILES_SIZE_IN_MB,

@@ -47,6 +47,11 @@ def add_virtual_arm(subparsers) -> None:
         help="lower this process's nice value by N (needs permission) so a busy machine does not make "
         "the virtual servos miss LeRobot's ~50 ms reply deadline [0]",
     )
+    p.add_argument(
+        "--frame-socket", default=None, metavar="PATH",
+        help="follower with --env: serve the twin's camera frames on this Unix socket (LeRobot camera type "
+        "armtwin_twin; armtwin run --target real --twin-cameras PATH)",
+    )
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds [run until Ctrl-C]")
     p.set_defaults(func=run_virtual_arm)
 
@@ -64,6 +69,7 @@ def run_virtual_arm(args: argparse.Namespace) -> int:
             id=args.id,
             faults=tuple(args.fault),
             faults_after_s=args.faults_after,
+            frame_socket=args.frame_socket,
         )
     except (ValueError, KeyError) as e:
         print(f"armtwin virtual-arm: {e}", file=sys.stderr)
@@ -85,6 +91,8 @@ def run_virtual_arm(args: argparse.Namespace) -> int:
         print(f"id: {arm.id}")
         print(f"calibration_dir: {arm.calibration_dir}")
         print(f"calibration: {arm.calibration_path}")
+        if arm.frame_socket:
+            print(f"frame_socket: {arm.frame_socket}")
         kind = "robot" if args.role == "follower" else "teleop"
         print(
             f"LeRobot: --{kind}.port={arm.port} --{kind}.id={arm.id} --{kind}.calibration_dir={arm.calibration_dir}",

@@ -15,6 +15,7 @@ time is ``time.monotonic()`` seconds.
 from __future__ import annotations
 
 import math
+import threading
 from typing import Callable
 
 import numpy as np
@@ -141,6 +142,8 @@ class SimPlant:
         self._t: float | None = None
         self.q: np.ndarray | None = None
         self.steps = 0
+        # held while the env steps or resets: a camera frame (armtwin.hardware.frame_server) never sees half a step
+        self.lock = threading.RLock()
 
     @classmethod
     def from_env_id(cls, env_id: str = "armtwin/SO101-Lift-v0", **kwargs) -> "SimPlant":
@@ -149,7 +152,8 @@ class SimPlant:
         return cls(armtwin.envs.make(env_id, image_size=None), **kwargs)
 
     def reset(self, joint_ticks) -> None:
-        obs, _ = self.env.reset(seed=self.seed)
+        with self.lock:
+            obs, _ = self.env.reset(seed=self.seed)
         self.q = np.asarray(obs["joint_pos"], dtype=np.float64).copy()
         self._t = None
 
@@ -163,9 +167,10 @@ class SimPlant:
             target = np.where(np.asarray(torque_on, dtype=bool), ticks_to_radians(goal_ticks), self.q)
             lo, hi = C.lower_limits(), C.upper_limits()
             action = np.clip(target, lo, hi).astype(np.float32)
-            for _ in range(min(n, self.max_steps)):
-                obs, *_ = self.env.step(action)
-                self.steps += 1
+            with self.lock:
+                for _ in range(min(n, self.max_steps)):
+                    obs, *_ = self.env.step(action)
+                    self.steps += 1
             self.q = np.asarray(obs["joint_pos"], dtype=np.float64).copy()
             self._t = now if n > self.max_steps else self._t + n * self.ctrl_dt
         return radians_to_ticks(self.q)

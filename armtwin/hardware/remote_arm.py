@@ -42,7 +42,8 @@ def _serve_remote_arm(config: VirtualArmConfig, conn, priority_boost: int = 0) -
         conn.send((False, e))
         return
     conn.send((True, {"port": arm.port, "calibration_dir": str(arm.calibration_dir),
-                      "calibration_path": str(arm.calibration_path), "calibration": arm.calibration.to_dict()}))
+                      "calibration_path": str(arm.calibration_path), "calibration": arm.calibration.to_dict(),
+                      "frame_socket": arm.frame_socket}))
     try:
         while True:
             msg = conn.recv()
@@ -118,6 +119,7 @@ class RemoteVirtualArm:
         self.calibration_dir = Path(info["calibration_dir"])
         self.calibration_path = Path(info["calibration_path"])
         self.calibration = Calibration.from_dict(info["calibration"])
+        self.frame_socket = info["frame_socket"]  # twin camera frames (VirtualArmConfig.frame_socket) or None
         return self
 
     def _call(self, target: str, name: str, *args, **kwargs):

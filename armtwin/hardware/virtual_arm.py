@@ -163,6 +163,9 @@ class VirtualArmConfig:
     initial_q: (6,) radians, the start pose (follower without env, leader "hold"); default joint zero.
     faults: faults to inject (see :class:`Fault`), ``faults_after_s`` seconds after start (e.g. once
         LeRobot has connected: its connect tries every packet only once).
+    frame_socket: follower with ``env_id`` only: serve the twin's camera frames on this Unix socket path
+        (:class:`armtwin.hardware.frame_server.FrameServer`; LeRobot reads them through
+        :class:`armtwin.robots.twin_camera.TwinCamera`). None: no cameras.
     calibrated: True: the servos hold the calibration in their registers (an arm calibrated
         earlier). False: factory registers (Homing_Offset 0, limits 0..4095), the calibration's
         homing offsets are only where the horns are mounted, as before LeRobot's calibration.
@@ -180,6 +183,7 @@ class VirtualArmConfig:
     faults: tuple[Fault, ...] = field(default_factory=tuple)
     faults_after_s: float = 0.0
     calibrated: bool = True
+    frame_socket: str | Path | None = None
 
     def __post_init__(self):
         _check_role(self.role)
@@ -195,6 +199,8 @@ class VirtualArmConfig:
         if self.initial_q is not None and np.shape(self.initial_q) != (C.NUM_JOINTS,):
             raise ValueError(f"initial_q must be {C.NUM_JOINTS} radians, got shape {np.shape(self.initial_q)}")
         self.faults = tuple(Fault.parse(f) if isinstance(f, str) else f for f in self.faults)
+        if self.frame_socket is not None and (self.role != "follower" or self.env_id is None):
+            raise ValueError("frame_socket needs a follower with env_id: only the MuJoCo twin renders cameras")
         if not self.faults_after_s >= 0:
             raise ValueError(f"faults_after_s must be >= 0, got {self.faults_after_s}")
 
@@ -219,6 +225,8 @@ class VirtualArm:
         self.calibration_path: Path | None = None
         self.bus: VirtualBus | None = None
         self.plant = None
+        self.frames = None  # FrameServer when config.frame_socket
+        self.frame_socket = None if config.frame_socket is None else str(config.frame_socket)
 
     @property
     def port(self) -> str:
@@ -269,6 +277,10 @@ class VirtualArm:
             a, b = radians_to_ticks(C.lower_limits()), radians_to_ticks(C.upper_limits())
             hand = plants.HandSweep(np.minimum(a, b), np.maximum(a, b))
         self.bus = VirtualBus(servos, self.plant, name=f"{self.role}:{self.id}", hand=hand).start()
+        if self.frame_socket is not None:
+            from armtwin.hardware.frame_server import FrameServer
+
+            self.frames = FrameServer(self.plant, self.frame_socket).start()
         self._fault_timer = None
         if self.config.faults_after_s > 0:
             self._fault_timer = threading.Timer(self.config.faults_after_s, self._apply_faults)
@@ -285,6 +297,9 @@ class VirtualArm:
     def close(self) -> None:
         if getattr(self, "_fault_timer", None) is not None:
             self._fault_timer.cancel()
+        if getattr(self, "frames", None) is not None:
+            self.frames.close()
+            self.frames = None
         if self.bus is not None:
             self.bus.close()
         if hasattr(self.plant, "close"):

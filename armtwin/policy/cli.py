@@ -81,7 +81,8 @@ def _cmd_run(args) -> int:
               episode_steps=args.episode_steps, duration_s=args.duration, hz=args.hz, seed=args.seed,
               policy_device=args.device, reset_s=args.reset_s, policy_server=args.policy_server)
     try:
-        loop = run_policy(policy=args.policy, keys=not args.headless, **kw)
+        loop = run_policy(policy=args.policy, keys=not args.headless, cameras=tuple(args.camera or ()),
+                          twin_cameras=args.twin_cameras, **kw)
     except (ValueError, FileNotFoundError, FileExistsError, ImportError) as e:
         # FeatureMismatch is a ValueError: raised before the loop commands anything.
         what = "the policy does not fit the follower" if isinstance(e, FeatureMismatch) else "error"
@@ -115,6 +116,12 @@ def add_run(subparsers) -> None:
     p.add_argument("--follower-port", help="--target real: the follower arm's serial port")
     p.add_argument("--follower-id", help="LeRobot calibration id of the real follower")
     p.add_argument("--follower-calibration-dir", help="directory of <follower-id>.json")
+    p.add_argument("--camera", action="append", metavar="NAME=DEVICE[@WxH]",
+                   help="--target real: a camera through LeRobot's OpenCV driver, e.g. wrist=/dev/video0 (repeat; "
+                   "size: the policy's unless @WxH)")
+    p.add_argument("--twin-cameras", metavar="SOCKET",
+                   help="--target real on a virtual arm: the policy's other cameras rendered by its twin (the "
+                   "--frame-socket of armtwin virtual-arm --role follower --env ID)")
     p.add_argument("--episodes", type=int, default=1, help="episodes to run [1]")
     p.add_argument("--episode-steps", type=int, help="longest episode, in steps [sim: the env's horizon]")
     p.add_argument("--duration", type=float, help="stop after this many seconds")

@@ -80,6 +80,8 @@ class FollowerOptions:
     port: serial device (real). robot_id: LeRobot id, the calibration file's stem (real).
         calibration_dir: folder of ``<robot_id>.json`` (real; default where LeRobot looks).
     virtual_sim: the virtual bus's servos are the MuJoCo twin of ``env_id`` (virtual).
+    real_cameras: ``{camera: LeRobot CameraConfig}`` given to LeRobot's ``SO101FollowerConfig(cameras=...)``
+        (real, virtual): :func:`opencv_cameras` for real ones, :func:`twin_cameras` for a virtual arm's twin.
     max_step_rad: the safety layer's per-step clamp, radians per command; watchdog_s: its
         input-age limit, s (all; None: the safety layer's defaults).
     """
@@ -97,6 +99,7 @@ class FollowerOptions:
     robot_id: str | None = "armtwin_follower"
     calibration_dir: str | Path | None = None
     virtual_sim: bool = False
+    real_cameras: dict[str, Any] = field(default_factory=dict)
     max_step_rad: float | None = None
     watchdog_s: float | None = None
 
@@ -156,7 +159,7 @@ def _real(opts: FollowerOptions) -> tuple[Follower, UnitConverter]:
         # LeRobot finds <calibration_dir>/<id>.json: point it at the given file.
         cal_dir, robot_id = Path(opts.calibration).parent, Path(opts.calibration).stem
     real = RealFollower(RealFollowerConfig(port=opts.port, id=robot_id, calibration_dir=cal_dir,
-                                           use_degrees=opts.use_degrees))
+                                           use_degrees=opts.use_degrees, cameras=dict(opts.real_cameras)))
     # The file LeRobot's driver will read (RealFollowerConfig resolved the folder LeRobot's way).
     path = real.config.calibration_fpath
     if not path.is_file():
@@ -179,7 +182,7 @@ def _virtual(opts: FollowerOptions) -> tuple[Follower, UnitConverter]:
     try:
         follower = VirtualFollower(
             RealFollowerConfig(port=arm.port, id=arm.id, calibration_dir=arm.calibration_dir,
-                               use_degrees=opts.use_degrees),
+                               use_degrees=opts.use_degrees, cameras=dict(opts.real_cameras)),
             arm,
         )
     except BaseException:
@@ -189,3 +192,46 @@ def _virtual(opts: FollowerOptions) -> tuple[Follower, UnitConverter]:
 
 
 _BUILDERS = {"sim": _sim, "real": _real, "virtual": _virtual}
+
+
+def parse_camera_spec(spec: str) -> tuple[str, str, tuple[int, int] | None]:
+    """``"NAME=DEVICE[@WxH]"`` (``wrist=/dev/video0``, ``front=2@640x480``) -> (name, device, (H, W) or None)."""
+    name, sep, rest = str(spec).partition("=")
+    device, _, size = rest.partition("@")
+    hw = None
+    if size:
+        w, x, h = size.lower().partition("x")
+        if not (x and w.isdigit() and h.isdigit() and int(w) > 0 and int(h) > 0):
+            raise ValueError(f"bad camera size {size!r} in {spec!r}; expected WxH, e.g. 640x480")
+        hw = (int(h), int(w))
+    if not sep or not name or not device:
+        raise ValueError(f"bad camera {spec!r}; expected NAME=DEVICE[@WxH] with NAME one of "
+                         f"{', '.join(C.CAMERA_NAMES)}, e.g. wrist=/dev/video0")
+    if name not in C.CAMERA_NAMES:
+        raise ValueError(f"unknown camera name {name!r} in {spec!r}; valid names: {', '.join(C.CAMERA_NAMES)}")
+    return name, device, hw
+
+
+def opencv_cameras(specs, *, image_size: tuple[int, int] | None = None, fps: int = 30) -> dict[str, Any]:
+    """``{name: OpenCVCameraConfig}`` for ``NAME=DEVICE[@WxH]`` specs (:func:`parse_camera_spec`); a device
+    that is all digits is a camera index. Size: the spec's, else ``image_size`` (H, W), else the camera's."""
+    from lerobot.cameras.opencv import OpenCVCameraConfig
+
+    out: dict[str, Any] = {}
+    for spec in specs:
+        name, device, hw = parse_camera_spec(spec)
+        if name in out:
+            raise ValueError(f"camera {name!r} given twice")
+        h, w = hw or image_size or (None, None)
+        out[name] = OpenCVCameraConfig(index_or_path=int(device) if device.isdigit() else Path(device),
+                                       fps=fps, width=w, height=h)
+    return out
+
+
+def twin_cameras(socket: str | Path, names, *, image_size: tuple[int, int] = (128, 128), fps: int = 30) -> dict[str, Any]:
+    """``{name: TwinCameraConfig}``: cameras ``names`` rendered at ``image_size`` (H, W) by the twin of the
+    virtual arm serving frames on ``socket`` (``armtwin virtual-arm --role follower --env ID --frame-socket``)."""
+    from armtwin.robots.config_twin_camera import TwinCameraConfig
+
+    h, w = image_size
+    return {n: TwinCameraConfig(socket=str(socket), camera=n, width=int(w), height=int(h), fps=int(fps)) for n in names}

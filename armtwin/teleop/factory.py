@@ -35,7 +35,8 @@ class TeleopConfig:
     follower_calibration_dir: the real follower. replay / replay_demo: HDF5 file and episode for
     ``--leader replay``. net_listen: "HOST:PORT" for ``--leader net``. policy / policy_device: the LeRobot
     pretrained directory and torch device for ``--leader policy`` (``armtwin run``); policy_server: "HOST:PORT"
-    of LeRobot's async inference server that runs it instead. record: HDF5 output (None:
+    of LeRobot's async inference server that runs it instead. real_cameras: ``{camera: LeRobot CameraConfig}``
+    of the real follower (``armtwin.robots.factory.opencv_cameras`` / ``twin_cameras``). record: HDF5 output (None:
     do not record). episodes, episode_steps, duration_s, hz, reset_s: see LoopConfig. image_size:
     (H, W) sim camera frames, None for none. hz None: the replayed recording's fps, else 30. expert_noise: scripted leader noise.
     """
@@ -56,6 +57,7 @@ class TeleopConfig:
     policy: str | Path | None = None
     policy_device: str = "cpu"
     policy_server: str | None = None
+    real_cameras: dict[str, Any] = field(default_factory=dict)
     record: str | Path | None = None
     resume: bool = False
     compression: str = "none"
@@ -217,6 +219,7 @@ def _real_target(cfg: TeleopConfig):
     built = make_follower(
         "real", connect=False, port=cfg.follower_port, robot_id=cfg.follower_id,
         calibration_dir=cfg.follower_calibration_dir, use_degrees=cfg.use_degrees, max_step_rad=cfg.max_step_rad,
+        real_cameras=dict(cfg.real_cameras),
     )
     converter = built.converter
     from armtwin.data import make_env_args
