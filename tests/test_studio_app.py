@@ -104,6 +104,7 @@ def test_cancel_a_job(tmp_path):
     runner = JobRunner(tmp_path)
     job = runner.start("convert_lerobot", {"inputs": "rec.h5", "root": "ds"})
     time.sleep(1.0)
+    assert job.state == "running", (job.state, job.error, job.detail)  # still converting (~2 s here)
     assert runner.cancel(job.id).state == "cancelled"
     assert not runner._procs[job.id].is_alive()
 

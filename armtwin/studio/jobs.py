@@ -270,6 +270,9 @@ class JobRunner:
         self._procs: dict[int, mp.Process] = {}
         self._next = 1
         self._lock = threading.Lock()
+        # One thread at a time waits on a job's process: two concurrent waitpid() calls race, and the
+        # loser reports a finished process as alive.
+        self._wait_lock = threading.Lock()
         self._ctx = mp.get_context("spawn")  # the server has threads: never fork it
 
     def start(self, kind: str, raw: dict) -> Job:
@@ -295,7 +298,9 @@ class JobRunner:
             try:
                 msg = q.get(timeout=0.25)
             except queue_mod.Empty:
-                if not proc.is_alive():
+                with self._wait_lock:
+                    alive = proc.is_alive()
+                if not alive:
                     if job.state == "running":
                         job.state, job.error = "failed", f"the job's process exited (code {proc.exitcode})"
                         job.ended = time.time()
@@ -303,6 +308,10 @@ class JobRunner:
                 continue
             if msg[0] == "progress":
                 job.progress = msg[1]
+            elif job.state == "cancelled":
+                # a cancelled job's process may still report how terminate() ended it: it stays cancelled
+                # (cancel() waits for the process)
+                return
             elif msg[0] == "done":
                 res = dict(msg[1])
                 res["outputs"] = [self._relative(o) for o in res.get("outputs", [])]
@@ -310,7 +319,8 @@ class JobRunner:
             elif msg[0] == "error":
                 job.error, job.detail, job.state, job.ended = msg[1], msg[2], "failed", time.time()
             if job.state != "running":
-                proc.join(5)
+                with self._wait_lock:
+                    proc.join(5)
                 return
 
     def _relative(self, out: str) -> str:
@@ -326,10 +336,12 @@ class JobRunner:
         proc = self._procs.get(job_id)
         if job.state == "running" and proc is not None:
             job.state, job.ended = "cancelled", time.time()
-            proc.terminate()
-            proc.join(3)
-            if proc.is_alive():
-                proc.kill()
+            with self._wait_lock:
+                proc.terminate()
+                proc.join(3)
+                if proc.is_alive():
+                    proc.kill()
+                    proc.join(3)
         return job
 
     def get(self, job_id: int) -> Job:
