@@ -301,3 +301,32 @@ def test_lerobot_omx_leader_to_follower_teleop(tmp_path):
                 dev.disconnect()
         follower_bus.close()
         leader_bus.close()
+
+
+def test_registry_names_the_omx_and_rejects_unknown_robots():
+    from armtwin.robots import registry
+
+    spec = registry.get("omx")
+    assert spec.bus == "dynamixel" and spec.constants_module().LEROBOT_ROBOT_TYPE == "omx_follower"
+    with pytest.raises(KeyError, match="valid robots: so101, omx"):
+        registry.get("koch")
+
+
+def test_cli_virtual_arm_serves_an_omx(sdk):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "armtwin", "virtual-arm", "--robot", "omx", "--role", "follower",
+                             "--duration", "20"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("port: "), (line, proc.stderr.read() if proc.poll() is not None else "")
+        import dynamixel_sdk as dxl
+
+        ph, pk = dxl.PortHandler(line.split()[1]), dxl.PacketHandler(2.0)
+        assert ph.openPort() and ph.setBaudRate(1_000_000)
+        assert [pk.ping(ph, i)[:2] for i in (11, 16)] == [(1060, 0), (1200, 0)]
+        ph.closePort()
+    finally:
+        proc.terminate()
+        proc.wait(10)
