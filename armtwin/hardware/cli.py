@@ -17,6 +17,9 @@ def add_virtual_arm(subparsers) -> None:
         description="Start a virtual SO-101 arm whose Feetech bus LeRobot drives unmodified. Prints the port "
         "and the calibration id/dir to pass to LeRobot (--robot.port/--robot.id/--robot.calibration_dir).",
     )
+    from armtwin.robots.registry import ROBOTS
+
+    p.add_argument("--robot", choices=sorted(ROBOTS), default="so101", help="which arm to emulate [so101]")
     p.add_argument("--role", choices=ROLES, required=True)
     p.add_argument(
         "--script",
@@ -58,6 +61,11 @@ def add_virtual_arm(subparsers) -> None:
 
 def run_virtual_arm(args: argparse.Namespace) -> int:
     from armtwin.hardware.virtual_arm import VirtualArm, VirtualArmConfig, default_lerobot_calibration_dir
+    from armtwin.robots.registry import get
+
+    spec = get(getattr(args, "robot", "so101"))
+    if spec.virtual_arm != "armtwin.hardware.virtual_arm:VirtualArm":
+        return _run_registered_arm(spec, args)
 
     try:
         config = VirtualArmConfig(
@@ -98,6 +106,30 @@ def run_virtual_arm(args: argparse.Namespace) -> int:
             f"LeRobot: --{kind}.port={arm.port} --{kind}.id={arm.id} --{kind}.calibration_dir={arm.calibration_dir}",
             flush=True,
         )
+        t_end = None if args.duration is None else time.monotonic() + args.duration
+        while t_end is None or time.monotonic() < t_end:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        c = arm.bus.counters
+        print(f"served {c.rx_packets} packets ({c.instructions}), {c.bad_checksums} bad checksums", file=sys.stderr)
+        arm.close()
+    return 0
+
+
+def _run_registered_arm(spec, args: argparse.Namespace) -> int:
+    """A robot whose virtual arm needs no calibration file (LeRobot calibrates it unattended)."""
+    try:
+        config = spec.resolve("virtual_arm_config")(role=args.role, script=args.script, faults=tuple(args.fault), id=args.id)
+        arm = spec.resolve("virtual_arm")(config).start()
+    except (ValueError, KeyError) as e:
+        print(f"armtwin virtual-arm: {e}", file=sys.stderr)
+        return 2
+    try:
+        kind = "robot" if args.role == "follower" else "teleop"
+        print(f"port: {arm.port}")
+        print(f"LeRobot: --{kind}.port={arm.port} --{kind}.id={arm.id}", flush=True)
         t_end = None if args.duration is None else time.monotonic() + args.duration
         while t_end is None or time.monotonic() < t_end:
             time.sleep(0.2)
