@@ -326,3 +326,21 @@ def test_local_policy_fast_paths_give_lerobots_actions(tiny_act_checkpoint):
     fast.policy.train()
     fast.policy.eval()  # after a train(), eval() walks the modules again
     assert not any(m.training for m in fast.policy.modules())
+
+
+def test_eval_out_never_lands_in_the_policy_nor_replaces_silently(tmp_path):
+    """`armtwin eval --out` is checked when the config is built: not inside the policy, not an existing
+    folder without --overwrite (issue 13's rule for every command that writes)."""
+    from armtwin.policy.eval import EvalConfig
+    from armtwin.staging import OutputError
+
+    policy = tmp_path / "policy"
+    policy.mkdir()
+    (policy / "config.json").write_text("{}")
+    with pytest.raises(OutputError, match="inside"):
+        EvalConfig(policy=policy, env_id="armtwin/SO101-Lift-v0", episodes=1, out=policy / "eval")
+    (tmp_path / "old").mkdir()
+    with pytest.raises(OutputError, match="exists"):
+        EvalConfig(policy=policy, env_id="armtwin/SO101-Lift-v0", episodes=1, out=tmp_path / "old")
+    cfg = EvalConfig(policy=policy, env_id="armtwin/SO101-Lift-v0", episodes=1, out=tmp_path / "old", overwrite=True)
+    assert cfg.out == tmp_path / "old"

@@ -13,7 +13,8 @@ def _cmd_eval(args) -> int:
         cfg = EvalConfig(policy=args.policy, env_id=args.env, episodes=args.episodes, out=args.out, dist=args.dist,
                          seed=args.seed, workers=args.workers, ray_address=args.ray_address, videos=args.videos,
                          record=args.record, hz=args.hz, max_steps=args.max_steps, device=args.device,
-                         policy_server=args.policy_server, progress=not args.no_progress)
+                         policy_server=args.policy_server, progress=not args.no_progress,
+                         overwrite=args.overwrite)
         if cfg.record is not None and cfg.record.exists():
             raise FileExistsError(f"--record {cfg.record} exists; choose a new file")
     except (ValueError, FileNotFoundError, FileExistsError, ImportError) as e:
@@ -66,7 +67,8 @@ def add_eval(subparsers) -> None:
     p.add_argument("--max-steps", type=int, help="episode horizon in steps [the task's]")
     p.add_argument("--device", default="cpu", help="torch device (the server's with --policy-server) [cpu]")
     _add_policy_server(p)
-    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--out", required=True, help="output directory (must not exist unless --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="write into an existing --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_eval)
 

@@ -38,7 +38,7 @@ class EvalConfig:
     workers >= 1 (pool when > 1) or ray_address. videos: MP4s of the first N episodes. record: rollouts
     HDF5 path or None. hz: control rate. max_steps: horizon (None: the env's). device: torch device.
     policy_server: "HOST:PORT" of LeRobot's async inference server that runs the policy (one worker).
-    progress: show a progress bar. print_table: print the summary."""
+    progress: show a progress bar. print_table: print the summary. overwrite: write into an existing ``out``."""
 
     policy: str | Path
     env_id: str
@@ -56,6 +56,7 @@ class EvalConfig:
     policy_server: str | None = None
     progress: bool = True
     print_table: bool = True
+    overwrite: bool = False
 
     def __post_init__(self):
         from armtwin.envs import check_env_id
@@ -70,7 +71,10 @@ class EvalConfig:
             parse_server(self.policy_server)
             if self.workers != 1 or self.ray_address is not None:
                 raise ValueError("--policy-server takes one worker: LeRobot's policy server serves one client at a time")
-        self.out = Path(self.out)
+        from armtwin.staging import check_output
+
+        # the outputs never replace or land inside the policy; an existing --out only with overwrite
+        self.out = check_output(self.out, [self.policy], overwrite=self.overwrite, kind="dir", what="--out")
         if self.dist not in DISTRIBUTIONS:
             raise ValueError(f"unknown --dist {self.dist!r}; valid: {', '.join(DISTRIBUTIONS)}")
         for name, lo in (("episodes", 1), ("workers", 1), ("videos", 0)):
