@@ -1,9 +1,43 @@
-"""Checks of option values the commands share, applied when a config is built (before anything is
-opened or written), each raising ValueError that names the option and the accepted values."""
+"""What the commands share about their options: flags derived from a config's dataclass fields
+(:func:`add_field`, :func:`field_values`), and checks of option values applied when a config is built
+(before anything is opened or written), each raising ValueError that names the option and the accepted
+values."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import typing
+
+
+def _field(config_cls, name: str) -> dataclasses.Field:
+    fields = {f.name: f for f in dataclasses.fields(config_cls)}
+    if name not in fields:
+        raise KeyError(f"{config_cls.__name__} has no field {name!r}; fields: {', '.join(fields)}")
+    return fields[name]
+
+
+def add_field(parser, config_cls, name: str, help: str, **kwargs) -> None:
+    """``--<name with dashes>`` for the dataclass field ``name`` of ``config_cls``: its default and value
+    type come from the field (so they are written once, in the config), its help gets ``[default]``.
+
+    A bool field becomes a switch (``store_true``); ``kwargs`` go to ``add_argument`` (e.g. ``choices``,
+    ``metavar``, ``required``)."""
+    f = _field(config_cls, name)
+    default = f.default if f.default is not dataclasses.MISSING else None
+    hints = typing.get_type_hints(config_cls)
+    kind = next((t for t in typing.get_args(hints[name]) or (hints[name],) if t in (bool, int, float, str)), str)
+    flag = "--" + name.replace("_", "-")
+    if kind is bool:
+        parser.add_argument(flag, dest=name, action="store_true", default=bool(default), help=help, **kwargs)
+        return
+    shown = "" if default is None else f" [{default}]"
+    parser.add_argument(flag, dest=name, type=kind, default=default, help=help + shown, **kwargs)
+
+
+def field_values(args, config_cls, names) -> dict:
+    """``{name: args.<name>}`` for the fields :func:`add_field` added: the config's keyword arguments."""
+    return {n: getattr(args, _field(config_cls, n).name) for n in names}
 
 
 def check_image_size(size, *, what: str = "--image-size") -> tuple[int, int] | None:

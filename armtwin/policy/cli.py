@@ -5,16 +5,20 @@ from __future__ import annotations
 import sys
 
 
+#: EvalConfig fields whose flag is only the field (default and type from the config).
+EVAL_FIELDS = ("dist", "seed", "videos", "hz", "max_steps", "device", "overwrite")
+
+
 def _cmd_eval(args) -> int:
+    from armtwin.cli_fields import field_values
     from armtwin.policy.eval import EvalConfig, run_eval
     from armtwin.policy.features import FeatureMismatch
 
     try:
-        cfg = EvalConfig(policy=args.policy, env_id=args.env, episodes=args.episodes, out=args.out, dist=args.dist,
-                         seed=args.seed, workers=args.workers, ray_address=args.ray_address, videos=args.videos,
-                         record=args.record, hz=args.hz, max_steps=args.max_steps, device=args.device,
+        cfg = EvalConfig(policy=args.policy, env_id=args.env, episodes=args.episodes, out=args.out,
+                         workers=args.workers, ray_address=args.ray_address, record=args.record,
                          policy_server=args.policy_server, progress=not args.no_progress,
-                         overwrite=args.overwrite)
+                         **field_values(args, EvalConfig, EVAL_FIELDS))
         if cfg.record is not None and cfg.record.exists():
             raise FileExistsError(f"--record {cfg.record} exists; choose a new file")
     except (ValueError, FileNotFoundError, FileExistsError, ImportError) as e:
@@ -44,7 +48,8 @@ def _add_policy_server(p) -> None:
 
 
 def add_eval(subparsers) -> None:
-    from armtwin.policy.eval import DISTRIBUTIONS
+    from armtwin.cli_fields import add_field
+    from armtwin.policy.eval import DISTRIBUTIONS, EvalConfig
 
     p = subparsers.add_parser(
         "eval", help="evaluate a LeRobot policy in the twin: success rate, failure reasons, videos",
@@ -56,19 +61,19 @@ def add_eval(subparsers) -> None:
     p.add_argument("--policy", required=True, help="pretrained_model directory (or a lerobot-train output dir)")
     p.add_argument("--env", required=True, help="task id (see `armtwin envs`)")
     p.add_argument("--episodes", type=int, default=50, help="episodes to run [50]")
-    p.add_argument("--dist", choices=DISTRIBUTIONS, default="D0", help="reset distribution [D0]")
-    p.add_argument("--seed", type=int, default=0, help="evaluation seed [0]")
+    add_field(p, EvalConfig, "dist", "reset distribution", choices=DISTRIBUTIONS)
+    add_field(p, EvalConfig, "seed", "evaluation seed: episode i is seeded from (seed, i)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--workers", type=int, default=1, help="local worker processes [1]")
     g.add_argument("--ray-address", help="run the episodes on this Ray cluster (e.g. auto)")
-    p.add_argument("--videos", type=int, default=0, help="write MP4s of the first N episodes [0]")
+    add_field(p, EvalConfig, "videos", "write MP4s of the first N episodes")
     p.add_argument("--record", help="also keep the rollouts as an armtwin HDF5 recording (DIR/rollouts.h5)")
-    p.add_argument("--hz", type=float, default=30.0, help="control rate the policy was trained at [30]")
-    p.add_argument("--max-steps", type=int, help="episode horizon in steps [the task's]")
-    p.add_argument("--device", default="cpu", help="torch device (the server's with --policy-server) [cpu]")
+    add_field(p, EvalConfig, "hz", "control rate the policy was trained at")
+    add_field(p, EvalConfig, "max_steps", "episode horizon in steps [the task's]")
+    add_field(p, EvalConfig, "device", "torch device (the server's with --policy-server)")
     _add_policy_server(p)
     p.add_argument("--out", required=True, help="output directory (must not exist unless --overwrite)")
-    p.add_argument("--overwrite", action="store_true", help="write into an existing --out")
+    add_field(p, EvalConfig, "overwrite", "write into an existing --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_eval)
 
