@@ -72,6 +72,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.lerobot  # compares with LeRobot's own lookup
 def test_teleop_real_target_uses_the_calibration_lerobot_uses_under_hf_lerobot_home(tmp_path):
     """The bug: with HF_LEROBOT_HOME set, `armtwin teleop --target real` looked under the default cache
     folder while LeRobot's SO101Follower (and `armtwin virtual-arm`) looked under $HF_LEROBOT_HOME."""
@@ -110,6 +111,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.lerobot  # compares with LeRobot's own lookup
 def test_without_lerobot_the_lookup_applies_lerobots_rule(tmp_path):
     cases = [
         {},
