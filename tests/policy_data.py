@@ -12,9 +12,6 @@ build once per test session.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,23 +41,9 @@ def tiny_state_dataset(root: Path, *, num: int = 3, env_id: str = ENV_ID) -> Pat
 
 
 def tiny_act(dataset_root: Path, out_dir: Path, *, steps: int = 10) -> Path:
-    """Train a tiny ACT for ``steps`` steps with ``lerobot-train``; returns its pretrained_model directory."""
-    exe = Path(sys.executable).parent / "lerobot-train"
-    cmd = [
-        str(exe), f"--dataset.repo_id={REPO_ID}", f"--dataset.root={dataset_root}", "--policy.type=act",
-        "--policy.device=cpu", "--policy.dim_model=32", "--policy.n_heads=2", "--policy.dim_feedforward=64",
-        "--policy.n_encoder_layers=1", "--policy.n_decoder_layers=1", "--policy.n_vae_encoder_layers=1",
-        "--policy.chunk_size=10", "--policy.n_action_steps=10", "--policy.pretrained_backbone_weights=null",
-        "--policy.push_to_hub=false", f"--steps={steps}", "--batch_size=2", "--num_workers=0",
-        f"--save_freq={steps}", "--log_freq=5", "--eval_freq=0", "--wandb.enable=false",
-        f"--output_dir={out_dir}", "--job_name=tiny_act",
-    ]
-    env = dict(os.environ, HF_HUB_OFFLINE="1", WANDB_MODE="disabled",
-               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
-    if r.returncode != 0:
-        raise RuntimeError(f"lerobot-train failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
-    model = out_dir / "checkpoints" / "last" / "pretrained_model"
-    if not (model / "config.json").is_file():
-        raise RuntimeError(f"lerobot-train wrote no pretrained_model under {out_dir}: {sorted(out_dir.rglob('*'))[:20]}")
-    return model
+    """Train a tiny ACT for ``steps`` steps with ``lerobot-train`` (armtwin.policy.train, preset
+    ``act-tiny``); returns its pretrained_model directory."""
+    from armtwin.policy.train import TrainConfig, train_policy
+
+    return train_policy(TrainConfig(dataset_root=dataset_root, repo_id=REPO_ID, out_dir=out_dir, preset="act-tiny",
+                                    steps=steps, batch_size=2, log_freq=5), echo=False)
