@@ -94,28 +94,13 @@ def run_virtual_arm(args: argparse.Namespace) -> int:
     except (FileExistsError, FileNotFoundError, ValueError) as e:
         print(f"armtwin virtual-arm: {e}", file=sys.stderr)
         return 2
-    try:
-        print(f"port: {arm.port}")
-        print(f"id: {arm.id}")
-        print(f"calibration_dir: {arm.calibration_dir}")
-        print(f"calibration: {arm.calibration_path}")
-        if arm.frame_socket:
-            print(f"frame_socket: {arm.frame_socket}")
-        kind = "robot" if args.role == "follower" else "teleop"
-        print(
-            f"LeRobot: --{kind}.port={arm.port} --{kind}.id={arm.id} --{kind}.calibration_dir={arm.calibration_dir}",
-            flush=True,
-        )
-        t_end = None if args.duration is None else time.monotonic() + args.duration
-        while t_end is None or time.monotonic() < t_end:
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        c = arm.bus.counters
-        print(f"served {c.rx_packets} packets ({c.instructions}), {c.bad_checksums} bad checksums", file=sys.stderr)
-        arm.close()
-    return 0
+    lines = [f"port: {arm.port}", f"id: {arm.id}", f"calibration_dir: {arm.calibration_dir}",
+             f"calibration: {arm.calibration_path}"]
+    if arm.frame_socket:
+        lines.append(f"frame_socket: {arm.frame_socket}")
+    kind = "robot" if args.role == "follower" else "teleop"
+    lines.append(f"LeRobot: --{kind}.port={arm.port} --{kind}.id={arm.id} --{kind}.calibration_dir={arm.calibration_dir}")
+    return _serve(arm, lines, args.duration)
 
 
 def _run_registered_arm(spec, args: argparse.Namespace) -> int:
@@ -126,11 +111,16 @@ def _run_registered_arm(spec, args: argparse.Namespace) -> int:
     except (ValueError, KeyError) as e:
         print(f"armtwin virtual-arm: {e}", file=sys.stderr)
         return 2
+    kind = "robot" if args.role == "follower" else "teleop"
+    return _serve(arm, [f"port: {arm.port}", f"LeRobot: --{kind}.port={arm.port} --{kind}.id={arm.id}"], args.duration)
+
+
+def _serve(arm, lines: list[str], duration: float | None) -> int:
+    """Print what to hand to LeRobot, serve until ``duration`` s (None: until Ctrl-C), close, print the counts."""
     try:
-        kind = "robot" if args.role == "follower" else "teleop"
-        print(f"port: {arm.port}")
-        print(f"LeRobot: --{kind}.port={arm.port} --{kind}.id={arm.id}", flush=True)
-        t_end = None if args.duration is None else time.monotonic() + args.duration
+        for line in lines:
+            print(line, flush=True)
+        t_end = None if duration is None else time.monotonic() + duration
         while t_end is None or time.monotonic() < t_end:
             time.sleep(0.2)
     except KeyboardInterrupt:
