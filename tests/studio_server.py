@@ -62,7 +62,14 @@ def browser():
 
 
 def shot(page, name: str) -> Path:
-    """Save a PNG of ``page`` as docs/studio-<name>.png (the README shows them)."""
-    out = Path(__file__).resolve().parent.parent / "docs" / f"studio-{name}.png"
+    """Save a PNG of ``page`` as studio-<name>.png in ``$ARMTWIN_SCREENSHOTS`` (to refresh the README's
+    pictures: ``ARMTWIN_SCREENSHOTS=docs ./dev.sh test tests/test_studio_browser.py``), else in a
+    temporary folder: a test run leaves the tracked files alone."""
+    import os
+    import tempfile
+
+    folder = Path(os.environ.get("ARMTWIN_SCREENSHOTS") or tempfile.mkdtemp(prefix="armtwin-shots-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"studio-{name}.png"
     page.screenshot(path=str(out), full_page=True)
     return out

@@ -194,9 +194,10 @@ def _free_port() -> int:
 
 
 @pytest.mark.lerobot
-def test_robot_client_drives_the_twin_from_a_policy_server(tiny_act_checkpoint):
+def test_robot_client_drives_the_twin_from_a_policy_server(tiny_act_checkpoint, tmp_path, monkeypatch):
     """LeRobot's own robot_client, robot type armtwin_so101_sim, against a real policy_server process on
     loopback: chunks of ACT actions arrive over gRPC and the twin performs them."""
+    monkeypatch.chdir(tmp_path)  # LeRobot's client and server write logs/ into their working directory
     import threading
     import time
 
@@ -208,7 +209,7 @@ def test_robot_client_drives_the_twin_from_a_policy_server(tiny_act_checkpoint):
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "lerobot.async_inference.policy_server", "--host=127.0.0.1", f"--port={port}",
-         "--fps=30"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(),
+         "--fps=30"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(), cwd=tmp_path,
     )
     try:
         lines = []

@@ -1,7 +1,7 @@
 """The studio in a real headless Chromium (Debian's chromium, driven by Playwright): the record page on the
 scripted leader and the sim target, a lost websocket mid-episode, the dataset page on a converted LeRobot
 dataset (video plays, plots drawn), a non-default bind refusing a browser without the token. Each page's
-screenshot goes to docs/studio-*.png."""
+screenshot goes to $ARMTWIN_SCREENSHOTS/studio-*.png (docs/ to refresh the README's; a temp folder otherwise)."""
 
 from __future__ import annotations
 
