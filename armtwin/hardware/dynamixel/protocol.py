@@ -16,9 +16,10 @@ signed (LeRobot's ``X_SERIES_ENCODINGS_TABLE``; Drive_Mode and limits unsigned).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Sequence
+
+from armtwin.hardware.framing import FramedParser
 
 # --- protocol constants ------------------------------------------------------
 
@@ -280,7 +281,7 @@ class Packet:
         return encode_instruction(self.id, self.instruction, self.params)
 
 
-class PacketParser:
+class PacketParser(FramedParser):
     """Incremental parser of a byte stream into Protocol 2.0 packets.
 
     Resynchronises on ``FF FF FD 00``: whatever cannot start a packet (reserved byte not 0, a
@@ -290,62 +291,18 @@ class PacketParser:
     arrive, so a truncated packet cannot swallow a request sent after a pause (as the Feetech parser).
     """
 
-    def __init__(self, *, stale_s: float = 0.05):
-        self.buf = bytearray()
-        self.bad_checksums = 0
-        self.skipped_bytes = 0
-        self.stale_s = stale_s
-        self._partial_since: float | None = None
+    HEADER = HEADER
+    HEAD_LEN = 7
 
-    def feed(self, data: bytes, now: float | None = None) -> list[Packet]:
-        now = time.monotonic() if now is None else now
-        if self._partial_since is not None and self.buf and now - self._partial_since > self.stale_s:
-            self.skipped_bytes += len(self.buf)
-            self.buf.clear()
-        if not self.buf:
-            self._partial_since = None
-        self.buf += data
-        out: list[Packet] = []
-        buf = self.buf
-        consumed = False
-        while True:
-            start = buf.find(HEADER)
-            if start < 0:
-                # Keep a tail that may be the start of a header (FF, or FF FF).
-                keep = 2 if buf[-2:] == b"\xff\xff" else (1 if buf[-1:] == b"\xff" else 0)
-                keep = min(keep, len(buf))
-                self.skipped_bytes += len(buf) - keep
-                consumed |= len(buf) - keep > 0
-                del buf[: len(buf) - keep]
-                break
-            if start:
-                self.skipped_bytes += start
-                del buf[:start]
-                consumed = True
-            if len(buf) < 7:
-                break
-            length = buf[5] | (buf[6] << 8)
-            if buf[3] != 0x00 or length < 3 or length + 7 > MAX_PACKET_LEN:
-                del buf[0]
-                self.skipped_bytes += 1
-                consumed = True
-                continue
-            total = length + 7
-            if len(buf) < total:
-                break
-            crc = buf[total - 2] | (buf[total - 1] << 8)
-            if crc16(buf[: total - 2]) != crc:
-                self.bad_checksums += 1
-                del buf[0]
-                self.skipped_bytes += 1
-                consumed = True
-                continue
-            body = unstuff(bytes(buf[7 : total - 2]))
-            out.append(Packet(buf[4], body[0], body[1:]))
-            del buf[:total]
-            consumed = True
-        if not buf:
-            self._partial_since = None
-        elif consumed or self._partial_since is None:
-            self._partial_since = now
-        return out
+    def _total(self, buf):
+        length = buf[5] | (buf[6] << 8)
+        if buf[3] != 0x00 or length < 3 or length + 7 > MAX_PACKET_LEN:
+            return None
+        return length + 7
+
+    def _checksum_ok(self, buf, total):
+        return crc16(buf[: total - 2]) == buf[total - 2] | (buf[total - 1] << 8)
+
+    def _packet(self, buf, total):
+        body = unstuff(bytes(buf[7 : total - 2]))
+        return Packet(buf[4], body[0], body[1:])

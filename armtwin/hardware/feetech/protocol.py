@@ -10,9 +10,10 @@ server (:mod:`.bus`) speak through it; so can a test that plays the client.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Iterable, Sequence
+
+from armtwin.hardware.framing import FramedParser
 
 # --- protocol constants ------------------------------------------------------
 
@@ -176,7 +177,7 @@ class Packet:
         return encode_instruction(self.id, self.code, self.params)
 
 
-class PacketParser:
+class PacketParser(FramedParser):
     """Incremental parser of a byte stream into packets.
 
     Resynchronises on ``FF FF``: whatever cannot start a packet (a length byte below 2 or beyond
@@ -188,61 +189,17 @@ class PacketParser:
     ``stale_s`` later is parsed (``tests/test_bus_fuzz.py``).
     """
 
-    def __init__(self, *, stale_s: float = 0.05):
-        self.buf = bytearray()
-        self.bad_checksums = 0
-        self.skipped_bytes = 0
-        self.stale_s = stale_s
-        self._partial_since: float | None = None
+    HEADER = HEADER
+    HEAD_LEN = 4
 
-    def feed(self, data: bytes, now: float | None = None) -> list[Packet]:
-        now = time.monotonic() if now is None else now
-        if self._partial_since is not None and self.buf and now - self._partial_since > self.stale_s:
-            # The client gave up on these bytes long ago; keeping any of them could swallow this request.
-            self.skipped_bytes += len(self.buf)
-            self.buf.clear()
-        if not self.buf:
-            self._partial_since = None
-        self.buf += data
-        out: list[Packet] = []
-        buf = self.buf
-        consumed = False
-        while True:
-            start = buf.find(HEADER)
-            if start < 0:
-                keep = 1 if buf[-1:] == b"\xff" else 0
-                self.skipped_bytes += len(buf) - keep
-                consumed |= len(buf) - keep > 0
-                del buf[: len(buf) - keep]
-                break
-            if start:
-                self.skipped_bytes += start
-                del buf[:start]
-                consumed = True
-            if len(buf) < 4:
-                break
-            length = buf[3]
-            if buf[2] == 0xFF or length < 2 or length + 4 > MAX_PACKET_LEN:
-                # FF FF FF: the first FF was noise; a length no packet has: not a header.
-                del buf[0]
-                self.skipped_bytes += 1
-                consumed = True
-                continue
-            total = length + 4
-            if len(buf) < total:
-                break
-            if checksum(buf[2 : total - 1]) != buf[total - 1]:
-                self.bad_checksums += 1
-                del buf[0]
-                self.skipped_bytes += 1
-                consumed = True
-                continue
-            out.append(Packet(buf[2], buf[4], bytes(buf[5 : total - 1])))
-            del buf[:total]
-            consumed = True
-        # The age of what is left counts from when its first byte became the head of the buffer.
-        if not buf:
-            self._partial_since = None
-        elif consumed or self._partial_since is None:
-            self._partial_since = now
-        return out
+    def _total(self, buf):
+        length = buf[3]
+        if buf[2] == 0xFF or length < 2 or length + 4 > MAX_PACKET_LEN:
+            return None  # FF FF FF: the first FF was noise; a length no packet has: not a header
+        return length + 4
+
+    def _checksum_ok(self, buf, total):
+        return checksum(buf[2 : total - 1]) == buf[total - 1]
+
+    def _packet(self, buf, total):
+        return Packet(buf[2], buf[4], bytes(buf[5 : total - 1]))
