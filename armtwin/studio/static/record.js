@@ -6,7 +6,7 @@ const $ = id => document.getElementById(id);
 const KEYS = { " ": "start", y: "success", n: "failure", x: "discard", r: "reset" };
 const PAD = { 0: "start", 3: "success", 1: "failure", 2: "discard", 9: "reset" }; // A, Y, B, X, Start
 const HISTORY = 150;
-let ws = null, last = null, hist = { leader: {}, follower: {} }, frames = {}, fpsCount = {}, fpsT = performance.now();
+let ws = null, last = null, hist = { leader: {}, follower: {} }, frames = {}, frameSeq = {}, fpsCount = {}, fpsT = performance.now();
 window.studio = { framesReceived: 0, status: null, frames };
 
 async function init() {
@@ -70,12 +70,19 @@ function onFrame(buf) {
   const b = new Uint8Array(buf), n = b[0];
   const name = new TextDecoder().decode(b.subarray(1, 1 + n));
   const blob = new Blob([b.subarray(1 + n)], { type: "image/jpeg" });
-  let img = frames[name];
-  if (!img) {
-    img = frames[name] = el("img", { id: `cam-${name}`, alt: name });
-    $("cams").append(el("div", { class: "cam" }, img, el("span", {}, name)));
-  }
-  const old = img.src; img.src = URL.createObjectURL(blob); if (old) URL.revokeObjectURL(old);
+  // Decode off-screen and swap the element in only once decoded: the shown frame never blanks while the
+  // next one loads, and a decode that finishes after a newer frame's is dropped.
+  const seq = (frameSeq[name] = (frameSeq[name] || 0) + 1);
+  const next = el("img", { id: `cam-${name}`, alt: name }), url = URL.createObjectURL(blob);
+  next.src = url;
+  next.decode().then(() => {
+    const cur = frames[name];
+    if (cur && cur.dataset.seq > seq) { URL.revokeObjectURL(url); return; }
+    next.dataset.seq = seq;
+    if (cur) { cur.replaceWith(next); URL.revokeObjectURL(cur.src); }
+    else $("cams").append(el("div", { class: "cam" }, next, el("span", {}, name)));
+    frames[name] = next;
+  }, () => URL.revokeObjectURL(url));
   window.studio.framesReceived++; fpsCount[name] = (fpsCount[name] || 0) + 1;
   const now = performance.now();
   if (now - fpsT > 1000) {
