@@ -16,39 +16,9 @@ from pathlib import Path
 
 import dynamixel_sdk as dxl
 
+from capture_port import first_packet  # noqa: E402 (beside this script)
+
 OUT = Path(__file__).with_name("dynamixel_packets.json")
-
-
-class CapturePort:
-    """Just enough of dynamixel_sdk.PortHandler to capture transmitted bytes (no reply ever comes)."""
-
-    baudrate = 1_000_000
-
-    def __init__(self):
-        self.is_using = False
-        self.written: list[bytes] = []
-
-    def clearPort(self):  # noqa: N802 (SDK names)
-        pass
-
-    def writePort(self, packet):  # noqa: N802
-        self.written.append(bytes(packet))
-        return len(packet)
-
-    def readPort(self, length):  # noqa: N802
-        return []
-
-    def getBaudRate(self):  # noqa: N802
-        return self.baudrate
-
-    def setPacketTimeout(self, n):  # noqa: N802
-        pass
-
-    def setPacketTimeoutMillis(self, ms):  # noqa: N802
-        pass
-
-    def isPacketTimeout(self):  # noqa: N802
-        return True
 
 
 def status(ph, servo_id: int, error: int, data: list[int]) -> bytes:
@@ -71,10 +41,7 @@ def main() -> None:
     packets: dict[str, str] = {}
 
     def capture(name, fn):
-        port = CapturePort()
-        fn(port)
-        assert len(port.written) == 1, (name, port.written)
-        packets[name] = port.written[0].hex()
+        packets[name] = first_packet(fn).hex()
 
     capture("ping_11", lambda p: ph.ping(p, 11))
     capture("broadcast_ping", lambda p: ph.broadcastPing(p))

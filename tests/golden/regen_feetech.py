@@ -16,36 +16,9 @@ from pathlib import Path
 
 import scservo_sdk as scs
 
+from capture_port import first_packet  # noqa: E402 (beside this script)
+
 OUT = Path(__file__).with_name("feetech_packets.json")
-
-
-class CapturePort:
-    """Just enough of scservo_sdk.PortHandler to capture transmitted bytes (no reply ever comes)."""
-
-    def __init__(self):
-        self.is_using = False
-        self.written: list[bytes] = []
-        self.packet_start_time = 0.0
-        self.packet_timeout = 0.0
-
-    def clearPort(self):  # noqa: N802 (SDK names)
-        pass
-
-    def writePort(self, packet):  # noqa: N802
-        self.written.append(bytes(packet))
-        return len(packet)
-
-    def readPort(self, length):  # noqa: N802
-        return []
-
-    def setPacketTimeout(self, n):  # noqa: N802
-        pass
-
-    def setPacketTimeoutMillis(self, ms):  # noqa: N802
-        pass
-
-    def isPacketTimeout(self):  # noqa: N802
-        return True
 
 
 def status(servo_id: int, error: int, data: list[int]) -> bytes:
@@ -58,9 +31,7 @@ def main() -> None:
     packets: dict[str, str] = {}
 
     def capture(name, fn):
-        port = CapturePort()
-        fn(port)
-        packets[name] = port.written[0].hex(" ")
+        packets[name] = first_packet(fn).hex(" ")
 
     capture("ping_id1", lambda p: ph.txRxPacket(p, [0, 0, 1, 2, scs.INST_PING, 0]))
     capture("read_present_position_id1", lambda p: ph.readTxRx(p, 1, 56, 2))
