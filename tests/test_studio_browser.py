@@ -52,7 +52,12 @@ def test_record_page_records_an_episode(tmp_path, chromium):
         time.sleep(1.0)
         assert page.evaluate("window.studio.framesReceived") > n0 + 15, "camera frames keep arriving"
         assert set(page.evaluate("Object.keys(window.studio.frames)")) == {"wrist", "front"}
-        assert page.evaluate("document.getElementById('cam-wrist').naturalWidth") == 96, "frames at the recorded size"
+        assert page.evaluate("document.getElementById('cam-wrist').width") == 96, "frames drawn at the recorded size"
+        assert page.evaluate("window.studio.shown.wrist") > 15, "frames decoded into view, not only received"
+        lit = page.evaluate("(() => { const c = document.getElementById('cam-wrist');"
+                            " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+                            " let n = 0; for (let i = 0; i < d.length; i += 4) n += d[i] + d[i + 1] + d[i + 2] > 0; return n; })()")
+        assert lit > 96 * 96 // 2, f"the camera picture is drawn ({lit} of {96 * 96} pixels not black)"
         shot(page, "record")
         page.click("[data-cmd=success]")
         page.wait_for_function("window.studio.status.saved >= 1", timeout=10000)

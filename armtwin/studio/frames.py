@@ -67,16 +67,23 @@ def encode_jpeg(image: np.ndarray, quality: int = 80) -> bytes:
 
 
 class FrameEncoder:
-    """Encodes the newest observation of ``slot`` on its own thread while :meth:`wanted` (a page is open).
+    """Encodes the newest observation of ``slot`` on its own thread while :meth:`wanted` (a page is open),
+    at most ``max_fps`` observations a second (what a page shows; a faster loop's extra frames are skipped).
 
-    ``latest()`` -> ``{camera: (seq, jpeg bytes)}``; ``encoded``: frames encoded per camera (benchmarks)."""
+    ``latest()`` -> ``{camera: (seq, jpeg bytes)}``; ``encoded``: frames encoded per camera (benchmarks).
+    ``watch(callback)`` / ``unwatch(callback)``: ``callback()`` is called on the encoder thread after each
+    observation's cameras are published (the websocket handlers use it to wake up instead of polling)."""
 
-    def __init__(self, slot: LatestSlot, *, quality: int = 80):
+    def __init__(self, slot: LatestSlot, *, quality: int = 80, max_fps: float = 30.0):
+        if not max_fps > 0:
+            raise ValueError(f"max_fps must be > 0, got {max_fps!r}")
         self.slot = slot
         self.quality = quality
+        self.min_interval = 1.0 / float(max_fps)
         self.clients = 0
         self.encoded: dict[str, int] = {}
         self._latest: dict[str, tuple[int, bytes]] = {}
+        self._watchers: list = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="armtwin-studio-jpeg", daemon=True)
@@ -89,21 +96,38 @@ class FrameEncoder:
         with self._lock:
             return dict(self._latest)
 
+    def watch(self, callback) -> None:
+        with self._lock:
+            self._watchers.append(callback)
+
+    def unwatch(self, callback) -> None:
+        with self._lock:
+            if callback in self._watchers:
+                self._watchers.remove(callback)
+
     def _run(self) -> None:
+        next_t = 0.0
         while not self._stop.is_set():
             if not self.wanted():
                 time.sleep(0.05)
                 continue
+            wait = next_t - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
             got = self.slot.take(timeout=0.2)
             if got is None:
                 continue
+            next_t = time.monotonic() + self.min_interval
             seq, obs = got
             _, cams = split_observation(obs)
-            for name, img in cams.items():
-                data = encode_jpeg(img, self.quality)
-                with self._lock:
+            encoded = {name: encode_jpeg(img, self.quality) for name, img in cams.items()}
+            with self._lock:
+                for name, data in encoded.items():
                     self._latest[name] = (seq, data)
-                self.encoded[name] = self.encoded.get(name, 0) + 1
+                    self.encoded[name] = self.encoded.get(name, 0) + 1
+                watchers = list(self._watchers)
+            for callback in watchers:
+                callback()
 
     def close(self) -> None:
         self._stop.set()

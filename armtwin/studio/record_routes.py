@@ -1,7 +1,8 @@
 """Record page routes: options, connect/disconnect, commands, and the live websocket.
 
-Websocket ``/ws/record``: the server sends text messages (JSON :meth:`RecordController.snapshot`, ~20/s)
-and binary messages, one per new camera frame: ``[1 byte n][n bytes camera name, UTF-8][JPEG]``. The
+Websocket ``/ws/record``: the server sends text messages (JSON :meth:`RecordController.snapshot`, ~10/s)
+and binary messages, one per new camera frame (sent when the encoder publishes one, at most
+``FrameEncoder.max_fps`` per camera): ``[1 byte n][n bytes camera name, UTF-8][JPEG]``. The
 page sends ``{"cmd": "start" | "success" | "failure" | "discard" | "reset" | "resume"}``. When the
 last websocket closes, :meth:`RecordController.page_lost` ends an episode being recorded safely.
 """
@@ -17,8 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from armtwin.studio.record import COMMANDS, RecordController
 
-FRAME_POLL_S = 0.005
-STATUS_EVERY_S = 0.05
+STATUS_EVERY_S = 0.1
 
 
 def teleop_config(controller: RecordController, body: dict[str, Any]):
@@ -94,6 +94,7 @@ def make_router(controller: RecordController) -> APIRouter:
         enc = controller.encoder
         enc.clients += 1
         done = asyncio.Event()
+        fresh = asyncio.Event()  # set when the encoder published new frames (or the page left)
 
         async def receive():
             try:
@@ -107,13 +108,23 @@ def make_router(controller: RecordController) -> APIRouter:
                 pass
             finally:
                 done.set()
+                fresh.set()
 
         reader = asyncio.create_task(receive())
         sent: dict[str, int] = {}
         next_status = 0.0
         loop = asyncio.get_running_loop()
+
+        def wake():  # on the encoder thread
+            try:
+                loop.call_soon_threadsafe(fresh.set)
+            except RuntimeError:  # the event loop is closing (server shutdown)
+                pass
+
+        enc.watch(wake)
         try:
             while not done.is_set():
+                fresh.clear()  # before reading: a frame published from here on wakes the wait below
                 for name, (seq, jpeg) in enc.latest().items():
                     if sent.get(name) != seq:
                         sent[name] = seq
@@ -123,10 +134,15 @@ def make_router(controller: RecordController) -> APIRouter:
                 if now >= next_status:
                     next_status = now + STATUS_EVERY_S
                     await ws.send_text(json.dumps({"type": "status", **controller.snapshot()}))
-                await asyncio.sleep(FRAME_POLL_S)
+                # Sleep until the encoder has new frames or the next status is due (or the page left).
+                try:
+                    await asyncio.wait_for(fresh.wait(), timeout=max(0.0, next_status - loop.time()))
+                except asyncio.TimeoutError:
+                    pass
         except Exception:  # noqa: BLE001 - the page went away mid-send (disconnect, reset, closed tab)
             pass
         finally:
+            enc.unwatch(wake)
             reader.cancel()
             enc.clients -= 1
             if enc.clients == 0:

@@ -48,6 +48,11 @@ MAX_HZ = 60.0
 # ------------------------------------------------------------------ measurements
 
 
+def period_jitter_ms(tick_starts, hz: float) -> np.ndarray:
+    """Tick start times (s, perf_counter) -> each period's jitter |period - 1/hz| in ms, shape (n - 1,)."""
+    return np.abs(np.diff(np.asarray(tick_starts, dtype=float)) - 1.0 / hz) * 1e3
+
+
 @dataclass
 class LoopStats:
     """Per-tick measurements (seconds). ``tick_starts``: perf_counter at each tick start."""
@@ -64,7 +69,7 @@ class LoopStats:
         out: dict[str, float] = {"target_hz": self.hz, "ticks": float(len(t)), "overruns": float(self.overruns)}
         if len(t) >= 2:
             periods = np.diff(t)
-            jit = np.abs(periods - 1.0 / self.hz) * 1e3
+            jit = period_jitter_ms(t, self.hz)
             out.update(
                 achieved_hz=(len(t) - 1) / (t[-1] - t[0]),
                 period_mean_ms=float(periods.mean() * 1e3),

@@ -47,8 +47,11 @@ const COLORS = ["#4aa3ff", "#3ecf6e", "#f5b94a", "#ff5d5d", "#c07cff", "#4ad6d6"
 function plot(canvas, series, { cursor = null, marks = [], title = "" } = {}) {
   const dpr = window.devicePixelRatio || 1;
   const W = canvas.clientWidth, H = canvas.clientHeight;
-  canvas.width = W * dpr; canvas.height = H * dpr;
-  const c = canvas.getContext("2d"); c.scale(dpr, dpr);
+  // Resize the backing store only when the layout changed (a resize reallocates it on every redraw).
+  if (canvas.width !== Math.round(W * dpr) || canvas.height !== Math.round(H * dpr)) {
+    canvas.width = Math.round(W * dpr); canvas.height = Math.round(H * dpr);
+  }
+  const c = canvas.getContext("2d"); c.setTransform(dpr, 0, 0, dpr, 0, 0);
   c.clearRect(0, 0, W, H);
   const n = Math.max(1, ...series.map(s => s.values.length));
   let lo = Infinity, hi = -Infinity;

@@ -5,9 +5,10 @@ nav("record");
 const $ = id => document.getElementById(id);
 const KEYS = { " ": "start", y: "success", n: "failure", x: "discard", r: "reset" };
 const PAD = { 0: "start", 3: "success", 1: "failure", 2: "discard", 9: "reset" }; // A, Y, B, X, Start
-const HISTORY = 150;
-let ws = null, last = null, hist = { leader: {}, follower: {} }, frames = {}, frameSeq = {}, fpsCount = {}, fpsT = performance.now();
-window.studio = { framesReceived: 0, status: null, frames };
+const HISTORY = 75;  // status messages kept in the joints plot: ~7.5 s at 10/s
+let ws = null, last = null, hist = { leader: {}, follower: {} }, frames = {}, cams = {}, fpsCount = {}, fpsT = performance.now();
+// received / shown: frames per camera that arrived / were decoded into view (read by benchmarks/studio_stream.py).
+window.studio = { framesReceived: 0, status: null, frames, received: {}, shown: {} };
 
 async function init() {
   const o = await api("/api/record/options");
@@ -47,16 +48,19 @@ document.addEventListener("keydown", e => {
   const cmd = KEYS[e.key]; if (cmd) { e.preventDefault(); command(cmd); }
 });
 
-let padPrev = {};
+// The Gamepad API exposes a pad after its first button press ("gamepadconnected"); poll only while one
+// is connected (an idle page then does no work per display frame).
+let padPrev = {}, padPolling = false;
 function pollPad() {
-  for (const p of (navigator.getGamepads ? navigator.getGamepads() : [])) {
-    if (!p) continue;
-    $("pad").textContent = `gamepad: ${p.id.slice(0, 30)}`;
+  const pads = (navigator.getGamepads ? [...navigator.getGamepads()] : []).filter(p => p);
+  for (const p of pads) {
+    setText("pad", `gamepad: ${p.id.slice(0, 30)}`);
     p.buttons.forEach((b, i) => { const k = p.index + ":" + i; if (b.pressed && !padPrev[k] && PAD[i]) command(PAD[i]); padPrev[k] = b.pressed; });
   }
-  requestAnimationFrame(pollPad);
+  padPolling = pads.length > 0;
+  if (padPolling) requestAnimationFrame(pollPad); else setText("pad", "");
 }
-requestAnimationFrame(pollPad);
+window.addEventListener("gamepadconnected", () => { if (!padPolling) { padPolling = true; requestAnimationFrame(pollPad); } });
 
 function openSocket() {
   ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/record`);
@@ -66,43 +70,74 @@ function openSocket() {
   ws.onopen = () => { $("notice").textContent = ""; };
 }
 
+// Camera frames: one canvas per camera, which keeps showing the last frame until the next one is drawn
+// (never blank, no DOM change per frame). JPEGs are decoded off the main thread: WebCodecs' ImageDecoder
+// where the page is a secure context (loopback is), else createImageBitmap on a Blob (a Blob goes through
+// the browser process's blob registry: more work per frame). One decode in flight per camera; frames that
+// arrive meanwhile replace each other, so a busy page shows the newest frame instead of queueing.
 function onFrame(buf) {
   const b = new Uint8Array(buf), n = b[0];
   const name = new TextDecoder().decode(b.subarray(1, 1 + n));
-  const blob = new Blob([b.subarray(1 + n)], { type: "image/jpeg" });
-  // Decode off-screen and swap the element in only once decoded: the shown frame never blanks while the
-  // next one loads, and a decode that finishes after a newer frame's is dropped.
-  const seq = (frameSeq[name] = (frameSeq[name] || 0) + 1);
-  const next = el("img", { id: `cam-${name}`, alt: name }), url = URL.createObjectURL(blob);
-  next.src = url;
-  next.decode().then(() => {
-    const cur = frames[name];
-    if (cur && cur.dataset.seq > seq) { URL.revokeObjectURL(url); return; }
-    next.dataset.seq = seq;
-    if (cur) { cur.replaceWith(next); URL.revokeObjectURL(cur.src); }
-    else $("cams").append(el("div", { class: "cam" }, next, el("span", {}, name)));
-    frames[name] = next;
-  }, () => URL.revokeObjectURL(url));
-  window.studio.framesReceived++; fpsCount[name] = (fpsCount[name] || 0) + 1;
+  window.studio.framesReceived++; window.studio.received[name] = (window.studio.received[name] || 0) + 1;
+  fpsCount[name] = (fpsCount[name] || 0) + 1;
+  const cam = cams[name] || addCamera(name);
+  cam.pending = b.subarray(1 + n);
+  if (!cam.busy) showFrames(cam);
   const now = performance.now();
   if (now - fpsT > 1000) {
-    $("fps").textContent = Object.entries(fpsCount).map(([k, v]) => `${k} ${(v * 1000 / (now - fpsT)).toFixed(0)}`).join(", ");
     window.studio.fps = Object.fromEntries(Object.entries(fpsCount).map(([k, v]) => [k, v * 1000 / (now - fpsT)]));
+    setText("fps", Object.entries(window.studio.fps).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(", "));
     fpsCount = {}; fpsT = now;
   }
 }
+
+function addCamera(name) {
+  const canvas = el("canvas", { id: `cam-${name}`, width: 0, height: 0 });
+  $("cams").append(el("div", { class: "cam" }, canvas, el("span", {}, name)));
+  frames[name] = canvas;
+  return (cams[name] = { name, canvas, ctx: canvas.getContext("2d"), pending: null, busy: false });
+}
+
+async function showFrames(cam) {
+  cam.busy = true;
+  while (cam.pending) {
+    const jpeg = cam.pending; cam.pending = null;
+    let img;
+    try { img = await decodeJpeg(jpeg); } catch (e) { continue; }  // a corrupt frame: wait for the next
+    const w = img.displayWidth || img.width, h = img.displayHeight || img.height;
+    if (cam.canvas.width !== w || cam.canvas.height !== h) { cam.canvas.width = w; cam.canvas.height = h; }
+    cam.ctx.drawImage(img, 0, 0);
+    img.close();
+    window.studio.shown[cam.name] = (window.studio.shown[cam.name] || 0) + 1;
+  }
+  cam.busy = false;
+}
+
+async function decodeJpeg(bytes) {
+  if (typeof ImageDecoder !== "undefined") {
+    const d = new ImageDecoder({ data: bytes, type: "image/jpeg" });
+    try { return (await d.decode()).image; } finally { d.close(); }
+  }
+  return createImageBitmap(new Blob([bytes], { type: "image/jpeg" }));
+}
+
+// Status messages (~10/s): the page touches only what changed (a text set to the same value still costs
+// the browser a style and layout pass), and rebuilds the episode table only when an episode ended.
+function setText(id, text) { const e = $(id); text = String(text); if (e.textContent !== text) e.textContent = text; }
+let resultsKey = null;
 
 function onStatus(s) {
   if (s.type === "error") { $("error").textContent = s.message; return; }
   window.studio.status = s;
   $("connect").disabled = s.connected; $("disconnect").disabled = !s.connected;
-  if (s.error) $("error").textContent = s.error;
-  $("notice").textContent = s.notice || "";
+  if (s.error) setText("error", s.error);
+  setText("notice", s.notice || "");
   const state = !s.connected ? "not connected" : !s.running ? "stopped (follower holding)" : s.state;
-  $("state").textContent = state; $("state").className = "big state-" + (s.state || "");
-  $("saved").textContent = s.saved ?? 0; $("steps").textContent = s.episode_steps ?? 0;
-  $("next_demo").textContent = s.next_demo || "-";
-  $("hz_now").textContent = s.hz ? `${s.hz.toFixed(1)} / ${s.target_hz} Hz` : "-";
+  setText("state", state);
+  const cls = "big state-" + (s.state || ""); if ($("state").className !== cls) $("state").className = cls;
+  setText("saved", s.saved ?? 0); setText("steps", s.episode_steps ?? 0);
+  setText("next_demo", s.next_demo || "-");
+  setText("hz_now", s.hz ? `${s.hz.toFixed(1)} / ${s.target_hz} Hz` : "-");
   if (last && last.state === "recording" && s.state !== "recording") beep(s.results.length && s.results[s.results.length - 1].success ? 988 : 330);
   if (last && last.connected && last.state !== "idle" && s.state === "idle" && s.running) say("ready");
   if (!last || !last.connected) { if (s.connected && s.running && s.state === "idle") say("ready"); }
@@ -117,8 +152,12 @@ function onStatus(s) {
       if (hist.leader[k]) series.push({ name: k, values: hist.leader[k], color: COLORS[i % 6], dash: true });
     });
     plot($("joints"), series, { title: Object.keys(hist.follower).join("  ") });
-    const t = $("results"); t.innerHTML = "<tr><th>episode</th><th>steps</th><th>success</th></tr>";
-    for (const r of s.results) t.append(el("tr", {}, el("td", {}, r.name || "-"), el("td", {}, r.steps), el("td", {}, r.success ? "yes" : "no")));
+    const key = JSON.stringify(s.results);
+    if (key !== resultsKey) {
+      resultsKey = key;
+      const t = $("results"); t.innerHTML = "<tr><th>episode</th><th>steps</th><th>success</th></tr>";
+      for (const r of s.results) t.append(el("tr", {}, el("td", {}, r.name || "-"), el("td", {}, r.steps), el("td", {}, r.success ? "yes" : "no")));
+    }
   }
 }
 init().catch(e => $("error").textContent = e.message);
