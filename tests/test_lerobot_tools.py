@@ -184,6 +184,54 @@ def test_lerobot_record_resets_the_twin_between_episodes(tmp_path):
         assert np.abs(states[-1] - home).max() > 10.0  # the leader moved the twin away during the episode
 
 
+def _record_real_so101(root: Path, tmp: Path):
+    """LeRobot's own recorder with robot type ``so101_follower`` (LeRobot's real SO-101 driver) on a virtual
+    follower arm, teleoperated by a virtual leader: one 1 s episode, no cameras."""
+    from armtwin.hardware.remote_arm import RemoteVirtualArm
+    from armtwin.hardware.virtual_arm import VirtualArmConfig
+
+    env = dict(_env(), HF_LEROBOT_CALIBRATION=str(tmp / "calibration"))
+    with RemoteVirtualArm(VirtualArmConfig(role="follower", calibration_dir=tmp / "fcal")) as f, \
+            RemoteVirtualArm(VirtualArmConfig(role="leader", script="sine", calibration_dir=tmp / "lcal")) as lead:
+        return subprocess.run(
+            [str(BIN / "lerobot-record"), "--robot.type=so101_follower", f"--robot.port={f.port}",
+             f"--robot.id={f.id}", f"--robot.calibration_dir={f.calibration_dir}",
+             "--teleop.type=so101_leader", f"--teleop.port={lead.port}", f"--teleop.id={lead.id}",
+             f"--teleop.calibration_dir={lead.calibration_dir}", "--dataset.repo_id=me/real_so101",
+             f"--dataset.root={root}", "--dataset.single_task=lift the red cube", "--dataset.num_episodes=1",
+             "--dataset.episode_time_s=1", "--dataset.reset_time_s=0", "--dataset.fps=30",
+             "--dataset.push_to_hub=false", "--play_sounds=false", "--display_data=false"],
+            capture_output=True, text=True, timeout=300, env=env,
+        )
+
+
+@pytest.mark.lerobot
+def test_converter_writes_the_robot_type_lerobot_record_writes_for_a_real_so101(tmp_path):
+    """``armtwin convert lerobot`` datasets say the robot_type (and carry the joint features) of a dataset
+    that LeRobot's own lerobot-record writes with its real SO-101 driver, and the twin's plugin robot
+    records the same robot_type: the three agree, from the SO-101 constants."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from convert_data import write_synthetic_recording
+    from lerobot.robots.so_follower import SO101Follower
+
+    from armtwin.convert.lerobot_v3 import LeRobotExportConfig, export_lerobot
+    from lerobot_robot_armtwin import ArmtwinSO101SimConfig
+
+    r = _record_real_so101(tmp_path / "real", tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    real = json.loads((tmp_path / "real" / "meta" / "info.json").read_text())
+    h5 = write_synthetic_recording(tmp_path / "rec.h5", lengths=(5,), success=(True,), instructions=("lift",),
+                                   image_size=(16, 16), seed=0)
+    export_lerobot(LeRobotExportConfig(inputs=[h5], repo_id="me/twin", root=tmp_path / "twin", vcodec="h264",
+                                       progress=False))
+    twin = json.loads((tmp_path / "twin" / "meta" / "info.json").read_text())
+    print(f"lerobot-record (so101_follower) robot_type={real['robot_type']!r}; converter {twin['robot_type']!r}")
+    assert twin["robot_type"] == real["robot_type"] == SO101Follower.name == C.LEROBOT_ROBOT_TYPE
+    assert ArmtwinSO101SimConfig(camera_names=[]).robot_type == real["robot_type"]
+    for key in ("action", "observation.state"):
+        assert twin["features"][key] == real["features"][key], key
+
+
 # ------------------------------------------------------------------ async inference (gRPC)
 def _free_port() -> int:
     import socket
