@@ -96,6 +96,57 @@ def test_lerobot_eval_runs_on_the_twin(tiny_act_checkpoint, tmp_path):
     assert all(Path(p).is_file() for p in overall["video_paths"])
 
 
+def _first_frames(video_dir: Path, n: int) -> list[np.ndarray]:
+    import av
+
+    frames = []
+    for i in range(n):
+        with av.open(str(video_dir / f"eval_episode_{i}.mp4")) as c:
+            frames.append(next(c.decode(video=0)).to_ndarray(format="rgb24").astype(np.float64))
+    return frames
+
+
+@pytest.mark.lerobot
+def test_lerobot_eval_and_armtwin_eval_agree_per_episode(tiny_act_checkpoint, tmp_path):
+    """lerobot-eval --seed=S and armtwin eval --seed S --seed-scheme lerobot play the same scenes (episode i:
+    seed S+i) and give the same per-episode success. lerobot-eval's eval_info.json keeps no seeds, so the
+    scene each of its episodes started from is read from the first frame of its episode video (rendered right
+    after env.reset(seed=...)) and matched against fresh resets of the candidate seeds."""
+    import armtwin.envs.lerobot_view  # noqa: F401  registers armtwin_lerobot/<task>
+    from armtwin.policy.episodes import episode_seed
+    from armtwin.policy.eval import EvalConfig, run_eval
+
+    S, n, horizon = 7, 3, 60
+    out = tmp_path / "lerobot"
+    r = subprocess.run(
+        [str(BIN / "lerobot-eval"), "--env.type=armtwin", "--env.task=SO101-Lift-v0",
+         "--env.observation_height=32", "--env.observation_width=32", f"--env.episode_length={horizon}",
+         f"--policy.path={tiny_act_checkpoint}", "--policy.device=cpu", f"--eval.n_episodes={n}",
+         "--eval.batch_size=1", f"--output_dir={out}", f"--seed={S}"],
+        capture_output=True, text=True, timeout=600, env=_env(),
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    theirs = json.loads((out / "eval_info.json").read_text())["per_task"][0]["metrics"]["successes"]
+    res = run_eval(EvalConfig(policy=tiny_act_checkpoint, env_id="armtwin/SO101-Lift-v0", episodes=n,
+                              out=tmp_path / "armtwin", seed=S, seed_scheme="lerobot", max_steps=horizon,
+                              progress=False, print_table=False))
+    ours = [o.success for o in res.outcomes]
+    print(f"per-episode success: lerobot-eval {theirs}, armtwin eval {ours}; seeds {[o.seed for o in res.outcomes]}")
+    assert [o.seed for o in res.outcomes] == [S + i for i in range(n)]
+    assert ours == theirs
+    # The scenes lerobot-eval played: its episode i starts from seed S+i (not from armtwin's default scheme).
+    env = gym.make("armtwin_lerobot/SO101-Lift-v0", image_size=(32, 32), render_mode="rgb_array")
+    candidates = [S + i for i in range(n)] + [episode_seed(S, i) for i in range(n)]
+    renders = {}
+    for seed in candidates:
+        env.reset(seed=seed)
+        renders[seed] = env.render().astype(np.float64)
+    env.close()
+    for i, frame in enumerate(_first_frames(out / "videos" / "armtwin_0", n)):
+        nearest = min(candidates, key=lambda seed: np.abs(frame - renders[seed]).mean())
+        assert nearest == S + i, (i, {k: float(np.abs(frame - v).mean()) for k, v in renders.items()})
+
+
 # ------------------------------------------------------------------ lerobot-record
 @pytest.mark.lerobot
 def test_record_schedule_follows_lerobot_records_phases():
