@@ -18,6 +18,7 @@ import requests
 from requests.adapters import BaseAdapter
 
 sys.path.insert(0, str(Path(__file__).parent))
+from armtwin.assets import so101_constants as C  # noqa: E402
 from convert_data import write_synthetic_recording  # noqa: E402
 
 # Every test here reads or drives LeRobot: skipped with a reason where it is not installed (conftest).
@@ -113,7 +114,7 @@ def test_push_uploads_every_file(tmp_path, fake_hub, capsys):
     assert {k for k in local} <= set(fake_hub.committed), f"not uploaded: {set(local) - set(fake_hub.committed)}"
     for k, data in local.items():
         assert fake_hub.committed[k] == data, k
-    assert "README.md" in fake_hub.committed and b"so101_follower" in fake_hub.committed["README.md"]
+    assert "README.md" in fake_hub.committed and C.LEROBOT_ROBOT_TYPE.encode() in fake_hub.committed["README.md"]
     assert fake_hub.tags == ["v3.0"]
     assert any(m == "POST" and "/api/repos/create" in u for m, u in fake_hub.calls)
 

@@ -96,6 +96,57 @@ def test_lerobot_eval_runs_on_the_twin(tiny_act_checkpoint, tmp_path):
     assert all(Path(p).is_file() for p in overall["video_paths"])
 
 
+def _first_frames(video_dir: Path, n: int) -> list[np.ndarray]:
+    import av
+
+    frames = []
+    for i in range(n):
+        with av.open(str(video_dir / f"eval_episode_{i}.mp4")) as c:
+            frames.append(next(c.decode(video=0)).to_ndarray(format="rgb24").astype(np.float64))
+    return frames
+
+
+@pytest.mark.lerobot
+def test_lerobot_eval_and_armtwin_eval_agree_per_episode(tiny_act_checkpoint, tmp_path):
+    """lerobot-eval --seed=S and armtwin eval --seed S --seed-scheme lerobot play the same scenes (episode i:
+    seed S+i) and give the same per-episode success. lerobot-eval's eval_info.json keeps no seeds, so the
+    scene each of its episodes started from is read from the first frame of its episode video (rendered right
+    after env.reset(seed=...)) and matched against fresh resets of the candidate seeds."""
+    import armtwin.envs.lerobot_view  # noqa: F401  registers armtwin_lerobot/<task>
+    from armtwin.policy.episodes import episode_seed
+    from armtwin.policy.eval import EvalConfig, run_eval
+
+    S, n, horizon = 7, 3, 60
+    out = tmp_path / "lerobot"
+    r = subprocess.run(
+        [str(BIN / "lerobot-eval"), "--env.type=armtwin", "--env.task=SO101-Lift-v0",
+         "--env.observation_height=32", "--env.observation_width=32", f"--env.episode_length={horizon}",
+         f"--policy.path={tiny_act_checkpoint}", "--policy.device=cpu", f"--eval.n_episodes={n}",
+         "--eval.batch_size=1", f"--output_dir={out}", f"--seed={S}"],
+        capture_output=True, text=True, timeout=600, env=_env(),
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    theirs = json.loads((out / "eval_info.json").read_text())["per_task"][0]["metrics"]["successes"]
+    res = run_eval(EvalConfig(policy=tiny_act_checkpoint, env_id="armtwin/SO101-Lift-v0", episodes=n,
+                              out=tmp_path / "armtwin", seed=S, seed_scheme="lerobot", max_steps=horizon,
+                              progress=False, print_table=False))
+    ours = [o.success for o in res.outcomes]
+    print(f"per-episode success: lerobot-eval {theirs}, armtwin eval {ours}; seeds {[o.seed for o in res.outcomes]}")
+    assert [o.seed for o in res.outcomes] == [S + i for i in range(n)]
+    assert ours == theirs
+    # The scenes lerobot-eval played: its episode i starts from seed S+i (not from armtwin's default scheme).
+    env = gym.make("armtwin_lerobot/SO101-Lift-v0", image_size=(32, 32), render_mode="rgb_array")
+    candidates = [S + i for i in range(n)] + [episode_seed(S, i) for i in range(n)]
+    renders = {}
+    for seed in candidates:
+        env.reset(seed=seed)
+        renders[seed] = env.render().astype(np.float64)
+    env.close()
+    for i, frame in enumerate(_first_frames(out / "videos" / "armtwin_0", n)):
+        nearest = min(candidates, key=lambda seed: np.abs(frame - renders[seed]).mean())
+        assert nearest == S + i, (i, {k: float(np.abs(frame - v).mean()) for k, v in renders.items()})
+
+
 # ------------------------------------------------------------------ lerobot-record
 @pytest.mark.lerobot
 def test_record_schedule_follows_lerobot_records_phases():
@@ -182,6 +233,54 @@ def test_lerobot_record_resets_the_twin_between_episodes(tmp_path):
         states = np.stack(frames.sort_values("frame_index")["observation.state"].to_numpy())
         np.testing.assert_allclose(states[0], home, atol=0.1, err_msg=f"episode {ep} did not start at the reset pose")
         assert np.abs(states[-1] - home).max() > 10.0  # the leader moved the twin away during the episode
+
+
+def _record_real_so101(root: Path, tmp: Path):
+    """LeRobot's own recorder with robot type ``so101_follower`` (LeRobot's real SO-101 driver) on a virtual
+    follower arm, teleoperated by a virtual leader: one 1 s episode, no cameras."""
+    from armtwin.hardware.remote_arm import RemoteVirtualArm
+    from armtwin.hardware.virtual_arm import VirtualArmConfig
+
+    env = dict(_env(), HF_LEROBOT_CALIBRATION=str(tmp / "calibration"))
+    with RemoteVirtualArm(VirtualArmConfig(role="follower", calibration_dir=tmp / "fcal")) as f, \
+            RemoteVirtualArm(VirtualArmConfig(role="leader", script="sine", calibration_dir=tmp / "lcal")) as lead:
+        return subprocess.run(
+            [str(BIN / "lerobot-record"), "--robot.type=so101_follower", f"--robot.port={f.port}",
+             f"--robot.id={f.id}", f"--robot.calibration_dir={f.calibration_dir}",
+             "--teleop.type=so101_leader", f"--teleop.port={lead.port}", f"--teleop.id={lead.id}",
+             f"--teleop.calibration_dir={lead.calibration_dir}", "--dataset.repo_id=me/real_so101",
+             f"--dataset.root={root}", "--dataset.single_task=lift the red cube", "--dataset.num_episodes=1",
+             "--dataset.episode_time_s=1", "--dataset.reset_time_s=0", "--dataset.fps=30",
+             "--dataset.push_to_hub=false", "--play_sounds=false", "--display_data=false"],
+            capture_output=True, text=True, timeout=300, env=env,
+        )
+
+
+@pytest.mark.lerobot
+def test_converter_writes_the_robot_type_lerobot_record_writes_for_a_real_so101(tmp_path):
+    """``armtwin convert lerobot`` datasets say the robot_type (and carry the joint features) of a dataset
+    that LeRobot's own lerobot-record writes with its real SO-101 driver, and the twin's plugin robot
+    records the same robot_type: the three agree, from the SO-101 constants."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from convert_data import write_synthetic_recording
+    from lerobot.robots.so_follower import SO101Follower
+
+    from armtwin.convert.lerobot_v3 import LeRobotExportConfig, export_lerobot
+    from lerobot_robot_armtwin import ArmtwinSO101SimConfig
+
+    r = _record_real_so101(tmp_path / "real", tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    real = json.loads((tmp_path / "real" / "meta" / "info.json").read_text())
+    h5 = write_synthetic_recording(tmp_path / "rec.h5", lengths=(5,), success=(True,), instructions=("lift",),
+                                   image_size=(16, 16), seed=0)
+    export_lerobot(LeRobotExportConfig(inputs=[h5], repo_id="me/twin", root=tmp_path / "twin", vcodec="h264",
+                                       progress=False))
+    twin = json.loads((tmp_path / "twin" / "meta" / "info.json").read_text())
+    print(f"lerobot-record (so101_follower) robot_type={real['robot_type']!r}; converter {twin['robot_type']!r}")
+    assert twin["robot_type"] == real["robot_type"] == SO101Follower.name == C.LEROBOT_ROBOT_TYPE
+    assert ArmtwinSO101SimConfig(camera_names=[]).robot_type == real["robot_type"]
+    for key in ("action", "observation.state"):
+        assert twin["features"][key] == real["features"][key], key
 
 
 # ------------------------------------------------------------------ async inference (gRPC)

@@ -362,3 +362,65 @@ def test_lerobot_calibration_runs_end_to_end_on_a_virtual_follower(tmp_path, mon
         assert m["range_min"] < m["range_max"], (name, m)
         if name != "wrist_roll":  # LeRobot sets wrist_roll to the full turn itself
             assert m["range_max"] - m["range_min"] > 0.9 * span[k], (name, m, span[k])
+
+
+@pytest.mark.lerobot
+def test_failed_lerobot_calibration_leaves_an_arm_the_lookup_restores(tmp_path):
+    """``lerobot-calibrate`` on a virtual follower with the id it printed, ENTER pressed before any joint
+    moved: LeRobot fails ("Some motors have the same min and max values") after it reset the ranges and
+    wrote new homing offsets, and leaves the id's file as it was. armtwin's lookup names that state
+    (UnfinishedCalibration, not a wrong file) and, with restore_calibration, writes the id's file back:
+    then the arm, its file and LeRobot's own check agree again."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from lerobot.robots.so_follower import SO101Follower, SO101FollowerConfig
+
+    from armtwin.robots.real import UnfinishedCalibration
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]))
+    cfg = VirtualArmConfig(role="follower", calibration_dir=tmp_path / "cal", initial_q=[0.3, -0.4, 0.5, 0.2, 0.1, 0.4])
+    with RemoteVirtualArm(cfg) as arm:
+        printed = json.loads(arm.calibration_path.read_text())
+        r = subprocess.run(
+            [str(Path(sys.executable).parent / "lerobot-calibrate"), "--robot.type=so101_follower",
+             f"--robot.port={arm.port}", f"--robot.id={arm.id}", f"--robot.calibration_dir={arm.calibration_dir}"],
+            input="c\n\n\n", capture_output=True, text=True, timeout=300, env=env,
+        )  # "c": recalibrate; ENTER: "middle of the range"; ENTER at once: stop recording the ranges
+        assert r.returncode != 0 and "same min and max values" in r.stderr, r.stderr[-2000:]
+        assert json.loads(arm.calibration_path.read_text()) == printed  # LeRobot saved nothing
+        fcfg = dict(port=arm.port, id=arm.id, calibration_dir=arm.calibration_dir)
+        with pytest.raises(UnfinishedCalibration, match=rf"did not finish.*{arm.id}"):
+            RealFollower(RealFollowerConfig(**fcfg)).connect(calibrate=False)
+        f = RealFollower(RealFollowerConfig(**fcfg, restore_calibration=True))
+        f.connect(calibrate=False)
+        try:
+            on_arm = f.lerobot_robot.bus.read_calibration()
+            assert {m: vars(c) for m, c in on_arm.items()} == printed
+        finally:
+            f.disconnect()
+        robot = SO101Follower(SO101FollowerConfig(**fcfg))
+        robot.connect(calibrate=False)
+        try:
+            assert robot.is_calibrated  # LeRobot's own check: registers == the printed id's file
+        finally:
+            robot.disconnect()
+
+
+def test_unfinished_calibration_is_only_the_reset_range_state():
+    from armtwin.robots.real import unfinished_calibration
+
+    class M:  # LeRobot's MotorCalibration fields that matter here
+        def __init__(self, homing, lo, hi):
+            self.homing_offset, self.range_min, self.range_max = homing, lo, hi
+
+    names = C.JOINT_NAMES
+    in_file = {m: M(10, 800, 3200) for m in names}
+    reset = {m: M(233, 0, 4095) for m in names}
+    assert unfinished_calibration(reset, in_file)
+    assert not unfinished_calibration({m: M(10, 700, 3300) for m in names}, in_file)  # another complete one
+    assert not unfinished_calibration({**reset, "elbow_flex": M(5, 900, 3000)}, in_file)  # only partly reset
+    assert not unfinished_calibration(reset, {m: M(0, 0, 4095) for m in names})  # the file holds no range either

@@ -94,7 +94,14 @@ SIM_DT: float = 1.0 / 180.0
 
 #: LeRobot's per-motor feature names ("shoulder_pan.pos", ...), in JOINT_NAMES order.
 LEROBOT_MOTOR_KEYS: tuple[str, ...] = tuple(f"{n}.pos" for n in JOINT_NAMES)
-LEROBOT_ROBOT_TYPE: str = "so101_follower"
+#: LeRobot's name of the SO-101 follower (``SO101Follower.name``, ``so_follower`` in LeRobot 0.4.4; the
+#: ``--robot.type`` flag is ``so101_follower``): what ``lerobot-record`` writes as a real SO-101 dataset's
+#: ``robot_type`` and the folder of its calibration files. ``armtwin convert lerobot`` and the plugin robot
+#: ``armtwin_so101_sim`` record it, so twin and real datasets aggregate (tests check it against the
+#: installed LeRobot and a real ``lerobot-record`` run).
+LEROBOT_ROBOT_TYPE: str = "so_follower"
+#: LeRobot's name of the SO-101 leader (``SO101Leader.name``): the folder of its calibration files.
+LEROBOT_TELEOP_TYPE: str = "so_leader"
 
 # --- sites, bodies, cameras ---------------------------------------------------
 

@@ -6,7 +6,7 @@ import sys
 
 
 #: EvalConfig fields whose flag is only the field (default and type from the config).
-EVAL_FIELDS = ("dist", "seed", "videos", "hz", "max_steps", "device", "overwrite")
+EVAL_FIELDS = ("dist", "seed", "seed_scheme", "videos", "hz", "max_steps", "device", "overwrite")
 
 
 def _cmd_eval(args) -> int:
@@ -49,6 +49,7 @@ def _add_policy_server(p) -> None:
 
 def add_eval(subparsers) -> None:
     from armtwin.cli_fields import add_field
+    from armtwin.policy.episodes import SEED_SCHEMES
     from armtwin.policy.eval import DISTRIBUTIONS, EvalConfig
 
     p = subparsers.add_parser(
@@ -63,6 +64,8 @@ def add_eval(subparsers) -> None:
     p.add_argument("--episodes", type=int, default=50, help="episodes to run [50]")
     add_field(p, EvalConfig, "dist", "reset distribution", choices=DISTRIBUTIONS)
     add_field(p, EvalConfig, "seed", "evaluation seed: episode i is seeded from (seed, i)")
+    add_field(p, EvalConfig, "seed_scheme", "how episode i gets its seed: armtwin (a hash of (seed, i)) or lerobot "
+              "(seed + i, as lerobot-eval --seed does: the same scenes as LeRobot's evaluator)", choices=SEED_SCHEMES)
     g = p.add_mutually_exclusive_group()
     g.add_argument("--workers", type=int, default=1, help="local worker processes [1]")
     g.add_argument("--ray-address", help="run the episodes on this Ray cluster (e.g. auto)")
@@ -84,7 +87,8 @@ def _cmd_run(args) -> int:
     from armtwin.robots.safety import SafetyStop
 
     kw = dict(env_id=args.env, target=args.target, follower_port=args.follower_port, follower_id=args.follower_id,
-              follower_calibration_dir=args.follower_calibration_dir, record=args.record, episodes=args.episodes,
+              follower_calibration_dir=args.follower_calibration_dir,
+              restore_calibration=args.restore_calibration, record=args.record, episodes=args.episodes,
               episode_steps=args.episode_steps, duration_s=args.duration, hz=args.hz, seed=args.seed,
               policy_device=args.device, reset_s=args.reset_s, policy_server=args.policy_server)
     try:
@@ -123,6 +127,9 @@ def add_run(subparsers) -> None:
     p.add_argument("--follower-port", help="--target real: the follower arm's serial port")
     p.add_argument("--follower-id", help="LeRobot calibration id of the real follower")
     p.add_argument("--follower-calibration-dir", help="directory of <follower-id>.json")
+    p.add_argument("--restore-calibration", action="store_true",
+                   help="an arm that holds what an unfinished lerobot-calibrate leaves (every range 0..4095): write "
+                   "its id's calibration file back to its motors (LeRobot's ENTER at its prompt) instead of refusing")
     p.add_argument("--camera", action="append", metavar="NAME=DEVICE[@WxH]",
                    help="--target real: a camera through LeRobot's OpenCV driver, e.g. wrist=/dev/video0 (repeat; "
                    "size: the policy's unless @WxH)")

@@ -9,6 +9,12 @@ run in non-real-time mode (ticks back to back) seeded with :func:`episode_seed`.
 Same results whatever the worker count: episode ``i``'s scene seed and torch seed come from ``(seed, i)``
 only, the policy is reset before it, and torch runs one thread (a reduction's result may depend on the
 thread count).
+
+Seed schemes (:data:`SEED_SCHEMES`): ``"armtwin"`` (default) hashes ``(seed, i)`` through NumPy's
+``SeedSequence``, so evaluations with nearby ``--seed`` values share no episode; ``"lerobot"`` is
+``lerobot-eval``'s scheme, episode ``i`` resets with ``seed + i`` (``eval_policy``'s ``start_seed`` plus the
+episode's index, whatever ``--eval.batch_size``), so ``armtwin eval --seed-scheme lerobot --seed S`` and
+``lerobot-eval --seed=S`` play the same scenes.
 """
 
 from __future__ import annotations
@@ -25,8 +31,17 @@ VIDEO_CAMERAS = ("front", "wrist")
 VIDEO_SIZE = (128, 128)
 
 
-def episode_seed(seed: int, index: int) -> int:
-    """The scene and torch seed of episode ``index`` of an evaluation seeded ``seed`` (31-bit)."""
+#: How episode ``i`` of an evaluation seeded ``S`` gets its seed (module docstring).
+SEED_SCHEMES = ("armtwin", "lerobot")
+
+
+def episode_seed(seed: int, index: int, scheme: str = "armtwin") -> int:
+    """The scene and torch seed of episode ``index`` of an evaluation seeded ``seed``: ``"armtwin"``: a
+    31-bit hash of ``(seed, index)``; ``"lerobot"``: ``seed + index`` (lerobot-eval's ``start_seed`` scheme)."""
+    if scheme == "lerobot":
+        return int(seed) + int(index)
+    if scheme != "armtwin":
+        raise ValueError(f"unknown seed scheme {scheme!r}; valid: {', '.join(SEED_SCHEMES)}")
     return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
@@ -37,12 +52,14 @@ class EvalJob:
     the env's). videos: episodes ``0..videos-1`` return their frames. record: episodes return the
     recorder calls to replay into the main process's Recorder. device: torch device (the server's with
     policy_server). policy_server: "HOST:PORT" of LeRobot's policy server (None: run the policy here);
-    chunks are then requested only when the queue is empty (deterministic, see armtwin.policy.remote)."""
+    chunks are then requested only when the queue is empty (deterministic, see armtwin.policy.remote).
+    seed_scheme: one of :data:`SEED_SCHEMES` (:func:`episode_seed`)."""
 
     policy: str
     env_id: str
     dist: str = "D0"
     seed: int = 0
+    seed_scheme: str = "armtwin"
     hz: float = 30.0
     max_steps: int | None = None
     videos: int = 0
@@ -155,7 +172,7 @@ class EpisodeRunner:
         from armtwin.teleop.loop import ControlLoop, LoopConfig
 
         job = self.job
-        seed = episode_seed(job.seed, index)
+        seed = episode_seed(job.seed, index, job.seed_scheme)
         self.torch.manual_seed(seed)
         video = index < job.videos
         capture = _Capture(self.sim.env_args) if job.record else None

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from armtwin.policy.episodes import EpisodeOutcome, EvalJob, run_eval_batch
+from armtwin.policy.episodes import SEED_SCHEMES, EpisodeOutcome, EvalJob, run_eval_batch
 
 DISTRIBUTIONS = ("D0", "D1")
 
@@ -35,6 +35,8 @@ DISTRIBUTIONS = ("D0", "D1")
 @dataclass(kw_only=True)
 class EvalConfig:
     """policy: pretrained directory. env_id. episodes >= 1. out: output folder. dist: D0/D1. seed.
+    seed_scheme: "armtwin" (episode i seeded by a hash of (seed, i)) or "lerobot" (seed + i, as
+    ``lerobot-eval --seed`` seeds its episodes: the same scenes as LeRobot's evaluator).
     workers >= 1 (pool when > 1) or ray_address. videos: MP4s of the first N episodes. record: rollouts
     HDF5 path or None. hz: control rate. max_steps: horizon (None: the env's). device: torch device.
     policy_server: "HOST:PORT" of LeRobot's async inference server that runs the policy (one worker).
@@ -46,6 +48,7 @@ class EvalConfig:
     out: str | Path
     dist: str = "D0"
     seed: int = 0
+    seed_scheme: str = "armtwin"
     workers: int = 1
     ray_address: str | None = None
     videos: int = 0
@@ -77,6 +80,8 @@ class EvalConfig:
         self.out = check_output(self.out, [self.policy], overwrite=self.overwrite, kind="dir", what="--out")
         if self.dist not in DISTRIBUTIONS:
             raise ValueError(f"unknown --dist {self.dist!r}; valid: {', '.join(DISTRIBUTIONS)}")
+        if self.seed_scheme not in SEED_SCHEMES:
+            raise ValueError(f"unknown --seed-scheme {self.seed_scheme!r}; valid: {', '.join(SEED_SCHEMES)}")
         for name, lo in (("episodes", 1), ("workers", 1), ("videos", 0)):
             v = getattr(self, name)
             if not isinstance(v, int) or v < lo:
@@ -93,7 +98,8 @@ class EvalConfig:
                 raise ValueError(f"--record must name an .h5/.hdf5 file, got {self.record}")
 
     def job(self) -> EvalJob:
-        return EvalJob(policy=str(self.policy), env_id=self.env_id, dist=self.dist, seed=self.seed, hz=self.hz,
+        return EvalJob(policy=str(self.policy), env_id=self.env_id, dist=self.dist, seed=self.seed,
+                       seed_scheme=self.seed_scheme, hz=self.hz,
                        max_steps=self.max_steps, videos=self.videos, record=self.record is not None,
                        device=self.device, policy_server=self.policy_server)
 
@@ -282,7 +288,8 @@ def write_eval_info(result: EvalResult, cfg: EvalConfig) -> Path:
         "video_paths": result.video_paths,
         "armtwin": {
             "policy": str(cfg.policy), "env_id": cfg.env_id, "dist": cfg.dist, "seed": cfg.seed,
-            "episodes": n, "workers": cfg.workers, "ray_address": cfg.ray_address, "hz": cfg.hz,
+            "seed_scheme": cfg.seed_scheme, "episodes": n, "workers": cfg.workers, "ray_address": cfg.ray_address,
+            "hz": cfg.hz,
             "success_ci95": [lo, hi], "env_steps": result.env_steps,
             "env_steps_per_s": result.env_steps / result.eval_s if result.eval_s > 0 else None,
             "failures": dict(result.failures()),

@@ -18,11 +18,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from armtwin.assets import so101_constants as C
+
 #: role -> (LeRobot's device kind folder, LeRobot's device name): ``ROBOTS``/``TELEOPERATORS`` in
-#: ``lerobot.utils.constants`` and ``SOFollower.name``/``SOLeader.name`` in LeRobot 0.4.4.
+#: ``lerobot.utils.constants`` and ``SO101Follower.name``/``SO101Leader.name`` (the SO-101 constants).
 LEROBOT_DEVICE_DIRS: dict[str, tuple[str, str]] = {
-    "follower": ("robots", "so_follower"),
-    "leader": ("teleoperators", "so_leader"),
+    "follower": ("robots", C.LEROBOT_ROBOT_TYPE),
+    "leader": ("teleoperators", C.LEROBOT_TELEOP_TYPE),
 }
 
 

@@ -79,6 +79,8 @@ class FollowerOptions:
         folder and stem are ``calibration_dir`` and ``robot_id``).
     port: serial device (real). robot_id: LeRobot id, the calibration file's stem (real).
         calibration_dir: folder of ``<robot_id>.json`` (real; default where LeRobot looks).
+        restore_calibration: an arm left by an unfinished ``lerobot-calibrate`` gets its file written
+        back to its motors instead of being refused (real; ``RealFollowerConfig.restore_calibration``).
     virtual_sim: the virtual bus's servos are the MuJoCo twin of ``env_id`` (virtual).
     real_cameras: ``{camera: LeRobot CameraConfig}`` given to LeRobot's ``SO101FollowerConfig(cameras=...)``
         (real, virtual): :func:`opencv_cameras` for real ones, :func:`twin_cameras` for a virtual arm's twin.
@@ -100,6 +102,7 @@ class FollowerOptions:
     calibration_dir: str | Path | None = None
     virtual_sim: bool = False
     real_cameras: dict[str, Any] = field(default_factory=dict)
+    restore_calibration: bool = False
     max_step_rad: float | None = None
     watchdog_s: float | None = None
 
@@ -159,7 +162,8 @@ def _real(opts: FollowerOptions) -> tuple[Follower, UnitConverter]:
         # LeRobot finds <calibration_dir>/<id>.json: point it at the given file.
         cal_dir, robot_id = Path(opts.calibration).parent, Path(opts.calibration).stem
     real = RealFollower(RealFollowerConfig(port=opts.port, id=robot_id, calibration_dir=cal_dir,
-                                           use_degrees=opts.use_degrees, cameras=dict(opts.real_cameras)))
+                                           use_degrees=opts.use_degrees, cameras=dict(opts.real_cameras),
+                                           restore_calibration=opts.restore_calibration))
     # The file LeRobot's driver will read (RealFollowerConfig resolved the folder LeRobot's way).
     path = real.config.calibration_fpath
     if not path.is_file():

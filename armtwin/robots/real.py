@@ -61,6 +61,7 @@ class _RealArmConfig:
     settle_s: float = 0.02
     connect_retries: int = 2
     require_calibrated: bool = True
+    restore_calibration: bool = False
 
     def __post_init__(self):
         if not isinstance(self.port, str) or not self.port:
@@ -106,6 +107,10 @@ class RealFollowerConfig(_RealArmConfig):
     require_calibrated: after LeRobot's connect, refuse to run (CalibrationMismatch) unless the
         servos' Homing_Offset/Min/Max_Position_Limit equal the calibration file (LeRobot itself
         would carry on with ``calibrate=False`` and report wrong angles).
+    restore_calibration: when the arm holds what an unfinished ``lerobot-calibrate`` leaves
+        (:func:`unfinished_calibration`), write the file's calibration back to the motors (as LeRobot's
+        connect does when one presses ENTER at its prompt) instead of refusing (UnfinishedCalibration).
+        Any other mismatch is still refused.
     """
 
     role: ClassVar[str] = "follower"
@@ -134,6 +139,31 @@ class ServoFault(RuntimeError):
 
 class CalibrationMismatch(ValueError):
     """The arm's calibration registers and its LeRobot calibration file disagree (or there is no file)."""
+
+
+class UnfinishedCalibration(CalibrationMismatch):
+    """The arm holds the registers a LeRobot calibration leaves when it does not finish (see
+    :func:`unfinished_calibration`); its file still holds the arm's last complete calibration."""
+
+
+def unfinished_calibration(on_arm: dict, in_file: dict) -> bool:
+    """Whether the calibration registers ``on_arm`` ({motor: LeRobot ``MotorCalibration``}) are what an
+    unfinished ``lerobot-calibrate`` leaves, while ``in_file`` (the id's file) holds a calibration.
+
+    LeRobot's ``calibrate()`` first resets every motor (``reset_calibration``: Homing_Offset 0,
+    Min/Max_Position_Limit 0..4095), writes half-turn homing offsets (``set_half_turn_homings``), records
+    the ranges while a person moves the joints, and only then writes the ranges and saves the file.
+    An attempt that fails or is interrupted in between (e.g. "Some motors have the same min and max
+    values" when ENTER comes before the joints moved) leaves every motor at the reset range with new
+    homing offsets, and the file untouched: the registers no longer match the id's file. Every motor
+    at the full 0..4095 range while the file has a narrower one is that state; a complete calibration
+    (of another arm, or another file) never looks like it, because LeRobot writes recorded ranges."""
+    full = (0, C.TICKS_PER_REV - 1)
+    return bool(on_arm) and all(
+        (on_arm[m].range_min, on_arm[m].range_max) == full
+        and m in in_file and (in_file[m].range_min, in_file[m].range_max) != full
+        for m in on_arm if m != "wrist_roll"  # LeRobot gives wrist_roll the full turn itself
+    )
 
 
 class _BusRetry:
@@ -212,6 +242,22 @@ class _BusRetry:
             # A real mismatch survives a second read after the input has settled and been dropped.
             self._flush(max(self.config.settle_s, self.config.max_retry_pause_s))
             diffs, missing = self._calibration_diffs()
+        if diffs and not missing and unfinished_calibration(self._on_arm, dev.calibration):
+            if self.config.restore_calibration:
+                # What LeRobot's own connect does when one presses ENTER at "use provided calibration file".
+                logger.warning("%s: the arm on %s holds an unfinished calibration; writing %s (id %s) back to "
+                               "its motors", self.name, self.config.port, path, self.config.id)
+                self._retry("writing the calibration", lambda: dev.bus.write_calibration(dev.calibration))
+                diffs, missing = self._calibration_diffs()
+            else:
+                self.disconnect()
+                raise UnfinishedCalibration(
+                    f"{self.name}: the arm on {self.config.port} holds the registers of a LeRobot calibration "
+                    f"that did not finish (every range at 0..4095, new homing offsets), so it no longer matches "
+                    f"{path} (id {self.config.id!r}), which still holds its last complete calibration. Restore "
+                    f"that one with restore_calibration=True (armtwin --restore-calibration; or LeRobot's "
+                    f"connect with this id, pressing ENTER at its prompt), or run lerobot-calibrate to the end."
+                )
         if diffs or missing:
             self.disconnect()
             raise CalibrationMismatch(
@@ -223,7 +269,7 @@ class _BusRetry:
     def _calibration_diffs(self) -> tuple[list[str], list[str]]:
         """Calibration registers on the arm vs the file: (differences, motors missing in the file)."""
         dev = self._device
-        on_arm = self._retry("reading calibration registers", dev.bus.read_calibration)
+        on_arm = self._on_arm = self._retry("reading calibration registers", dev.bus.read_calibration)
         diffs = [
             f"{m}.{f}: arm {getattr(on_arm[m], f)} != file {getattr(dev.calibration[m], f)}"
             for m in on_arm

@@ -57,6 +57,7 @@ def _cmd_teleop(args) -> int:
             follower_port=args.follower_port,
             follower_id=args.follower_id,
             follower_calibration_dir=args.follower_calibration_dir,
+            restore_calibration=args.restore_calibration,
             replay=args.replay,
             replay_demo=args.demo,
             net_listen=args.listen,
@@ -141,6 +142,9 @@ def add_teleop(subparsers) -> None:
     p.add_argument("--follower-port", help="--target real: the follower arm's serial port")
     p.add_argument("--follower-id", help="LeRobot calibration id of the real follower")
     p.add_argument("--follower-calibration-dir", help="directory of <follower-id>.json")
+    p.add_argument("--restore-calibration", action="store_true",
+                   help="an arm that holds what an unfinished lerobot-calibrate leaves (every range 0..4095): write "
+                   "its id's calibration file back to its motors (LeRobot's ENTER at its prompt) instead of refusing")
     p.add_argument("--replay", help="--leader replay: the HDF5 recording")
     p.add_argument("--demo", default=0, type=int, help="--leader replay: episode number [0]")
     p.add_argument("--listen", default="127.0.0.1:5555", help="--leader net: HOST:PORT to receive on")

@@ -32,7 +32,8 @@ class TeleopConfig:
     env_id: the sim task (also names the task of real recordings). leader: one of LEADER_KINDS.
     target: "sim" or "real". port / leader_id / leader_calibration_dir: the SO-101 leader arm and
     its LeRobot calibration (``<dir>/<id>.json``). follower_port / follower_id /
-    follower_calibration_dir: the real follower. replay / replay_demo: HDF5 file and episode for
+    follower_calibration_dir: the real follower. restore_calibration: a real arm left by an unfinished
+    lerobot-calibrate gets its file written back to its motors (``RealFollowerConfig``). replay / replay_demo: HDF5 file and episode for
     ``--leader replay``. net_listen: "HOST:PORT" for ``--leader net``. policy / policy_device: the LeRobot
     pretrained directory and torch device for ``--leader policy`` (``armtwin run``); policy_server: "HOST:PORT"
     of LeRobot's async inference server that runs it instead. real_cameras: ``{camera: LeRobot CameraConfig}``
@@ -50,6 +51,7 @@ class TeleopConfig:
     follower_port: str | None = None
     follower_id: str | None = None
     follower_calibration_dir: str | Path | None = None
+    restore_calibration: bool = False
     replay: str | Path | None = None
     replay_demo: int | str = 0
     net_listen: str = "127.0.0.1:5555"
@@ -219,7 +221,7 @@ def _real_target(cfg: TeleopConfig):
     built = make_follower(
         "real", connect=False, port=cfg.follower_port, robot_id=cfg.follower_id,
         calibration_dir=cfg.follower_calibration_dir, use_degrees=cfg.use_degrees, max_step_rad=cfg.max_step_rad,
-        real_cameras=dict(cfg.real_cameras),
+        real_cameras=dict(cfg.real_cameras), restore_calibration=cfg.restore_calibration,
     )
     converter = built.converter
     from armtwin.data import make_env_args
@@ -244,7 +246,7 @@ def _so101_leader(cfg, follower, side):
 
     return RealLeader(
         RealLeaderConfig(port=cfg.port, id=cfg.leader_id, calibration_dir=cfg.leader_calibration_dir,
-                         use_degrees=cfg.use_degrees)
+                         use_degrees=cfg.use_degrees, restore_calibration=cfg.restore_calibration)
     )
 
 

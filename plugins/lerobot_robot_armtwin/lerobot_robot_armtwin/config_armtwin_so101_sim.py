@@ -26,8 +26,9 @@ class ArmtwinSO101SimConfig(RobotConfig):
     from the running ``lerobot-record`` command line (``--dataset.episode_time_s``/``--dataset.reset_time_s``,
     LeRobot's defaults 60/60); outside ``lerobot-record`` (teleoperate, robot_client, Python) the scene is
     only reset when both are given.
-    robot_type: the robot type datasets record (``robot.name``); None (default): the one the installed
-    LeRobot records for a real SO-101 (``SO101Follower.name``: ``so_follower`` in 0.4.4), so twin
+    robot_type: the robot type datasets record (``robot.name``); None (default): the one LeRobot
+    records for a real SO-101 (``SO101Follower.name``: ``so_follower`` in 0.4.4; the SO-101 constants'
+    ``LEROBOT_ROBOT_TYPE``, which ``armtwin convert lerobot`` writes too), so twin
     recordings aggregate with real ones (LeRobot's ``aggregate_datasets`` requires the same robot_type,
     fps and features: record the twin with the real cameras' names and sizes).
     """
@@ -63,8 +64,6 @@ class ArmtwinSO101SimConfig(RobotConfig):
                 f"episode_time_s must be > 0 and reset_time_s >= 0, got {self.episode_time_s}, {self.reset_time_s}"
             )
         if self.robot_type is None:
-            from lerobot.robots.so_follower import SO101Follower
-
-            self.robot_type = SO101Follower.name
+            self.robot_type = C.LEROBOT_ROBOT_TYPE  # what lerobot-record writes for a real SO-101
         if not self.robot_type:
             raise ValueError("robot_type must be a non-empty name (e.g. so_follower) or None")
