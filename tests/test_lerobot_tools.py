@@ -142,9 +142,16 @@ def test_lerobot_eval_and_armtwin_eval_agree_per_episode(tiny_act_checkpoint, tm
         env.reset(seed=seed)
         renders[seed] = env.render().astype(np.float64)
     env.close()
+    # Compare only where the candidate scenes differ (the object), so the video codec's noise over the
+    # rest of the image cannot decide which scene is nearest.
+    differs = np.stack(list(renders.values())).std(axis=0).max(axis=-1) > 10.0
+    assert differs.any(), "the candidate seeds give distinct scenes"
     for i, frame in enumerate(_first_frames(out / "videos" / "armtwin_0", n)):
-        nearest = min(candidates, key=lambda seed: np.abs(frame - renders[seed]).mean())
-        assert nearest == S + i, (i, {k: float(np.abs(frame - v).mean()) for k, v in renders.items()})
+        dist = {seed: float(np.abs(frame - r)[differs].mean()) for seed, r in renders.items()}
+        nearest = sorted(dist, key=dist.get)
+        assert nearest[0] == S + i, (i, dist)
+        # Measured: the next nearest scene is >= 1.4x as far (1.17x over the whole frame, before the mask).
+        assert dist[nearest[1]] > 1.2 * dist[nearest[0]], ("the scene is told apart by a clear margin", i, dist)
 
 
 # ------------------------------------------------------------------ lerobot-record
