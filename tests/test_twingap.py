@@ -1,13 +1,17 @@
 """The twin gap: recordings made with the virtual follower (the twin as the plant) whose servo model is
 perturbed; the report finds the gap, the fit recovers the perturbation and the env loads the result.
 
-Stated tolerances (docs in armtwin/twingap/fit.py): latency within one physics step (1/180 s), damping
-within 5 %, kv within 25 % (kv is only identifiable through the approach time constant; see fit.py).
+The recording: 12 s of step-and-hold commands (tests/twingap_data.py says why that motion) to a virtual
+follower whose kp is 0.8, kv 1.4 and damping 1.3 times the identified values, with 45 ms latency. Stated
+tolerances (what the fit achieves, see armtwin/twingap/fit.py): latency exact (the nearest physics step,
+1/180 s), damping within 1 %, kp and kv within 8 % each (measured: 4.6 %, 5.1 %, 0.6 %; other perturbations
+in fit.py's docstring).
 """
 
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -21,13 +25,14 @@ from armtwin.envs.servo import ServoParams
 from armtwin.twingap import Trajectory, fit_servo, load_trajectory, replay, tracking_error
 from armtwin.units import UnitConverter
 
-TRUE = ServoParams().scaled(kv=1.5, damping=1.4, latency_s=0.045)
+TRUE = ServoParams().scaled(kp=0.8, kv=1.4, damping=1.3, latency_s=0.045)
+FRAMES = 360
 
 
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory):
     path = tmp_path_factory.mktemp("twingap") / "real.h5"
-    actions = excitation(240, seed=0)
+    actions = excitation(FRAMES, seed=0)
     q = record_virtual_follower(path, actions, TRUE)
     return path, actions, q
 
@@ -37,16 +42,22 @@ def test_the_fit_recovers_the_perturbed_servo_parameters(recording):
     traj = load_trajectory(path)
     np.testing.assert_array_equal(traj.q, q)
     res = fit_servo(traj)
-    assert abs(res.latency_s - TRUE.latency_s) <= 1 / 180 + 1e-9
-    assert abs(res.factors[1] / 1.4 - 1) < 0.05, res.factors
-    assert abs(res.factors[0] / 1.5 - 1) < 0.25, res.factors
+    assert abs(res.latency_s - TRUE.latency_s) < 0.5 / 180  # the nearest physics step to 45 ms
+    kp, kv, damping = res.factors
+    assert abs(damping / 1.3 - 1) < 0.01, res.factors
+    assert abs(kp / 0.8 - 1) < 0.08, res.factors
+    assert abs(kv / 1.4 - 1) < 0.08, res.factors
     assert res.rms_after < res.rms_before / 5
+    # the fitted twin is as close to the recording as the plant's own parameters, up to the whole-tick
+    # readings (1.53 mrad ticks: 0.44 mrad RMS)
+    assert res.rms_after < 1.2 * math.sqrt(np.mean((replay(traj, TRUE) - traj.q) ** 2)) + 1e-4
     # the calibration file round-trips and the env runs the fitted servo model
     p = res.params.save(path.parent / "servo.json")
     loaded = ServoParams.load(p)
     assert loaded == res.params
     env = E.make("armtwin/SO101-Lift-v0", image_size=None, servo_calibration=str(p)).unwrapped
-    _, kv, damping = env._s2r.servo.read()
+    kp, kv, damping = env._s2r.servo.read()
+    np.testing.assert_allclose(kp, res.params.kp)
     np.testing.assert_allclose(kv, res.params.kv)
     np.testing.assert_allclose(damping, res.params.damping)
     assert env._s2r.ages.max() >= 1  # the latency (8 substeps of 6) delays the first substeps by one step
@@ -126,3 +137,60 @@ def test_the_virtual_follower_runs_the_perturbed_plant():
     a = excitation(30, seed=1)
     slow, fast = virtual_follower_run(a, TRUE), virtual_follower_run(a, None)
     assert np.abs(slow - fast).max() > 0.01
+
+
+# ------------------------------------------------- the fitted calibration everywhere the twin's servos are
+
+
+def _calibration(tmp_path):
+    return ServoParams().scaled(kp=0.8, kv=1.3, damping=1.2, latency_s=1 / 30).save(tmp_path / "servo.json")
+
+
+def test_a_virtual_follower_arm_runs_the_calibrated_servo_model(tmp_path, capsys):
+    from armtwin.hardware.virtual_arm import VirtualArm, VirtualArmConfig
+
+    path = _calibration(tmp_path)
+    want = ServoParams.load(path)
+    with VirtualArm(VirtualArmConfig(role="follower", env_id="armtwin/SO101-Lift-v0", servo_calibration=path,
+                                     calibration_dir=tmp_path / "cal")) as arm:
+        kp, kv, damping = arm.plant.env.unwrapped._s2r.servo.read()
+        np.testing.assert_allclose(kp, want.kp)
+        np.testing.assert_allclose(kv, want.kv)
+        np.testing.assert_allclose(damping, want.damping)
+        assert arm.plant.env.unwrapped._s2r.ages.max() >= 1  # 1/30 s latency: the first substeps lag a step
+    with pytest.raises(ValueError, match="follower with env_id"):
+        VirtualArmConfig(role="leader", servo_calibration=path)
+    with pytest.raises(ValueError, match="follower with env_id"):
+        VirtualArmConfig(role="follower", servo_calibration=path)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    with pytest.raises(ValueError, match="bad.json"):
+        VirtualArmConfig(role="follower", env_id="armtwin/SO101-Lift-v0", servo_calibration=bad)
+    # the command line: serves with it, refuses a bad file (naming it) with exit status 2
+    assert main(["virtual-arm", "--role", "follower", "--env", "armtwin/SO101-Lift-v0", "--servo-calibration",
+                 str(path), "--calibration-dir", str(tmp_path / "cal2"), "--duration", "0.2"]) == 0
+    assert "port:" in capsys.readouterr().out
+    assert main(["virtual-arm", "--role", "follower", "--env", "armtwin/SO101-Lift-v0", "--servo-calibration",
+                 str(bad), "--calibration-dir", str(tmp_path / "cal3"), "--duration", "0.2"]) == 2
+    assert "bad.json" in capsys.readouterr().err
+
+
+def test_teleop_to_the_sim_runs_and_records_the_calibrated_servo_model(tmp_path, capsys):
+    from armtwin.data import open_recording
+
+    path = _calibration(tmp_path)
+    out = tmp_path / "tele.h5"
+    assert main(["teleop", "--leader", "scripted", "--target", "sim", "--servo-calibration", str(path),
+                 "--episodes", "1", "--episode-steps", "5", "--image-size", "none", "--record", str(out),
+                 "--headless"]) == 0
+    with open_recording(out) as rec:
+        recorded = rec.env_args["env_kwargs"]["servo_calibration"]
+    # the recording carries the servo model itself (not the path): a replay rebuilds the same twin
+    assert ServoParams(**{k: recorded[k] for k in ("kp", "kv", "damping", "latency_s")}) == ServoParams.load(path)
+    capsys.readouterr()
+    assert main(["teleop", "--leader", "scripted", "--target", "sim", "--servo-calibration",
+                 str(tmp_path / "missing.json"), "--episodes", "1", "--headless"]) == 2
+    assert "missing.json" in capsys.readouterr().err
+    assert main(["teleop", "--leader", "keyboard", "--target", "real", "--follower-port", "/dev/null",
+                 "--servo-calibration", str(path), "--headless"]) == 2
+    assert "--target sim" in capsys.readouterr().err

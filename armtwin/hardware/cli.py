@@ -27,6 +27,10 @@ def add_virtual_arm(subparsers) -> None:
         help=f"leader motion: {' | '.join(SCRIPTS)} | FILE.h5 (replay a recorded demo's actions) [sine]",
     )
     p.add_argument("--env", dest="env_id", default=None, help="follower: drive this armtwin sim env (the twin)")
+    p.add_argument(
+        "--servo-calibration", default=None, metavar="PATH",
+        help="follower with --env: the twin's servo model (the file `armtwin twin-gap --fit` writes) [identified defaults]",
+    )
     p.add_argument("--calibration", default=None, help="LeRobot calibration JSON to emulate (e.g. your real arm's)")
     p.add_argument(
         "--calibration-dir",
@@ -72,6 +76,7 @@ def run_virtual_arm(args: argparse.Namespace) -> int:
             role=args.role,
             script=args.script,
             env_id=args.env_id,
+            servo_calibration=args.servo_calibration,
             calibration=args.calibration,
             calibration_dir=Path(args.calibration_dir or default_lerobot_calibration_dir(args.role)),
             id=args.id,
@@ -105,6 +110,10 @@ def run_virtual_arm(args: argparse.Namespace) -> int:
 
 def _run_registered_arm(spec, args: argparse.Namespace) -> int:
     """A robot whose virtual arm needs no calibration file (LeRobot calibrates it unattended)."""
+    if getattr(args, "servo_calibration", None) is not None:
+        print(f"armtwin virtual-arm: --servo-calibration is for --robot so101 with --env (the SO-101 twin's servo "
+              f"model), not --robot {spec.name}", file=sys.stderr)
+        return 2
     try:
         config = spec.resolve("virtual_arm_config")(role=args.role, script=args.script, faults=tuple(args.fault), id=args.id)
         arm = spec.resolve("virtual_arm")(config).start()

@@ -146,10 +146,14 @@ class SimPlant:
         self.lock = threading.RLock()
 
     @classmethod
-    def from_env_id(cls, env_id: str = "armtwin/SO101-Lift-v0", **kwargs) -> "SimPlant":
+    def from_env_id(cls, env_id: str = "armtwin/SO101-Lift-v0", *, servo_calibration=None, **kwargs) -> "SimPlant":
+        """The twin of ``env_id`` as the plant; ``servo_calibration``: its servo model (a calibration file
+        path such as ``armtwin twin-gap --fit`` writes, or anything ``EnvConfig.servo_calibration`` takes;
+        None: the identified defaults)."""
         import armtwin.envs
 
-        return cls(armtwin.envs.make(env_id, image_size=None), **kwargs)
+        env_kwargs = {} if servo_calibration is None else {"servo_calibration": servo_calibration}
+        return cls(armtwin.envs.make(env_id, image_size=None, **env_kwargs), **kwargs)
 
     def reset(self, joint_ticks) -> None:
         with self.lock:

@@ -156,6 +156,9 @@ class VirtualArmConfig:
         ``actions``, radians, replayed at its fps, looped).
     env_id: follower only: drive the MuJoCo twin ``armtwin.envs.make(env_id, image_size=None)``
         (present positions come from the sim); None: a NumPy servo model.
+    servo_calibration: follower with ``env_id`` only: the twin's servo model, a calibration file
+        (``armtwin twin-gap --fit`` writes one: :class:`armtwin.envs.servo.ServoParams`); None: the
+        identified defaults.
     calibration: LeRobot calibration JSON to emulate (e.g. the user's real arm's); None: the ideal
         arm's ranges with ``DEFAULT_MOUNT_OFFSETS`` as homing offsets.
     calibration_dir: where to write the matching ``<id>.json`` for LeRobot; None: a fresh temporary
@@ -174,6 +177,7 @@ class VirtualArmConfig:
     role: str = "follower"
     script: str = "sine"
     env_id: str | None = None
+    servo_calibration: str | Path | None = None
     calibration: str | Path | None = None
     calibration_dir: str | Path | None = None
     id: str | None = None
@@ -199,6 +203,13 @@ class VirtualArmConfig:
         if self.initial_q is not None and np.shape(self.initial_q) != (C.NUM_JOINTS,):
             raise ValueError(f"initial_q must be {C.NUM_JOINTS} radians, got shape {np.shape(self.initial_q)}")
         self.faults = tuple(Fault.parse(f) if isinstance(f, str) else f for f in self.faults)
+        if self.servo_calibration is not None:
+            if self.role != "follower" or self.env_id is None:
+                raise ValueError("servo_calibration needs a follower with env_id: only the MuJoCo twin has a "
+                                 "servo model")
+            from armtwin.envs.servo import ServoParams
+
+            ServoParams.load(self.servo_calibration)  # a bad file fails here, naming itself, not in the bus thread
         if self.frame_socket is not None and (self.role != "follower" or self.env_id is None):
             raise ValueError("frame_socket needs a follower with env_id: only the MuJoCo twin renders cameras")
         if not self.faults_after_s >= 0:
@@ -247,7 +258,7 @@ class VirtualArm:
                 script = plants.trajectory_script(actions, fps=fps)
             return plants.ScriptPlant(script)
         if cfg.env_id is not None:
-            return plants.SimPlant.from_env_id(cfg.env_id)
+            return plants.SimPlant.from_env_id(cfg.env_id, servo_calibration=cfg.servo_calibration)
         return plants.ServoPlant()
 
     def start(self) -> "VirtualArm":

@@ -72,7 +72,8 @@ def _cmd_teleop(args) -> int:
             reset_s=args.reset_s,
             seed=args.seed,
             image_size=args.image_size,
-            env_kwargs={} if args.randomize is None else {"randomize": args.randomize},
+            env_kwargs={k: v for k, v in (("randomize", args.randomize),
+                                          ("servo_calibration", args.servo_calibration)) if v is not None},
             use_degrees=not args.range_m100_100,
             expert_noise=args.expert_noise,
         )
@@ -163,6 +164,8 @@ def add_teleop(subparsers) -> None:
     p.add_argument("--image-size", type=_size, default=(128, 128), help="sim camera HxW or none [128x128]")
     p.add_argument("--randomize", default=None, help="sim: domain randomization preset (none, visual, physics, "
                    "all; armtwin.envs.randomize) [none]")
+    p.add_argument("--servo-calibration", default=None, metavar="PATH",
+                   help="sim: the twin's servo model, the file `armtwin twin-gap --fit` writes [identified defaults]")
     p.add_argument("--range-m100-100", action="store_true", help="body joints in -100..100 instead of degrees")
     p.add_argument("--expert-noise", type=float, default=0.0, help="--leader scripted: action noise")
     p.add_argument("--headless", action="store_true", help="do not read keys from the terminal")

@@ -101,6 +101,13 @@ class TeleopConfig:
             _check_replay(self.replay, self.replay_demo)
         if self.leader == "policy" and not self.policy:
             raise ValueError("--leader policy needs --policy PATH (a LeRobot pretrained_model directory)")
+        if "servo_calibration" in self.env_kwargs:
+            if self.target != "sim":
+                raise ValueError("--servo-calibration is for --target sim: it sets the twin's servo model, a real "
+                                 "follower has its own servos")
+            from armtwin.envs.servo import resolve_servo
+
+            resolve_servo(self.env_kwargs["servo_calibration"])  # a bad file is named now, not at the first reset
         if self.leader == "scripted" and self.target != "sim":
             raise ValueError("--leader scripted needs --target sim: the expert plans from the simulated scene")
         self.image_size = check_image_size(self.image_size)

@@ -3,7 +3,7 @@ calibration fitted to it.
 
 ``armtwin twin-gap REAL_DATASET [--episode I] [--out DIR] [--servo-calibration PATH]`` replays the
 episode's commands in the twin from its first joint state and prints per joint RMS, max and lag of the
-tracking error; writes ``DIR/twin_gap.png`` and ``DIR/twin_gap.json``. ``--fit`` also fits kv, damping and
+tracking error; writes ``DIR/twin_gap.png`` and ``DIR/twin_gap.json``. ``--fit`` also fits kp, kv, damping and
 latency (:mod:`armtwin.twingap.fit`) and writes ``DIR/servo_calibration.json`` (or ``--calibration-out``),
 which ``gym.make(id, servo_calibration=PATH)`` loads; the table is then shown for the fitted twin too.
 """
@@ -46,7 +46,7 @@ def add_twin_gap(subparsers) -> None:
     p.add_argument("recording", type=Path, help="LeRobot v3 dataset folder or armtwin real-target .h5 recording")
     p.add_argument("--episode", type=int, default=0, help="episode index in the recording [0]")
     p.add_argument("--out", type=Path, default=Path("twin_gap"), help="output folder [twin_gap]")
-    p.add_argument("--fit", action="store_true", help="fit kv, damping and latency; write a servo calibration")
+    p.add_argument("--fit", action="store_true", help="fit kp, kv, damping and latency; write a servo calibration")
     p.add_argument("--servo-calibration", type=Path, default=None, help="servo calibration to start from")
     p.add_argument("--calibration", type=Path, default=None, help="LeRobot calibration JSON (LeRobot datasets)")
     p.add_argument("--range-units", action="store_true", help="LeRobot body joints in -100..100, not degrees")
@@ -66,8 +66,9 @@ def _run(args) -> int:
     print(report["table"])
     if "fit" in report:
         f = report["fit"]
-        print(f"\nfitted: kv x{f['factors'][0]:.3f}, damping x{f['factors'][1]:.3f}, latency "
-              f"{1000 * f['latency_s']:.1f} ms; rms {f['rms_rad_before']:.5f} -> {f['rms_rad_after']:.5f} rad")
+        kp, kv, damping = f["factors"]
+        print(f"\nfitted: kp x{kp:.3f}, kv x{kv:.3f}, damping x{damping:.3f}, latency {1000 * f['latency_s']:.1f} ms;"
+              f" rms {f['rms_rad_before']:.5f} -> {f['rms_rad_after']:.5f} rad")
         print(report["table_fitted"])
         print(f"calibration: {report['calibration']}")
     print(f"plot: {report['plot']}")
