@@ -144,6 +144,8 @@ LEROBOT_ROBOT_TYPE: str = "omx_follower"
 LEROBOT_TELEOP_TYPE: str = "omx_leader"
 LEROBOT_MOTOR_KEYS: tuple[str, ...] = tuple(f"{n}.pos" for n in JOINT_NAMES)
 ROBOT_NAME: str = "omx"
+#: How messages name this arm.
+DISPLAY_NAME: str = "OMX"
 
 # --- sites, cameras -----------------------------------------------------------------------------------
 #: Site midway between the jaws at the finger tips (ROBOTIS's ``end_effector_link``, turned so that its

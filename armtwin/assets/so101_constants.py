@@ -110,6 +110,8 @@ LEROBOT_USE_DEGREES: bool = True
 FACTORY_CALIBRATION_RANGE: tuple[int, int] | None = None
 #: The name ``armtwin.assets.models`` and ``armtwin.robots.registry`` know this arm by.
 ROBOT_NAME: str = "so101"
+#: How messages name this arm.
+DISPLAY_NAME: str = "SO-101"
 
 # --- sites, bodies, cameras ---------------------------------------------------
 
