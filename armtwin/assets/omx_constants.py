@@ -146,6 +146,10 @@ LEROBOT_MOTOR_KEYS: tuple[str, ...] = tuple(f"{n}.pos" for n in JOINT_NAMES)
 ROBOT_NAME: str = "omx"
 #: How messages name this arm.
 DISPLAY_NAME: str = "OMX"
+#: role -> (LeRobot's device kind folder, device name) of its calibration files (``OmxFollower.name``,
+#: ``OmxLeader.name``).
+LEROBOT_CALIBRATION_DIRS: dict[str, tuple[str, str]] = {"follower": ("robots", "omx_follower"),
+                                                        "leader": ("teleoperators", "omx_leader")}
 
 # --- sites, cameras -----------------------------------------------------------------------------------
 #: Site midway between the jaws at the finger tips (ROBOTIS's ``end_effector_link``, turned so that its

@@ -103,6 +103,7 @@ SIM_DT: float = 1.0 / 180.0
 #: LeRobot's per-motor feature names ("shoulder_pan.pos", ...), in JOINT_NAMES order.
 LEROBOT_MOTOR_KEYS: tuple[str, ...] = tuple(f"{n}.pos" for n in JOINT_NAMES)
 LEROBOT_ROBOT_TYPE: str = "so101_follower"
+LEROBOT_TELEOP_TYPE: str = "so101_leader"
 #: LeRobot's ``SO101FollowerConfig.use_degrees`` default (0.4.4): body joints in degrees, gripper 0..100.
 LEROBOT_USE_DEGREES: bool = True
 #: None: the SO-101 is calibrated by hand (no factory calibration); armtwin's default calibration is an
@@ -112,6 +113,10 @@ FACTORY_CALIBRATION_RANGE: tuple[int, int] | None = None
 ROBOT_NAME: str = "so101"
 #: How messages name this arm.
 DISPLAY_NAME: str = "SO-101"
+#: role -> (LeRobot's device kind folder, device name) of its calibration files (``SOFollower.name``,
+#: ``SOLeader.name`` in LeRobot 0.4.4).
+LEROBOT_CALIBRATION_DIRS: dict[str, tuple[str, str]] = {"follower": ("robots", "so_follower"),
+                                                        "leader": ("teleoperators", "so_leader")}
 
 # --- sites, bodies, cameras ---------------------------------------------------
 

@@ -44,9 +44,12 @@ def _calibration_root_from_env(environ) -> Path:
     return Path(environ.get("HF_LEROBOT_CALIBRATION", lerobot_home / "calibration")).expanduser()
 
 
-def lerobot_calibration_dir(role: str) -> Path:
-    """The folder LeRobot looks in for an SO-101 ``role``'s ``<id>.json`` ("follower" or "leader")."""
+def lerobot_calibration_dir(role: str, robot: str = "so101") -> Path:
+    """The folder LeRobot looks in for ``robot``'s (default the SO-101's) ``role``'s ``<id>.json``
+    ("follower" or "leader"; the folders are the robot constants' ``LEROBOT_CALIBRATION_DIRS``)."""
+    from armtwin.assets.models import robot_model
+
     if role not in LEROBOT_DEVICE_DIRS:
         raise ValueError(f"unknown role {role!r}; valid roles: {', '.join(LEROBOT_DEVICE_DIRS)}")
-    kind, name = LEROBOT_DEVICE_DIRS[role]
+    kind, name = robot_model(robot).C.LEROBOT_CALIBRATION_DIRS[role]
     return lerobot_calibration_root() / kind / name
