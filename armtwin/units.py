@@ -1,4 +1,6 @@
-"""Conversions between LeRobot's SO-101 units, servo ticks and sim radians.
+"""Conversions between LeRobot's units, servo ticks and sim radians, for the SO-101 (default) or any arm
+of :mod:`armtwin.assets.models` (``robot=``: its constants give the motor ids, the tick at joint zero,
+the joint signs and the default calibration).
 
 LeRobot 0.4.4's Feetech bus reports every motor in one of three norm modes:
 degrees (body joints when ``use_degrees=True``), -100..100 (body joints when
@@ -26,6 +28,7 @@ from typing import Mapping
 import numpy as np
 
 from armtwin.assets import so101_constants as C
+from armtwin.assets.models import robot_model
 
 #: LeRobot's resolution-1 divisor for degrees mode (STS3215: 4096 - 1).
 _MAX_RES = C.TICKS_PER_REV - 1
@@ -55,22 +58,28 @@ class MotorCalibration:
             raise ValueError(f"motor id {self.id}: drive_mode must be 0 or 1, got {self.drive_mode}")
 
 
+def _constants(robot: str):
+    return robot_model(robot).C
+
+
 @dataclass(frozen=True)
 class Calibration:
-    """A whole arm's calibration: one :class:`MotorCalibration` per SO-101 joint.
+    """A whole arm's calibration: one :class:`MotorCalibration` per joint of ``robot`` (default the SO-101).
 
     Reads and writes LeRobot's calibration JSON
     (``$HF_LEROBOT_CALIBRATION/robots/so_follower/<id>.json``) unchanged.
     """
 
     motors: Mapping[str, MotorCalibration]
+    robot: str = "so101"
 
     def __post_init__(self):
+        C = _constants(self.robot)
         missing = [n for n in C.JOINT_NAMES if n not in self.motors]
         extra = [n for n in self.motors if n not in C.JOINT_NAMES]
         if missing or extra:
             raise ValueError(
-                "calibration does not match the SO-101 motors: "
+                f"calibration does not match the {C.DISPLAY_NAME} motors: "
                 + (f"missing {missing} " if missing else "")
                 + (f"unknown {extra} " if extra else "")
                 + f"(expected exactly: {', '.join(C.JOINT_NAMES)})"
@@ -78,12 +87,18 @@ class Calibration:
         for name in C.JOINT_NAMES:
             if self.motors[name].id != C.MOTOR_IDS[name]:
                 raise ValueError(
-                    f"calibration for {name!r} has id {self.motors[name].id}, SO-101 uses id {C.MOTOR_IDS[name]}"
+                    f"calibration for {name!r} has id {self.motors[name].id}, {C.DISPLAY_NAME} uses id {C.MOTOR_IDS[name]}"
                 )
 
     @classmethod
-    def default(cls) -> "Calibration":
-        """The calibration of an ideal arm: ranges equal to the model's joint limits, zero homing offset."""
+    def default(cls, robot: str = "so101") -> "Calibration":
+        """The robot's factory calibration when LeRobot has one (``C.FACTORY_CALIBRATION_RANGE``: the OMX),
+        else that of an ideal arm: ranges equal to the model's joint limits, zero homing offset."""
+        C = _constants(robot)
+        if C.FACTORY_CALIBRATION_RANGE is not None:
+            lo, hi = C.FACTORY_CALIBRATION_RANGE
+            return cls({n: MotorCalibration(id=C.MOTOR_IDS[n], drive_mode=0, homing_offset=0, range_min=lo,
+                                            range_max=hi) for n in C.JOINT_NAMES}, robot)
         motors = {}
         for name in C.JOINT_NAMES:
             lo, hi = C.JOINT_LIMITS[name]
@@ -97,7 +112,7 @@ class Calibration:
         return cls(motors)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Mapping[str, int]]) -> "Calibration":
+    def from_dict(cls, data: Mapping[str, Mapping[str, int]], *, robot: str = "so101") -> "Calibration":
         if not isinstance(data, Mapping) or not all(isinstance(m, Mapping) for m in data.values()):
             raise ValueError(
                 "calibration must map each motor name to {id, drive_mode, homing_offset, range_min, range_max}, "
@@ -113,10 +128,10 @@ class Calibration:
             raise ValueError(
                 f"bad calibration entry ({e}); each motor needs id, drive_mode, homing_offset, range_min, range_max"
             ) from None
-        return cls(motors)
+        return cls(motors, robot)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Calibration":
+    def load(cls, path: str | Path, *, robot: str = "so101") -> "Calibration":
         """Read LeRobot's calibration JSON; errors name the file and what is wrong."""
         path = Path(path)
         try:
@@ -126,7 +141,7 @@ class Calibration:
         except json.JSONDecodeError as e:
             raise ValueError(f"calibration file {path} is not valid JSON: {e}") from None
         try:
-            return cls.from_dict(data)
+            return cls.from_dict(data, robot=robot)
         except ValueError as e:
             raise ValueError(f"calibration file {path}: {e}") from None
 
@@ -150,15 +165,20 @@ class Calibration:
         tmp.replace(path)
 
 
-def ticks_to_radians(ticks, names=C.JOINT_NAMES) -> np.ndarray:
-    """Raw Present_Position ticks -> joint angles, radians. ``ticks``: (..., len(names))."""
+def ticks_to_radians(ticks, names=None, *, robot: str = "so101") -> np.ndarray:
+    """Raw Present_Position ticks -> joint angles, radians. ``ticks``: (..., len(names)); names default to
+    the robot's ``C.JOINT_NAMES``."""
+    C = _constants(robot)
+    names = C.JOINT_NAMES if names is None else names
     t = np.asarray(ticks, dtype=np.float64)
     sign = np.array([C.JOINT_SIGN[n] for n in names], dtype=np.float64)
     return sign * (t - C.TICK_AT_ZERO) * C.RAD_PER_TICK
 
 
-def radians_to_ticks(q, names=C.JOINT_NAMES) -> np.ndarray:
+def radians_to_ticks(q, names=None, *, robot: str = "so101") -> np.ndarray:
     """Joint angles, radians -> raw ticks (float; round at the bus). ``q``: (..., len(names))."""
+    C = _constants(robot)
+    names = C.JOINT_NAMES if names is None else names
     q = np.asarray(q, dtype=np.float64)
     sign = np.array([C.JOINT_SIGN[n] for n in names], dtype=np.float64)
     return sign * q / C.RAD_PER_TICK + C.TICK_AT_ZERO
@@ -172,18 +192,27 @@ class UnitConverter:
     or (6,) arrays in JOINT_NAMES order; radians are (6,) float arrays (or
     (T, 6) for trajectories). Body joints are degrees when ``use_degrees`` (the
     SO101Follower default in LeRobot 0.4.4), else -100..100; the gripper is
-    always 0..100.
+    always 0..100. The robot is the calibration's (``calibration.robot``).
     """
 
     calibration: Calibration = field(default_factory=Calibration.default)
     use_degrees: bool = True
 
+    @property
+    def robot(self) -> str:
+        return self.calibration.robot
+
+    @cached_property
+    def C(self):  # noqa: N802 (the robot's constants module)
+        return _constants(self.calibration.robot)
+
     @cached_property
     def _ranges(self):
         """(mins (6,), maxs (6,), drive (6,) bool), derived once: the converter runs every control tick."""
-        mins = np.array([self.calibration.motors[n].range_min for n in C.JOINT_NAMES], dtype=np.float64)
-        maxs = np.array([self.calibration.motors[n].range_max for n in C.JOINT_NAMES], dtype=np.float64)
-        drive = np.array([self.calibration.motors[n].drive_mode for n in C.JOINT_NAMES], dtype=bool)
+        names = self.C.JOINT_NAMES
+        mins = np.array([self.calibration.motors[n].range_min for n in names], dtype=np.float64)
+        maxs = np.array([self.calibration.motors[n].range_max for n in names], dtype=np.float64)
+        drive = np.array([self.calibration.motors[n].drive_mode for n in names], dtype=bool)
         return mins, maxs, drive
 
     def lerobot_to_ticks(self, values) -> np.ndarray:
@@ -224,19 +253,19 @@ class UnitConverter:
 
     def to_radians(self, values) -> np.ndarray:
         """LeRobot values (dict keyed "<joint>.pos", or (..., 6)) -> (..., 6) radians."""
-        return ticks_to_radians(self.lerobot_to_ticks(values))
+        return ticks_to_radians(self.lerobot_to_ticks(values), robot=self.robot)
 
     def from_radians(self, q) -> np.ndarray:
         """(..., 6) radians -> (..., 6) LeRobot values."""
-        return self.ticks_to_lerobot(radians_to_ticks(q))
+        return self.ticks_to_lerobot(radians_to_ticks(q, robot=self.robot))
 
     def to_lerobot_dict(self, q) -> dict[str, float]:
         """(6,) radians -> {"shoulder_pan.pos": value, ...} in LeRobot units."""
-        v = self.from_radians(np.asarray(q, dtype=np.float64).reshape(C.NUM_JOINTS))
-        return {k: float(x) for k, x in zip(C.LEROBOT_MOTOR_KEYS, v)}
+        v = self.from_radians(np.asarray(q, dtype=np.float64).reshape(self.C.NUM_JOINTS))
+        return {k: float(x) for k, x in zip(self.C.LEROBOT_MOTOR_KEYS, v)}
 
-    @staticmethod
-    def _as_array(values) -> np.ndarray:
+    def _as_array(self, values) -> np.ndarray:
+        C = self.C
         if isinstance(values, Mapping):
             missing = [k for k in C.LEROBOT_MOTOR_KEYS if k not in values]
             if missing:

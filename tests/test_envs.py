@@ -20,10 +20,11 @@ IDS = list(E.ENV_IDS)
 def _random_walk(env, seed, n):
     """n actions that wander around the home pose (deterministic in seed)."""
     rng = np.random.default_rng(seed)
-    q = np.array(C.HOME_QPOS)
+    RC = env.unwrapped.C  # the env's robot's constants
+    q = np.array(RC.HOME_QPOS)
     out = []
     for _ in range(n):
-        q = np.clip(q + rng.normal(0, 0.05, 6), C.lower_limits(), C.upper_limits())
+        q = np.clip(q + rng.normal(0, 0.05, 6), RC.lower_limits(), RC.upper_limits())
         out.append(q.astype(np.float32))
     return out
 
@@ -221,6 +222,7 @@ def test_bad_actions_raise_or_clamp_without_blowing_up(env_id):
     env = E.make(env_id, image_size=None)
     env.reset(seed=0)
     u = env.unwrapped
+    RC = u.C  # the env's robot's constants
     before = u.get_state()
     with pytest.raises(ValueError, match=r"shape \(6,\)"):
         env.step(np.zeros(5, np.float32))
@@ -238,12 +240,12 @@ def test_bad_actions_raise_or_clamp_without_blowing_up(env_id):
     for _ in range(60):
         obs, r, term, trunc, info = env.step(huge)
         assert info["action_clamped"]
-        np.testing.assert_array_equal(info["action"], np.clip(huge, C.lower_limits(), C.upper_limits()))
+        np.testing.assert_array_equal(info["action"], np.clip(huge, RC.lower_limits(), RC.upper_limits()))
         assert np.all(np.isfinite(obs["joint_pos"])) and np.all(np.isfinite(obs["object_pos"]))
     # the arm went to (near) the clamped targets, no blow-up
-    assert np.all(obs["joint_pos"] >= C.lower_limits() - 0.05) and np.all(obs["joint_pos"] <= C.upper_limits() + 0.05)
+    assert np.all(obs["joint_pos"] >= RC.lower_limits() - 0.05) and np.all(obs["joint_pos"] <= RC.upper_limits() + 0.05)
     assert np.abs(obs["joint_vel"]).max() < 50
-    _, _, _, _, info = env.step(np.array(C.HOME_QPOS, np.float32))
+    _, _, _, _, info = env.step(np.array(RC.HOME_QPOS, np.float32))
     assert not info["action_clamped"]
 
 

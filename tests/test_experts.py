@@ -29,7 +29,7 @@ def test_doing_nothing_does_not_succeed():
         env = E.make(env_id, image_size=None)
         env.reset(seed=0)
         for _ in range(40):
-            _, r, _, _, info = env.step(np.array(C.HOME_QPOS, np.float32))
+            _, r, _, _, info = env.step(np.array(env.unwrapped.C.HOME_QPOS, np.float32))
         assert not info["is_success"] and r == 0.0 and not any(info["subtask_signals"].values())
 
 

@@ -33,6 +33,8 @@ JOINT_NAMES: tuple[str, ...] = (
 ARM_JOINT_NAMES: tuple[str, ...] = JOINT_NAMES[:5]
 GRIPPER_JOINT: str = "gripper"
 NUM_JOINTS: int = len(JOINT_NAMES)
+#: Passive joints of the model, name -> (the joint it mimics, multiplier): none on the SO-101.
+PASSIVE_JOINTS: dict[str, tuple[str, float]] = {}
 
 #: Joint limits, radians, (lower, upper), from the official SO-101 "new
 #: calibration" MJCF/URDF (so101_new_calib). elbow_flex carries the 5 degree
@@ -51,6 +53,12 @@ GRIPPER_CLOSED: float = -0.17
 GRIPPER_OPEN: float = 1.2
 #: Gripper opening the experts use next to obstacles (radians): ~5 cm between the pads.
 GRIPPER_HALF_OPEN: float = 0.55
+#: The gripper site sits on the fixed jaw's inner face (not midway between the jaws, as the OMX's):
+#: a grasp puts it half the object's width plus a clearance beside the object's centre.
+GRIPPER_SITE_CENTRED: bool = False
+#: Angle (radians, about world z) of the jaw-closing axis from the direction the arm reaches in, with
+#: the gripper pointing down and wrist_roll 0: the SO-101's jaws close along the reach.
+CLOSING_YAW_OFFSET: float = 0.0
 
 #: Joint positions (radians, JOINT_NAMES order) every env resets the arm to: the gripper
 #: about 9 cm above the table, 17 cm in front of the base, pointing down (an IK solution
@@ -102,6 +110,18 @@ LEROBOT_MOTOR_KEYS: tuple[str, ...] = tuple(f"{n}.pos" for n in JOINT_NAMES)
 LEROBOT_ROBOT_TYPE: str = "so_follower"
 #: LeRobot's name of the SO-101 leader (``SO101Leader.name``): the folder of its calibration files.
 LEROBOT_TELEOP_TYPE: str = "so_leader"
+#: LeRobot's ``SO101FollowerConfig.use_degrees`` default (0.4.4): body joints in degrees, gripper 0..100.
+LEROBOT_USE_DEGREES: bool = True
+#: None: the SO-101 is calibrated by hand (no factory calibration); armtwin's default calibration is an
+#: ideal arm whose ranges are the model's joint limits (``armtwin.units.Calibration.default``).
+FACTORY_CALIBRATION_RANGE: tuple[int, int] | None = None
+#: The name ``armtwin.assets.models`` and ``armtwin.robots.registry`` know this arm by.
+ROBOT_NAME: str = "so101"
+#: How messages name this arm.
+DISPLAY_NAME: str = "SO-101"
+#: role -> (LeRobot's device kind folder, device name) of its calibration files.
+LEROBOT_CALIBRATION_DIRS: dict[str, tuple[str, str]] = {"follower": ("robots", LEROBOT_ROBOT_TYPE),
+                                                        "leader": ("teleoperators", LEROBOT_TELEOP_TYPE)}
 
 # --- sites, bodies, cameras ---------------------------------------------------
 

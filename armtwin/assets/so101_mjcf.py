@@ -21,9 +21,13 @@ Public functions:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from armtwin.assets import so101_constants as C
+from armtwin.assets.scene import TABLE_GEOM, TOP_LIGHT, ArmParts, ObjectSpec, StaticSpec
+from armtwin.assets.scene import fmt as _fmt
+from armtwin.assets.scene import scene_xml as _scene_xml
+
+__all__ = ["ObjectSpec", "StaticSpec", "TABLE_GEOM", "TOP_LIGHT", "arm_xml", "scene_xml", "load_arm_model",
+           "load_scene_model"]
 
 # (body, parent, pos (3,), quat wxyz (4,), joint or None, mass kg, com (3,), full inertia (6,) Ixx Iyy Izz Ixy Ixz Iyz)
 # Numbers read from so101_new_calib.xml (bodies "base" ... "moving_jaw_so101_v1").
@@ -53,10 +57,10 @@ _LINKS: tuple[tuple, ...] = (
 
 #: The arm's bodies, base to moving jaw.
 ARM_BODIES: tuple[str, ...] = tuple(link[0] for link in _LINKS)
-#: Name of the table's geom in every scene (the real-background compositing replaces it).
-TABLE_GEOM = "table"
-#: Name of the scene's top light (lighting randomization).
-TOP_LIGHT = "top"
+#: The body that carries the gripper site and the wrist camera.
+GRIPPER_BODY = "gripper"
+#: The two collision pads, one per jaw (``is_grasped``: both touch the object).
+PAD_GEOMS: tuple[str, str] = ("static_pad", "moving_pad")
 
 #: End-effector site in the "gripper" body frame (official ``gripperframe``): x is the
 #: approach axis (out of the fingers), z the jaw-closing axis.
@@ -108,10 +112,6 @@ _GEOMS: dict[str, tuple[str, ...]] = {
         ' rgba="0.25 0.25 0.28 1" class="pad"/>',
     ),
 }
-
-
-def _fmt(v) -> str:
-    return " ".join(repr(float(x)) for x in v)
 
 
 def _defaults() -> str:
@@ -263,60 +263,9 @@ def arm_xml(*, sim_dt: float = C.SIM_DT, wrist_camera: bool = False, visual: str
 """
 
 
-@dataclass(frozen=True)
-class ObjectSpec:
-    """A free-floating task object.
-
-    kind: "box" (size = half extents (3,)) or "cylinder" (size = (radius, half height)), metres.
-    mass: kg. rgba: colour. friction: (sliding, torsional, rolling).
-    """
-
-    name: str
-    kind: str
-    size: tuple[float, ...]
-    rgba: tuple[float, float, float, float]
-    mass: float
-    friction: tuple[float, float, float] = (1.0, 0.01, 0.0001)
-
-    def __post_init__(self):
-        if self.kind not in ("box", "cylinder"):
-            raise ValueError(f"ObjectSpec.kind must be 'box' or 'cylinder', got {self.kind!r}")
-        want = 3 if self.kind == "box" else 2
-        if len(self.size) != want or min(self.size) <= 0:
-            raise ValueError(f"ObjectSpec.size for {self.kind} needs {want} positive numbers, got {self.size!r}")
-        if self.mass <= 0:
-            raise ValueError(f"ObjectSpec.mass must be > 0, got {self.mass}")
-
-    @property
-    def half_height(self) -> float:
-        """Half extent along the body z axis, metres."""
-        return float(self.size[2] if self.kind == "box" else self.size[1])
-
-
-@dataclass(frozen=True)
-class StaticSpec:
-    """A fixed box in the world (e.g. an ingredient holder's walls): pos (3,), half size (3,), metres."""
-
-    name: str
-    pos: tuple[float, float, float]
-    size: tuple[float, float, float]
-    rgba: tuple[float, float, float, float] = (0.55, 0.45, 0.35, 1.0)
-
-
 #: Front camera: in front of the workspace, looking back at the arm and table.
 FRONT_CAMERA_POS = (0.52, 0.0, 0.40)
 FRONT_CAMERA_TARGET = (0.12, 0.0, 0.07)
-
-
-def _look_at_xyaxes(pos, target) -> str:
-    import numpy as np
-
-    f = np.asarray(target, float) - np.asarray(pos, float)
-    f /= np.linalg.norm(f)
-    x = np.cross(f, [0.0, 0.0, 1.0])
-    x /= np.linalg.norm(x)
-    y = np.cross(-f, x)
-    return _fmt(list(x) + list(y))
 
 
 def scene_xml(
@@ -334,56 +283,10 @@ def scene_xml(
     Each object gets a body and a free joint both named after it; free joints come after
     the six arm joints in qpos, in ``objects`` order.
     """
-    obj_xml = []
-    for o in objects:
-        if o.kind == "box":
-            geom = f'type="box" size="{_fmt(o.size)}"'
-        else:
-            geom = f'type="cylinder" size="{_fmt(o.size)}"'
-        obj_xml.append(
-            f'    <body name="{o.name}" pos="0 0 {o.half_height + 0.5}">\n'
-            f'      <freejoint name="{o.name}"/>\n'
-            # condim 3 against the table and each other; contacts with the pads take the pads' condim 4
-            # (MuJoCo uses the larger), so grasps keep torsional friction at fewer constraint rows
-            f'      <geom name="{o.name}" {geom} rgba="{_fmt(o.rgba)}" mass="{o.mass}" friction="{_fmt(o.friction)}"'
-            ' condim="3" solref="0.004 1"/>\n'
-            "    </body>"
-        )
-    static_xml = [
-        f'    <geom name="{s.name}" type="box" pos="{_fmt(s.pos)}" size="{_fmt(s.size)}" rgba="{_fmt(s.rgba)}"/>'
-        for s in statics
-    ]
-    front = ""
-    if cameras:
-        front = (
-            f'    <camera name="{C.MJCF_CAMERAS["front"]}" pos="{_fmt(FRONT_CAMERA_POS)}" '
-            f'xyaxes="{_look_at_xyaxes(FRONT_CAMERA_POS, FRONT_CAMERA_TARGET)}" fovy="58"/>'
-        )
-    nl = "\n"
-    return f"""<mujoco model="so101_armtwin_scene">
-{_option(sim_dt)}
-  <visual>
-    <global offwidth="640" offheight="480"/>
-    <!-- coarse tessellation (numquads 1: boxes as 6 quads; 12 slices for round shapes) and no
-         multisampling: 7x faster in the software renderer at 128x128, no visible difference there -->
-    <quality shadowsize="0" numslices="12" numstacks="4" numquads="1" offsamples="0"/>
-    <headlight ambient="0.45 0.45 0.45" diffuse="0.6 0.6 0.6" specular="0 0 0"/>
-  </visual>
-{_defaults()}
-{_assets(visual)}
-  <worldbody>
-    <light name="{TOP_LIGHT}" pos="0.2 0 1.2" dir="0 0 -1" directional="true" castshadow="false" diffuse="0.35 0.35 0.35"/>
-    <!-- a plane (analytic contacts, ~30 % faster than a box) drawn as a 90 x 90 cm table top -->
-    <geom name="{TABLE_GEOM}" type="plane" pos="0.15 0 0" size="0.45 0.45 0.05" rgba="0.60 0.56 0.50 1"
-          friction="1 0.005 0.0001"/>
-{front}
-{_bodies(wrist_camera=cameras, visual=visual)}
-{nl.join(static_xml)}
-{nl.join(obj_xml)}
-  </worldbody>
-{_tail()}
-</mujoco>
-"""
+    arm = ArmParts("so101_armtwin_scene", _option(sim_dt), _defaults(), _assets(visual),
+                   _bodies(wrist_camera=cameras, visual=visual), _tail())
+    front = (C.MJCF_CAMERAS["front"], FRONT_CAMERA_POS, FRONT_CAMERA_TARGET) if cameras else None
+    return _scene_xml(arm, objects, statics, front_camera=front)
 
 
 def load_arm_model(*, sim_dt: float = C.SIM_DT):

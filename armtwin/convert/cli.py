@@ -5,10 +5,12 @@ from __future__ import annotations
 import sys
 
 
-def _units_args(p) -> None:
+def _units_args(p, *, robot_default: bool = False) -> None:
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--use-degrees", dest="use_degrees", action="store_true", default=True,
-                   help="body joints in degrees, gripper 0..100 (LeRobot's SO101Follower default)")
+    g.add_argument("--use-degrees", dest="use_degrees", action="store_true", default=None if robot_default else True,
+                   help="body joints in degrees, gripper 0..100 (LeRobot's SO101Follower default"
+                        + ("; default: the recorded robot's LeRobot default, -100..100 for the OMX)" if robot_default
+                           else ")"))
     g.add_argument("--range-m100-100", dest="use_degrees", action="store_false",
                    help="body joints in -100..100, gripper 0..100")
     p.add_argument("--calibration", default=None, help="LeRobot calibration JSON of the arm (default: the ideal arm)")
@@ -117,7 +119,7 @@ def add_convert(subparsers) -> None:
     lr.add_argument("--private", action="store_true", help="with --push: create a private dataset repo")
     lr.add_argument("--overwrite", action="store_true", help="replace an existing --root once the new one is complete")
     lr.add_argument("--quiet", action="store_true", help="no progress bar")
-    _units_args(lr)
+    _units_args(lr, robot_default=True)
     lr.set_defaults(func=_cmd_lerobot)
 
     h5 = sub.add_parser("hdf5", help="LeRobot dataset (e.g. recorded on the real arm) -> HDF5 episodes for replay")

@@ -85,7 +85,9 @@ class LeRobotExportConfig:
     ``fps`` None takes the recordings' fps (must be an integer rate); ``image_size`` is (W, H)
     or None to keep the recorded size; ``episodes`` "success" skips failed demos; ``task``
     overrides every episode's instruction; ``use_degrees``/``calibration`` choose LeRobot's units
-    (see ``armtwin.units``). ``encoder_threads`` None splits the machine's cores between the
+    (see ``armtwin.units``; ``use_degrees`` None: the robot's LeRobot default, ``C.LEROBOT_USE_DEGREES``).
+    The robot (its ``robot_type``, feature names, motor ids) is the recordings' env id's
+    (:meth:`armtwin.envs.registry.TaskEntry.robot`; a recording of another env name is an SO-101's). ``encoder_threads`` None splits the machine's cores between the
     camera encoders. ``environment_state`` also writes ``observation.environment_state``: the task
     objects' centre positions ``(3 * n_objects,) float32``, metres, world frame, flattened from each
     step's ``obs/object_pos`` ``(n_objects, 3)`` (what :func:`armtwin.policy.features.environment_state`
@@ -102,7 +104,7 @@ class LeRobotExportConfig:
     image_size: tuple[int, int] | None = None
     episodes: str = "success"
     task: str | None = None
-    use_degrees: bool = True
+    use_degrees: bool | None = None
     calibration: Path | None = None
     crf: int | None = None
     gop: int = DEFAULT_GOP
@@ -211,16 +213,18 @@ def _joint_arrays(episodes: list[EpisodeRef], *, environment_state: bool = False
 # --- main entry ---------------------------------------------------------------------------------
 
 
-def build_features(cameras: list[str], sizes: dict[str, tuple[int, int]], *, environment_state: int = 0) -> dict:
-    """LeRobot feature dict for SO-101 state/action (``C.LEROBOT_MOTOR_KEYS``) and video cameras.
+def build_features(cameras: list[str], sizes: dict[str, tuple[int, int]], *, environment_state: int = 0,
+                   robot=C) -> dict:
+    """LeRobot feature dict for the robot's state/action (``robot.LEROBOT_MOTOR_KEYS``; ``robot``: its
+    constants module, default the SO-101's) and video cameras.
 
     ``sizes``: camera -> (W, H) of its video. ``environment_state``: its size ``3 * n_objects``
     (0: no ``observation.environment_state`` feature).
     """
-    names = list(C.LEROBOT_MOTOR_KEYS)
+    names = list(robot.LEROBOT_MOTOR_KEYS)
     feats = {
-        "observation.state": {"dtype": "float32", "shape": (C.NUM_JOINTS,), "names": names},
-        "action": {"dtype": "float32", "shape": (C.NUM_JOINTS,), "names": names},
+        "observation.state": {"dtype": "float32", "shape": (len(names),), "names": names},
+        "action": {"dtype": "float32", "shape": (len(names),), "names": names},
     }
     if environment_state:
         feats[ENV_STATE_KEY] = {"dtype": "float32", "shape": (int(environment_state),),
@@ -265,14 +269,30 @@ def _episode_task(ep: EpisodeRef, cfg: LeRobotExportConfig, env_name: str, notes
     return task
 
 
-def _unit_converter(cfg: LeRobotExportConfig):
+def _robot(scan: RecordingScan) -> str:
+    """The arm the recordings are of: their env ids' robot (ConvertError when they mix arms)."""
+    from armtwin.envs.registry import TASKS
+
+    robots = {TASKS[n].robot if n in TASKS else "so101" for n in scan.env_names} or {"so101"}
+    if len(robots) > 1:
+        raise ConvertError(f"the recordings are of different arms ({', '.join(sorted(robots))}): "
+                           "one LeRobot dataset holds one robot_type")
+    return robots.pop()
+
+
+def _unit_converter(cfg: LeRobotExportConfig, robot: str):
+    from armtwin.assets.models import robot_model
     from armtwin.units import Calibration, UnitConverter
 
     try:
-        calib = Calibration.load(cfg.calibration) if cfg.calibration is not None else Calibration.default()
+        if cfg.calibration is not None:
+            calib = Calibration.load(cfg.calibration, robot=robot)
+        else:
+            calib = Calibration.default(robot)
     except (FileNotFoundError, ValueError) as e:
         raise ConvertError(str(e)) from None
-    return UnitConverter(calib, use_degrees=cfg.use_degrees)
+    degrees = robot_model(robot).C.LEROBOT_USE_DEGREES if cfg.use_degrees is None else cfg.use_degrees
+    return UnitConverter(calib, use_degrees=degrees)
 
 
 def _dir_size(path: Path) -> int:
@@ -315,7 +335,7 @@ def export_lerobot(cfg: LeRobotExportConfig) -> ExportResult:
         odd = {cam: wh for cam, wh in sizes.items() if wh[0] % 2 or wh[1] % 2}
         if odd:
             raise ConvertError(f"recorded image sizes {odd} (WxH) are odd; yuv420p needs even sizes: pass --image-size")
-    conv = _unit_converter(cfg)
+    conv = _unit_converter(cfg, _robot(scan))
     check_output(cfg.root, (*cfg.inputs, cfg.calibration), overwrite=cfg.overwrite, kind="dir", what="--root", error=ConvertError)
 
     procs: list = []
@@ -363,18 +383,19 @@ class _Plan:
     task_index: dict[str, int]  # unique tasks in first-seen order -> index
     features: dict  # LeRobot features incl. the per-frame bookkeeping columns
     samples: list[list[int]]  # per episode: frame indices in its image stats
+    robot: object = C  # the arm's constants module (robot_type, motor names)
 
     @property
     def total_frames(self) -> int:
         return sum(ep.length for ep in self.episodes)
 
 
-def _plan(scan: RecordingScan, fps, cameras, sizes, tasks, env_size: int = 0) -> _Plan:
+def _plan(scan: RecordingScan, fps, cameras, sizes, tasks, env_size: int = 0, *, robot=C) -> _Plan:
     eps = scan.episodes
     return _Plan(
-        fps=fps, cameras=cameras, sizes=sizes, episodes=eps, tasks=tasks,
+        fps=fps, cameras=cameras, sizes=sizes, episodes=eps, tasks=tasks, robot=robot,
         task_index={t: i for i, t in enumerate(dict.fromkeys(tasks))},
-        features={**build_features(cameras, sizes, environment_state=env_size), **fmt.DEFAULT_FEATURES},
+        features={**build_features(cameras, sizes, environment_state=env_size, robot=robot), **fmt.DEFAULT_FEATURES},
         samples=[sample_indices(ep.length) for ep in eps],
     )
 
@@ -439,7 +460,7 @@ class _Encoders:
 
 def _write_dataset(tmp, cfg, scan: RecordingScan, fps, cameras, sizes, tasks, conv, procs, *, env_size=0) -> None:
     """Plan, encode (in the background), write the data parquet, then the metadata."""
-    plan = _plan(scan, fps, cameras, sizes, tasks, env_size)
+    plan = _plan(scan, fps, cameras, sizes, tasks, env_size, robot=conv.C)
     # The encoders start first: they are the long pole.
     encoders = _Encoders(plan, cfg, tmp, procs)
     ep_meta, ep_stats = _write_data(tmp, cfg, plan, conv, on_episode=lambda: encoders.drain(block=False))
@@ -554,7 +575,7 @@ def _write_meta(tmp: Path, cfg, plan: _Plan, ep_meta: list[dict], ep_stats: list
         k = video_key(cam)
         features[k]["info"] = fmt.video_info(tmp / fmt.VIDEO_PATH.format(video_key=k, chunk_index=0, file_index=0))
     info = fmt.info_dict(
-        fps=plan.fps, features=features, robot_type=C.LEROBOT_ROBOT_TYPE, total_episodes=len(plan.episodes),
+        fps=plan.fps, features=features, robot_type=plan.robot.LEROBOT_ROBOT_TYPE, total_episodes=len(plan.episodes),
         total_frames=plan.total_frames, total_tasks=len(plan.task_index),
         data_files_size_in_mb=cfg.data_files_size_in_mb, video_files_size_in_mb=cfg.video_files_size_in_mb,
     )

@@ -1,4 +1,7 @@
-"""The SO-101 twin as a Gymnasium environment: what every task shares (its settings: :mod:`.config`).
+"""An arm twin as a Gymnasium environment: what every task shares (its settings: :mod:`.config`).
+
+The arm is the class's ``ROBOT`` (a name of :mod:`armtwin.assets.models`: "so101" by default, "omx"); ``C``
+below is that robot's constants module (``env.C``), the model that robot's MJCF module (``env.M``).
 
 (~470 lines: :class:`SO101Env` is one object, the MuJoCo model and data with its spaces, signals,
 rendering and state; its parts share that state, so they stay in one class.)
@@ -39,8 +42,8 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
-from armtwin.assets import so101_constants as C
-from armtwin.assets.so101_mjcf import ObjectSpec, StaticSpec, load_scene_model
+from armtwin.assets.models import robot_model
+from armtwin.assets.scene import ObjectSpec, StaticSpec
 from armtwin.envs import sim2real as S2R
 from armtwin.envs.config import EnvConfig
 from armtwin.envs.ik import site_quat
@@ -63,6 +66,8 @@ class SO101Env(gym.Env, abc.ABC):
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
+    #: The arm (:mod:`armtwin.assets.models`): its constants and model.
+    ROBOT: ClassVar[str] = "so101"
     OBJECTS: ClassVar[tuple[ObjectSpec, ...]] = ()
     STATICS: ClassVar[tuple[StaticSpec, ...]] = ()
     FRAMES: ClassVar[tuple[str, ...]] = ()
@@ -80,6 +85,7 @@ class SO101Env(gym.Env, abc.ABC):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        robot_model(cls.ROBOT)  # a clear error for an unknown arm, when the class is defined
         # every class with a spec, also one that inherits it and changes its objects or success signal
         if getattr(cls, "TASK_SPEC", None) is not None:
             cls.SIGNALS = _check_task(cls)
@@ -94,7 +100,11 @@ class SO101Env(gym.Env, abc.ABC):
         self.config = config
         self.render_mode = config.render_mode
         self.metadata = {"render_modes": ["rgb_array"], "render_fps": int(round(1.0 / config.ctrl_dt))}
-        self.model = load_scene_model(
+        rm = robot_model(self.ROBOT)
+        #: the arm's constants module and MJCF module
+        C = self.C = rm.C
+        self.M = rm.M
+        self.model = self.M.load_scene_model(
             self.OBJECTS, self.STATICS, sim_dt=config.sim_dt, cameras=True, visual=config.visual
         )
         if config.image_size is not None:
@@ -110,7 +120,7 @@ class SO101Env(gym.Env, abc.ABC):
         self._obj_qpos = np.array([self.model.joint(o.name).qposadr[0] for o in self.OBJECTS], dtype=int)
         self._obj_body = np.array([self.model.body(o.name).id for o in self.OBJECTS], dtype=int)
         self._obj_geom = {o.name: self.model.geom(o.name).id for o in self.OBJECTS}
-        self._pads = (self.model.geom("static_pad").id, self.model.geom("moving_pad").id)
+        self._pads = tuple(self.model.geom(p).id for p in self.M.PAD_GEOMS)
         self.lower = C.lower_limits()
         self.upper = C.upper_limits()
         self._state_size = mujoco.mj_stateSize(self.model, _STATE_SPEC)
@@ -256,8 +266,10 @@ class SO101Env(gym.Env, abc.ABC):
     # ----------------------------------------------------------------- gym API
     def _reset_sim(self, rng: np.random.Generator) -> None:
         mujoco.mj_resetData(self.model, self.data)
-        home = np.array(C.HOME_QPOS)
+        home = np.array(self.C.HOME_QPOS)
         self.data.qpos[self._joint_qpos] = home
+        for name, (src, mult) in self.C.PASSIVE_JOINTS.items():  # e.g. a mimicking jaw, where it belongs
+            self.data.qpos[self.model.joint(name).qposadr[0]] = mult * home[self.C.JOINT_NAMES.index(src)]
         self.data.ctrl[:] = home
         self._task[:] = 0.0
         self._sample_scene(rng)
@@ -278,14 +290,14 @@ class SO101Env(gym.Env, abc.ABC):
         try:
             a = np.asarray(action, dtype=np.float64)
         except (TypeError, ValueError) as e:
-            raise ValueError(f"action must be a ({C.NUM_JOINTS},) array of joint targets in radians: {e}") from None
-        if a.shape != (C.NUM_JOINTS,):
+            raise ValueError(f"action must be a ({self.C.NUM_JOINTS},) array of joint targets in radians: {e}") from None
+        if a.shape != (self.C.NUM_JOINTS,):
             raise ValueError(
-                f"action must have shape ({C.NUM_JOINTS},) (joint targets in radians, order {C.JOINT_NAMES}), "
+                f"action must have shape ({self.C.NUM_JOINTS},) (joint targets in radians, order {self.C.JOINT_NAMES}), "
                 f"got shape {a.shape}"
             )
         if not np.isfinite(a).all():
-            bad = [C.JOINT_NAMES[i] for i in np.flatnonzero(~np.isfinite(a))]
+            bad = [self.C.JOINT_NAMES[i] for i in np.flatnonzero(~np.isfinite(a))]
             raise ValueError(f"action contains NaN or inf for joints {bad}: {a.tolist()}")
         clipped = np.minimum(np.maximum(a, self.lower), self.upper)
         return clipped, bool((clipped != a).any())
@@ -350,11 +362,11 @@ class SO101Env(gym.Env, abc.ABC):
             r = self._renderers[(h, w)] = mujoco.Renderer(self.model, h, w)
         out = {}
         for cam in cameras or self.config.cameras:
-            out[cam] = _render(r, self.data, cam)
+            out[cam] = _render(r, self.data, self.C.MJCF_CAMERAS[cam])
             if cam == "front" and self.config.background is not None:
                 r.enable_segmentation_rendering()
                 try:
-                    seg = _render(r, self.data, cam)
+                    seg = _render(r, self.data, self.C.MJCF_CAMERAS[cam])
                 finally:
                     r.disable_segmentation_rendering()
                 out[cam] = self._s2r.composite(out[cam], seg)
@@ -433,8 +445,8 @@ class SO101Env(gym.Env, abc.ABC):
             self.np_random.bit_generator.state = d["np_random"]
 
 
-def _render(r, data, cam: str) -> np.ndarray:
-    r.update_scene(data, camera=C.MJCF_CAMERAS[cam])
+def _render(r, data, mjcf_camera: str) -> np.ndarray:
+    r.update_scene(data, camera=mjcf_camera)
     # Shadows and reflections cost ~10x in the software renderer and add nothing for learning.
     r.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
     r.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False

@@ -22,20 +22,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from armtwin.assets import so101_constants as C
 from armtwin.envs.ik import IK
 from armtwin.envs.registry import get_task
 from armtwin.poses import quat_to_mat, topdown_quat, yaw_of
 
-_IK: IK | None = None
+_IK: dict[str, IK] = {}
 
 
-def shared_ik() -> IK:
-    """One IK per process (building it costs a model compile)."""
-    global _IK
-    if _IK is None:
-        _IK = IK()
-    return _IK
+def shared_ik(robot: str = "so101") -> IK:
+    """One IK per robot per process (building it costs a model compile)."""
+    if robot not in _IK:
+        _IK[robot] = IK(robot=robot)
+    return _IK[robot]
 
 
 @dataclass
@@ -49,9 +47,10 @@ class _Phase:
     hold: int = 0  # extra steps at the target
 
 
-def _grasp_yaw(obj_yaw: float, obj_xy, symmetry: float) -> float:
-    """Jaw-closing direction: the object's x axis modulo its symmetry, nearest the arm's natural yaw."""
-    natural = math.atan2(obj_xy[1], obj_xy[0])
+def _grasp_yaw(obj_yaw: float, obj_xy, symmetry: float, offset: float = 0.0) -> float:
+    """Jaw-closing direction: the object's x axis modulo its symmetry, nearest the arm's natural yaw (the
+    reach direction plus ``offset``, the robot's ``C.CLOSING_YAW_OFFSET``)."""
+    natural = math.atan2(obj_xy[1], obj_xy[0]) + offset
     k = round((natural - obj_yaw) / symmetry)
     return obj_yaw + k * symmetry
 
@@ -59,8 +58,10 @@ def _grasp_yaw(obj_yaw: float, obj_xy, symmetry: float) -> float:
 class PickPlaceExpert(abc.ABC):
     """Pick object ``pick`` and put it down on ``place`` (or just lift it when ``place`` is None).
 
-    Grasp frame: the jaw-closing axis along the object's x axis (2.5-3 cm across), the fixed jaw's
-    inner face (the ``gripperframe`` site) against the object's face, approach straight down."""
+    Grasp frame: the jaw-closing axis along the object's x axis (2.5-3 cm across), approach straight
+    down; the gripper site (``C.GRIPPER_SITE``) against the object's face when it is a jaw's inner face
+    (the SO-101's fixed jaw), on the object's centre when it sits midway between the jaws
+    (``C.GRIPPER_SITE_CENTRED``, the OMX). ``C`` is the env's robot constants (``env.C``)."""
 
     APPROACH_H = 0.055  # m above the grasp point
     LIFT_Z = 0.085  # m, site height while carrying
@@ -73,7 +74,7 @@ class PickPlaceExpert(abc.ABC):
             raise ValueError(f"noise must be a finite number of radians >= 0, got {noise!r}")
         self.noise = float(noise)
         self.rng = np.random.default_rng(seed)
-        self.ik = shared_ik()
+        self.ik: IK | None = None  # the env's robot's, set by reset
 
     # the task decides what to pick and where to put it
     @abc.abstractmethod
@@ -82,17 +83,22 @@ class PickPlaceExpert(abc.ABC):
     def reset(self, env, obs) -> None:
         u = env.unwrapped
         self.env = u
+        C = self.C = u.C
+        self.ik = shared_ik(u.ROBOT)
         self.pick, self.place = self._targets(u)
         names = u.object_names
         i = names.index(self.pick)
         spec = u.object_spec(self.pick)
         p, q = obs["object_pos"][i], obs["object_quat"][i]
         sym = math.pi / 2 if abs(spec.size[0] - spec.size[1]) < 1e-9 else math.pi
-        self.yaw = _grasp_yaw(yaw_of(q), p[:2], sym)
+        self.yaw = _grasp_yaw(yaw_of(q), p[:2], sym, C.CLOSING_YAW_OFFSET)
         self.quat = topdown_quat(self.yaw)
         closing = quat_to_mat(self.quat)[:, 2]
-        # the site is the fixed jaw's inner face: offset it from the object centre by half the width
-        grasp = p - closing * (spec.size[0] + self.CLEARANCE)
+        if C.GRIPPER_SITE_CENTRED:
+            grasp = np.array(p, dtype=float)
+        else:
+            # the site is the fixed jaw's inner face: offset it from the object centre by half the width
+            grasp = p - closing * (spec.size[0] + self.CLEARANCE)
         grasp[2] = max(p[2] + 0.002, 0.012)
         self.half_h = spec.half_height
         opening = C.GRIPPER_HALF_OPEN if self._tight() else C.GRIPPER_OPEN
@@ -178,7 +184,7 @@ class PickPlaceExpert(abc.ABC):
             c = self.NOISE_CORR
             self._eps = c * self._eps + math.sqrt(1 - c * c) * self.rng.normal(0.0, self.noise, 5)
             out[:5] += self._eps
-        return np.clip(out, C.lower_limits(), C.upper_limits()).astype(np.float32)
+        return np.clip(out, self.env.lower, self.env.upper).astype(np.float32)
 
 
 def make_expert(env_id: str, *, noise: float = 0.0, seed: int | None = None) -> PickPlaceExpert:

@@ -1,4 +1,5 @@
-"""Inverse kinematics of the SO-101 that respects its 5 degrees of freedom.
+"""Inverse kinematics of an arm (the SO-101 by default, any of :mod:`armtwin.assets.models`) that
+respects its 5 degrees of freedom.
 
 The arm has five joints before the gripper, so a full 6-D gripper pose is not
 always reachable. :class:`IK` solves a weighted least-squares problem with mink
@@ -11,14 +12,15 @@ the solver trades a little orientation for exact position when both cannot hold.
 
 Units: metres, radians, quaternions wxyz, world frame = arm base frame (z up).
 It runs on a standalone arm-only model (no environment needed); the gripper
-joint is carried through unchanged.
+joint is carried through unchanged. Joint vectors are (6,), the robot's ``C.JOINT_NAMES`` order; a
+model with more joints (the OMX's passive second jaw) keeps the others at zero.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from armtwin.assets import so101_constants as C
+from armtwin.assets.models import robot_model
 from armtwin.poses import pose_from_pos_quat
 
 _ARM = 5  # joints that move the gripper frame
@@ -38,41 +40,55 @@ def site_quat(mat) -> np.ndarray:
 class IK:
     """Weighted IK for the gripper site.
 
-    ``IK(model=None)``: ``model`` is an arm-only MjModel whose first six joints are the
-    SO-101's (default: :func:`armtwin.assets.so101_mjcf.load_arm_model`). Kinematics are the
-    same as in every env scene (the base sits at the world origin).
+    ``IK(model=None, *, robot="so101")``: ``robot`` names the arm (:mod:`armtwin.assets.models`);
+    ``model`` is an arm-only MjModel with hinge joints named like its ``C.JOINT_NAMES`` (default: the
+    robot's ``load_arm_model()``). Kinematics are the same as in every env scene (the base sits at the
+    world origin). ``site`` defaults to the robot's ``C.GRIPPER_SITE``.
     """
 
-    def __init__(self, model=None, *, site: str = C.GRIPPER_SITE, posture_cost: float = 1e-3):
+    def __init__(self, model=None, *, robot: str = "so101", site: str | None = None, posture_cost: float = 1e-3):
         import mink
         import mujoco
 
+        rm = robot_model(robot)
+        C = rm.C
         if model is None:
-            from armtwin.assets.so101_mjcf import load_arm_model
-
-            model = load_arm_model()
-        if model.nq != C.NUM_JOINTS:
+            model = rm.M.load_arm_model()
+        if model.nq != model.njnt or not all(mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, n) >= 0
+                                             for n in C.JOINT_NAMES):
             raise ValueError(
-                f"IK needs an arm-only model with {C.NUM_JOINTS} joints (got nq={model.nq}); "
-                "use armtwin.assets.so101_mjcf.load_arm_model()"
+                f"IK needs an arm-only model (hinge joints only) with joints {C.JOINT_NAMES} (got nq={model.nq}); "
+                f"use {rm.mjcf}.load_arm_model()"
             )
+        site = C.GRIPPER_SITE if site is None else site
         self._mujoco = mujoco
         self._mink = mink
         self.model = model
+        self.robot = robot
         self.site = site
+        # qpos (= dof) address of each of the robot's joints; the arm's five move the site
+        self._qadr = np.array([model.joint(n).qposadr[0] for n in C.JOINT_NAMES])
+        self._frozen = np.setdiff1d(np.arange(model.nv), self._qadr[:_ARM])
         self._data = mujoco.MjData(model)
         self._site_id = model.site(site).id
         self._cfg = mink.Configuration(model)
         self._frame = mink.FrameTask(site, "site", position_cost=1.0, orientation_cost=0.1, lm_damping=1e-3)
         self._posture = mink.PostureTask(model, cost=posture_cost)
         self._limits = [mink.ConfigurationLimit(model, gain=0.95)]
-        self.lower = model.jnt_range[:, 0].copy()
-        self.upper = model.jnt_range[:, 1].copy()
+        self.lower = model.jnt_range[self._qadr, 0].copy()
+        self.upper = model.jnt_range[self._qadr, 1].copy()
+        self._nj = len(self._qadr)
+
+    def _full(self, q) -> np.ndarray:
+        """(6,) joint vector -> (nq,) qpos (other joints zero)."""
+        out = np.zeros(self.model.nq)
+        out[self._qadr] = q
+        return out
 
     def fk(self, q) -> tuple[np.ndarray, np.ndarray]:
         """q (6,) rad -> gripper site (pos (3,) m, quat (4,) wxyz) in the world/base frame."""
         d = self._data
-        d.qpos[:] = np.asarray(q, dtype=float)
+        d.qpos[:] = self._full(np.asarray(q, dtype=float))
         self._mujoco.mj_kinematics(self.model, d)
         return d.site_xpos[self._site_id].copy(), site_quat(d.site_xmat[self._site_id].reshape(3, 3))
 
@@ -101,7 +117,7 @@ class IK:
         """
         mink = self._mink
         target_pos = np.asarray(target_pos, dtype=float).reshape(3)
-        q0 = np.zeros(C.NUM_JOINTS) if q_init is None else np.asarray(q_init, float).reshape(-1)
+        q0 = np.zeros(self._nj) if q_init is None else np.asarray(q_init, float).reshape(-1)
         q = np.clip(q0, self.lower, self.upper)
         if target_quat is None:
             target_quat = self.fk(q)[1]
@@ -113,18 +129,18 @@ class IK:
         rot = mink.SO3(np.asarray(target_quat, float))
         self._frame.set_target(mink.SE3.from_rotation_and_translation(rot, target_pos))
         cfg = self._cfg
-        cfg.update(q)
-        self._posture.set_target(q)
+        cfg.update(self._full(q))
+        self._posture.set_target(self._full(q))
         tasks = [self._frame, self._posture]
         err = np.inf
         for _ in range(max_iters):
             vel = mink.solve_ik(cfg, tasks, dt, "daqp", damping=1e-6, limits=self._limits)
-            vel[_ARM:] = 0.0
+            vel[self._frozen] = 0.0
             cfg.integrate_inplace(vel, dt)
             err = float(np.linalg.norm(cfg.data.site_xpos[self._site_id] - target_pos))
             if err < tol and np.abs(vel).max() * dt < 1e-4:
                 break
-        q = np.clip(cfg.q.copy(), self.lower, self.upper)
+        q = np.clip(cfg.q[self._qadr], self.lower, self.upper)
         q[_ARM:] = q0[_ARM:]
         err = float(np.linalg.norm(self.fk(q)[0] - target_pos))
         return q, err < tol, err

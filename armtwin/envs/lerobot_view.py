@@ -58,17 +58,19 @@ def armtwin_id(task: str) -> str:
 class LeRobotView(gym.Wrapper):
     """An armtwin env seen in LeRobot's units and keys (module docstring). ``env``: an armtwin
     :class:`armtwin.envs.base.SO101Env` (unwrapped or wrapped). ``converter``: the units of the policy's
-    dataset (default: the ideal arm, degrees, as ``armtwin convert lerobot`` writes by default)."""
+    dataset (default: the env's arm's default calibration in its LeRobot default units, as ``armtwin convert
+    lerobot`` writes by default: the SO-101's ideal arm in degrees, the OMX's factory calibration in -100..100)."""
 
     def __init__(self, env: gym.Env, *, converter: UnitConverter | None = None, task: str | None = None):
         super().__init__(env)
-        self.converter = converter or UnitConverter()
         base = env.unwrapped
+        RC = base.C  # the env's robot's constants
+        self.converter = converter or UnitConverter(Calibration.default(base.ROBOT), use_degrees=RC.LEROBOT_USE_DEGREES)
         self.task = task or (base.spec.id if base.spec is not None else type(base).__name__)
         self._max_episode_steps = int(base.config.max_episode_steps)
         self.task_description = base.instruction
         # Action bounds: the joint limits in LeRobot units (a drive_mode=1 motor flips a range, so sort).
-        ends = np.stack([self.converter.from_radians(C.lower_limits()), self.converter.from_radians(C.upper_limits())])
+        ends = np.stack([self.converter.from_radians(RC.lower_limits()), self.converter.from_radians(RC.upper_limits())])
         lo, hi = ends.min(axis=0).astype(np.float32), ends.max(axis=0).astype(np.float32)
         self.action_space = gym.spaces.Box(lo, hi, dtype=np.float32)
         spaces: dict[str, gym.Space] = {STATE_KEY: gym.spaces.Box(-np.inf, np.inf, (C.NUM_JOINTS,), np.float32)}

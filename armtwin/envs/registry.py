@@ -41,12 +41,14 @@ def _load(ref: str) -> Any:
 class TaskEntry:
     """One task. env_id: the Gymnasium id. entry_point: ``"module:EnvClass"``. expert:
     ``"module:ExpertClass"`` (a :class:`armtwin.envs.experts.PickPlaceExpert`). description: one line
-    (``armtwin envs``; the instruction of real-arm recordings)."""
+    (``armtwin envs``; the instruction of real-arm recordings). robot: the arm (a name of
+    :mod:`armtwin.assets.models`; the env class's ``ROBOT``), readable without importing the task."""
 
     env_id: str
     entry_point: str
     expert: str
     description: str
+    robot: str = "so101"
 
     def __post_init__(self):
         for name in ("entry_point", "expert"):
@@ -60,7 +62,15 @@ class TaskEntry:
         spec = cls.TASK_SPEC
         if spec.env_id != self.env_id:
             raise ValueError(f"{self.entry_point}.TASK_SPEC is for {spec.env_id!r}, registered as {self.env_id!r}")
+        if cls.ROBOT != self.robot:
+            raise ValueError(f"{self.entry_point} is an env of robot {cls.ROBOT!r}, registered as {self.robot!r}")
         return cls
+
+    def robot_constants(self):
+        """The constants module of the task's arm (no MuJoCo import)."""
+        from armtwin.assets.models import robot_model
+
+        return robot_model(self.robot).C
 
     def task_spec(self) -> TaskSpec:
         """The task's MimicGen spec (the env class's ``TASK_SPEC``)."""
@@ -94,6 +104,20 @@ _ENTRIES = (
         entry_point="armtwin.envs.tasks.sandwich:SandwichEnv",
         expert="armtwin.envs.tasks.sandwich:SandwichExpert",
         description="move the ingredient the instruction names (bread, cheese, patty) from a holder to a plate",
+    ),
+    TaskEntry(
+        env_id="armtwin/OMX-Lift-v0",
+        entry_point="armtwin.envs.tasks.lift:OmxLiftEnv",
+        expert="armtwin.envs.tasks.lift:LiftExpert",
+        description="lift a 2.5 cm cube 4 cm off the table with the ROBOTIS OMX",
+        robot="omx",
+    ),
+    TaskEntry(
+        env_id="armtwin/OMX-PickPlace-v0",
+        entry_point="armtwin.envs.tasks.pickplace:OmxPickPlaceEnv",
+        expert="armtwin.envs.tasks.pickplace:PickPlaceTaskExpert",
+        description="put a 2.5 cm cube on a plate with the ROBOTIS OMX",
+        robot="omx",
     ),
 )
 

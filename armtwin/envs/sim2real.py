@@ -17,22 +17,22 @@ import dataclasses
 
 import numpy as np
 
-from armtwin.assets import so101_constants as C
-from armtwin.assets.so101_mjcf import ARM_BODIES, MOTOR_RGBA, TABLE_GEOM, TOP_LIGHT
+from armtwin.assets.scene import TABLE_GEOM, TOP_LIGHT
 from armtwin.envs.camera import apply_camera, background_mask, load_background
 from armtwin.envs.randomize import Randomizer, SceneHandles, observation_noise
 from armtwin.envs.servo import ServoModel, command_ages, history_length
 
 
-def scene_handles(model, pads, obj_geoms: dict, obj_bodies, objects) -> SceneHandles:
-    """The ids the randomizer touches (see :class:`SceneHandles`)."""
+def scene_handles(model, pads, obj_geoms: dict, obj_bodies, objects, *, C, M) -> SceneHandles:
+    """The ids the randomizer touches (see :class:`SceneHandles`); ``C``, ``M``: the arm's constants and MJCF
+    modules (:mod:`armtwin.assets.models`)."""
     import mujoco
 
-    arm = {model.body(b).id for b in ARM_BODIES}
+    arm = {model.body(b).id for b in M.ARM_BODIES}
     shell, motors = [], []
     for g in range(model.ngeom):
         if model.geom_bodyid[g] in arm and g not in pads and model.geom_type[g] != mujoco.mjtGeom.mjGEOM_MESH:
-            (motors if np.allclose(model.geom_rgba[g], MOTOR_RGBA) else shell).append(g)
+            (motors if np.allclose(model.geom_rgba[g], M.MOTOR_RGBA) else shell).append(g)
     return SceneHandles(
         objects=[(obj_geoms[o.name], int(b), o.kind) for o, b in zip(objects, obj_bodies)],
         table=model.geom(TABLE_GEOM).id, pads=tuple(pads), arm_shell=np.array(shell, dtype=int),
@@ -50,13 +50,14 @@ class SimToReal:
         self.servo = ServoModel(model)
         if cfg.servo is not None:
             self.servo.apply(cfg.servo)
+        C = env.C
         for cam, spec in cfg.camera_specs.items():
             apply_camera(model, model.camera(C.MJCF_CAMERAS[cam]).id, spec)
         self.base_latency = cfg.servo.latency_substeps(cfg.sim_dt) if cfg.servo is not None else 0
         self.n = cfg.n_substeps
         self.randomizer: Randomizer | None = None
         if cfg.randomization.enabled:
-            handles = scene_handles(model, env._pads, env._obj_geom, env._obj_body, env.OBJECTS)
+            handles = scene_handles(model, env._pads, env._obj_geom, env._obj_body, env.OBJECTS, C=C, M=env.M)
             self.randomizer = Randomizer(model, cfg.randomization, handles, self.servo, sim_dt=cfg.sim_dt,
                                          base_latency_substeps=self.base_latency)
         max_lat = self.randomizer.max_latency_substeps if self.randomizer else self.base_latency
@@ -101,7 +102,7 @@ class SimToReal:
 
     @property
     def state_size(self) -> int:
-        return len(self.params) + (len(self.history) - 1) * C.NUM_JOINTS
+        return len(self.params) + (len(self.history) - 1) * self.history.shape[1]
 
     def get_state(self) -> np.ndarray:
         return np.concatenate([self.params, self.history[:-1].reshape(-1)])
@@ -113,7 +114,7 @@ class SimToReal:
             self.params = tail[:P].copy()
             self.randomizer.apply(self.params)
             self._use_params()
-        self.history[:-1] = tail[P:].reshape(-1, C.NUM_JOINTS)
+        self.history[:-1] = tail[P:].reshape(-1, self.history.shape[1])
 
     # -------------------------------------------------------------- per step
     def object_spec(self, name: str):

@@ -148,7 +148,7 @@ class TrialRunner:
         self._envs = envs
         self.env = envs.make(job.env_id, **kwargs)
         u = self.env.unwrapped
-        self.ik = IK()
+        self.ik = IK(robot=u.ROBOT)
         self._render_env = None
         self.ctrl_dt = float(getattr(getattr(u, "config", None), "ctrl_dt", C.CTRL_DT))
 

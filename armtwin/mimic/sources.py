@@ -31,7 +31,7 @@ def record_expert_demos(
     path = Path(path)
     env = envs.make(env_id, image_size=image_size, reset_distribution=reset_distribution)
     u = env.unwrapped
-    ik = IK()
+    ik = IK(robot=u.ROBOT)
     cfg = u.config
     env_args = make_env_args(env_id, cfg.to_kwargs())
     kept: list[int] = []

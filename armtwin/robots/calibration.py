@@ -18,15 +18,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from armtwin.assets import so101_constants as C
-
-#: role -> (LeRobot's device kind folder, LeRobot's device name): ``ROBOTS``/``TELEOPERATORS`` in
-#: ``lerobot.utils.constants`` and ``SO101Follower.name``/``SO101Leader.name`` (the SO-101 constants).
-LEROBOT_DEVICE_DIRS: dict[str, tuple[str, str]] = {
-    "follower": ("robots", C.LEROBOT_ROBOT_TYPE),
-    "leader": ("teleoperators", C.LEROBOT_TELEOP_TYPE),
-}
-
 
 def lerobot_calibration_root() -> Path:
     """LeRobot's ``HF_LEROBOT_CALIBRATION`` (see the module docstring)."""
@@ -46,9 +37,13 @@ def _calibration_root_from_env(environ) -> Path:
     return Path(environ.get("HF_LEROBOT_CALIBRATION", lerobot_home / "calibration")).expanduser()
 
 
-def lerobot_calibration_dir(role: str) -> Path:
-    """The folder LeRobot looks in for an SO-101 ``role``'s ``<id>.json`` ("follower" or "leader")."""
-    if role not in LEROBOT_DEVICE_DIRS:
-        raise ValueError(f"unknown role {role!r}; valid roles: {', '.join(LEROBOT_DEVICE_DIRS)}")
-    kind, name = LEROBOT_DEVICE_DIRS[role]
+def lerobot_calibration_dir(role: str, robot: str = "so101") -> Path:
+    """The folder LeRobot looks in for ``robot``'s (default the SO-101's) ``role``'s ``<id>.json``
+    ("follower" or "leader"; the folders are the robot constants' ``LEROBOT_CALIBRATION_DIRS``)."""
+    from armtwin.assets.models import robot_model
+
+    dirs = robot_model(robot).C.LEROBOT_CALIBRATION_DIRS
+    if role not in dirs:
+        raise ValueError(f"unknown role {role!r}; valid roles: {', '.join(dirs)}")
+    kind, name = dirs[role]
     return lerobot_calibration_root() / kind / name

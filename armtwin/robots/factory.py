@@ -86,6 +86,9 @@ class FollowerOptions:
         (real, virtual): :func:`opencv_cameras` for real ones, :func:`twin_cameras` for a virtual arm's twin.
     max_step_rad: the safety layer's per-step clamp, radians per command; watchdog_s: its
         input-age limit, s (all; None: the safety layer's defaults).
+    robot: the arm (``armtwin.robots.registry``; real: its LeRobot driver; sim: must be the env's
+        arm; None: the env's for sim, the SO-101 otherwise). An arm LeRobot calibrates without a
+        person (the OMX) needs no calibration file for real: LeRobot's factory calibration is used.
     """
 
     env_id: str = "armtwin/SO101-Lift-v0"
@@ -105,8 +108,16 @@ class FollowerOptions:
     restore_calibration: bool = False
     max_step_rad: float | None = None
     watchdog_s: float | None = None
+    robot: str | None = None
 
     def __post_init__(self):
+        if self.robot is not None:
+            from armtwin.robots.registry import get
+
+            try:
+                get(self.robot)
+            except KeyError as e:
+                raise ValueError(e.args[0]) from None
         if not (math.isfinite(self.rate_hz) and self.rate_hz > 0):
             raise ValueError(f"rate_hz must be a finite number of Hz > 0, got {self.rate_hz!r}")
         if self.calibration is not None and self.calibration_dir is not None:
@@ -145,6 +156,12 @@ def make_follower(target: str, *, connect: bool = True, **options) -> BuiltFollo
 
 
 def _sim(opts: FollowerOptions) -> tuple[Follower, UnitConverter]:
+    from armtwin.envs import get_task
+
+    env_robot = get_task(opts.env_id).robot
+    if opts.robot is not None and opts.robot != env_robot:
+        raise ValueError(f"env {opts.env_id!r} simulates the {env_robot!r} arm, not robot {opts.robot!r}; pick an env "
+                         f"of that arm")
     kw = {} if opts.name is None else {"name": opts.name}
     sim = SimFollower(SimFollowerConfig(
         env_id=opts.env_id, image_size=opts.image_size, cameras=opts.cameras, ctrl_dt=1.0 / opts.rate_hz,
@@ -161,23 +178,31 @@ def _real(opts: FollowerOptions) -> tuple[Follower, UnitConverter]:
     if opts.calibration is not None:
         # LeRobot finds <calibration_dir>/<id>.json: point it at the given file.
         cal_dir, robot_id = Path(opts.calibration).parent, Path(opts.calibration).stem
-    real = RealFollower(RealFollowerConfig(port=opts.port, id=robot_id, calibration_dir=cal_dir,
+    robot = opts.robot or "so101"
+    real = RealFollower(RealFollowerConfig(port=opts.port, id=robot_id, calibration_dir=cal_dir, robot=robot,
                                            use_degrees=opts.use_degrees, cameras=dict(opts.real_cameras),
                                            restore_calibration=opts.restore_calibration))
     # The file LeRobot's driver will read (RealFollowerConfig resolved the folder LeRobot's way).
     path = real.config.calibration_fpath
+    if not path.is_file() and real.C.FACTORY_CALIBRATION_RANGE is not None:
+        # LeRobot writes its factory calibration on connect (RealFollower.connect): the same numbers
+        return real, UnitConverter(Calibration.default(robot), use_degrees=opts.use_degrees)
     if not path.is_file():
         raise FileNotFoundError(
             f"no LeRobot calibration file for follower id {robot_id!r}: {path} does not exist; calibrate "
             f"the arm with lerobot-calibrate, or pass the id and folder (or the file) of an existing calibration"
         )
-    converter = UnitConverter(Calibration.load(path), use_degrees=opts.use_degrees)
+    converter = UnitConverter(Calibration.load(path, robot=robot), use_degrees=opts.use_degrees)
     return real, converter
 
 
 def _virtual(opts: FollowerOptions) -> tuple[Follower, UnitConverter]:
     from armtwin.hardware.remote_arm import RemoteVirtualArm
     from armtwin.hardware.virtual_arm import VirtualArmConfig
+
+    if opts.robot not in (None, "so101"):
+        raise ValueError(f"target 'virtual' serves the SO-101's Feetech bus; for robot {opts.robot!r} start its virtual "
+                         f"arm (armtwin virtual-arm --robot {opts.robot}) and use target 'real' with its port")
 
     # Served from its own process: a reply must never wait for this process's GIL or garbage
     # collector, LeRobot gives a servo ~50 ms.

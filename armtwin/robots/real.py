@@ -55,6 +55,8 @@ class _RealArmConfig:
     id: str | None = None
     calibration_dir: str | Path | None = None
     use_degrees: bool = True
+    #: the arm (``armtwin.robots.registry``): its LeRobot driver, constants and calibration folder
+    robot: str = "so101"
     read_retries: int = 4
     retry_pause_s: float = 0.002
     max_retry_pause_s: float = 0.1
@@ -64,6 +66,12 @@ class _RealArmConfig:
     restore_calibration: bool = False
 
     def __post_init__(self):
+        from armtwin.robots.registry import get
+
+        try:
+            get(self.robot)
+        except KeyError as e:
+            raise ValueError(e.args[0]) from None
         if not isinstance(self.port, str) or not self.port:
             raise ValueError(f"port must be a serial device path, got {self.port!r}")
         if self.id is not None and (not self.id or "/" in self.id):
@@ -77,7 +85,7 @@ class _RealArmConfig:
         # Resolved here, once, and handed to LeRobot: the file LeRobot's driver reads is the one
         # armtwin loads its unit converter from (``calibration_fpath``).
         if self.calibration_dir is None:
-            self.calibration_dir = lerobot_calibration_dir(self.role)
+            self.calibration_dir = lerobot_calibration_dir(self.role, self.robot)
         self.calibration_dir = Path(self.calibration_dir)
 
     @property
@@ -174,13 +182,17 @@ class _BusRetry:
     _device: Any
 
     def __init__(self, config: _RealArmConfig):
+        from armtwin.robots.registry import get
+
         self.config = config
+        self.spec = get(config.robot)
+        self.C = self.spec.constants_module()
         self._device = None
         self.bus_errors = 0
 
     @property
     def action_features(self) -> dict[str, Any]:
-        return {k: float for k in C.LEROBOT_MOTOR_KEYS}
+        return {k: float for k in self.C.LEROBOT_MOTOR_KEYS}
 
     def disconnect(self) -> None:
         if self._device is None:
@@ -317,30 +329,40 @@ class _BusRetry:
 
 
 class RealFollower(_BusRetry, Follower):
-    """LeRobot's ``SO101Follower`` with the contract's methods (connect, get_observation, send_action...).
+    """LeRobot's follower driver of ``config.robot`` (``SO101Follower``; ``OmxFollower`` for the OMX) with the
+    contract's methods (connect, get_observation, send_action...).
 
-    ``RealFollower(RealFollowerConfig(port=...))``."""
+    ``RealFollower(RealFollowerConfig(port=...))``. An arm LeRobot calibrates without a person (the OMX:
+    ``C.FACTORY_CALIBRATION_RANGE``) gets LeRobot's own factory calibration when it has no file yet, even
+    with ``calibrate=False``: nothing is asked."""
 
-    name = "so101_follower"
+    name = C.LEROBOT_ROBOT_TYPE  # the SO-101's; an instance takes its robot's
+
+    def __init__(self, config: "RealFollowerConfig"):
+        super().__init__(config)
+        self.name = self.C.LEROBOT_ROBOT_TYPE
 
     @property
     def observation_features(self) -> dict[str, Any]:
         cams = {name: (cfg.height, cfg.width, 3) for name, cfg in self.config.cameras.items()}
-        return {**{k: float for k in C.LEROBOT_MOTOR_KEYS}, **cams}
+        return {**{k: float for k in self.C.LEROBOT_MOTOR_KEYS}, **cams}
 
     @property
     def lerobot_robot(self):
-        """The wrapped ``lerobot.robots.so_follower.SO101Follower`` (None before connect)."""
+        """The wrapped LeRobot robot (``lerobot.robots.so_follower.SO101Follower``, ...; None before connect)."""
         return self._device
 
     def connect(self, calibrate: bool = True) -> None:
         _import_lerobot()
-        from lerobot.robots.so_follower import SO101Follower, SO101FollowerConfig
+        robot_cls = self.spec.resolve("lerobot_follower")
+        config_cls = robot_cls.config_class
 
         cfg = self.config
+        if self.C.FACTORY_CALIBRATION_RANGE is not None and not cfg.calibration_fpath.is_file():
+            calibrate = True  # LeRobot writes its factory calibration; it asks nothing
         self._connect_with_retries(
-            lambda: SO101Follower(
-                SO101FollowerConfig(
+            lambda: robot_cls(
+                config_cls(
                     port=cfg.port,
                     id=cfg.id,
                     calibration_dir=cfg.calibration_dir,
@@ -376,7 +398,10 @@ class RealFollower(_BusRetry, Follower):
         errors = getattr(self, "_status_errors", None)
         if not errors:
             return
-        from armtwin.hardware.feetech.protocol import error_names
+        if self.spec.bus == "dynamixel":
+            from armtwin.hardware.dynamixel.protocol import error_names
+        else:
+            from armtwin.hardware.feetech.protocol import error_names
 
         names = {m.id: name for name, m in self._device.bus.motors.items()}
         text = "; ".join(f"servo {i} ({names.get(i, '?')}) reports {', '.join(error_names(e))} (status error 0x{e:02X})"
@@ -403,15 +428,16 @@ class RealFollower(_BusRetry, Follower):
         """LeRobot's ``get_observation`` (motors, LeRobot units; cameras (H, W, 3) uint8), retried on bus errors."""
         self._require()
         obs = self._guarded(lambda: self._retry("get_observation", self._device.get_observation))
-        return {k: (float(v) if k in C.LEROBOT_MOTOR_KEYS else v) for k, v in obs.items()}
+        return {k: (float(v) if k in self.C.LEROBOT_MOTOR_KEYS else v) for k, v in obs.items()}
 
     def send_action(self, action: dict[str, Any]) -> dict[str, Any]:
         """Sync-write goal positions as given (LeRobot units); returns what LeRobot sent."""
         self._require()
-        missing = [k for k in C.LEROBOT_MOTOR_KEYS if k not in action]
+        keys = self.C.LEROBOT_MOTOR_KEYS
+        missing = [k for k in keys if k not in action]
         if missing:
-            raise KeyError(f"action is missing {missing}; expected keys: {', '.join(C.LEROBOT_MOTOR_KEYS)}")
-        sent = self._guarded(lambda: self._device.send_action({k: float(action[k]) for k in C.LEROBOT_MOTOR_KEYS}))
+            raise KeyError(f"action is missing {missing}; expected keys: {', '.join(keys)}")
+        sent = self._guarded(lambda: self._device.send_action({k: float(action[k]) for k in keys}))
         return {k: float(v) for k, v in sent.items()}
 
     def disable_torque(self) -> None:
@@ -452,11 +478,18 @@ class RealFollower(_BusRetry, Follower):
 
 
 class RealLeader(_BusRetry, Leader):
-    """LeRobot's ``SO101Leader`` with the contract's methods (connect, get_action...).
+    """LeRobot's leader driver of ``config.robot`` (``SO101Leader``; ``OmxLeader`` for the OMX) with the
+    contract's methods (connect, get_action...). LeRobot's OMX leader reports -100..100 only (its config
+    has no ``use_degrees``): ``use_degrees=True`` is refused for it. Like the follower, an arm LeRobot
+    calibrates without a person gets LeRobot's factory calibration when it has no file yet.
 
     ``RealLeader(RealLeaderConfig(port=...))``."""
 
-    name = "so101_leader"
+    name = C.LEROBOT_TELEOP_TYPE  # the SO-101's; an instance takes its robot's
+
+    def __init__(self, config: "RealLeaderConfig"):
+        super().__init__(config)
+        self.name = self.C.LEROBOT_TELEOP_TYPE
 
     @property
     def lerobot_teleop(self):
@@ -465,17 +498,19 @@ class RealLeader(_BusRetry, Leader):
 
     def connect(self, calibrate: bool = True) -> None:
         _import_lerobot()
-        from lerobot.teleoperators.so_leader import SO101Leader, SO101LeaderConfig
+        import dataclasses
 
+        teleop_cls = self.spec.resolve("lerobot_leader")
+        config_cls = teleop_cls.config_class
         cfg = self.config
-        self._connect_with_retries(
-            lambda: SO101Leader(
-                SO101LeaderConfig(
-                    port=cfg.port, id=cfg.id, calibration_dir=cfg.calibration_dir, use_degrees=cfg.use_degrees
-                )
-            ),
-            calibrate,
-        )
+        kw = {"port": cfg.port, "id": cfg.id, "calibration_dir": cfg.calibration_dir}
+        if "use_degrees" in {f.name for f in dataclasses.fields(config_cls)}:
+            kw["use_degrees"] = cfg.use_degrees
+        elif cfg.use_degrees:
+            raise ValueError(f"LeRobot's {teleop_cls.name} reports body joints in -100..100 only; use use_degrees=False")
+        if self.C.FACTORY_CALIBRATION_RANGE is not None and not cfg.calibration_fpath.is_file():
+            calibrate = True  # LeRobot writes its factory calibration; it asks nothing
+        self._connect_with_retries(lambda: teleop_cls(config_cls(**kw)), calibrate)
 
     def get_action(self) -> dict[str, float]:
         """LeRobot's ``get_action`` (Present_Position, LeRobot units), retried on bus errors."""

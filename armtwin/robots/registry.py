@@ -11,6 +11,8 @@ import importlib
 from dataclasses import dataclass
 from types import ModuleType
 
+from armtwin.assets.models import MODELS
+
 
 @dataclass(frozen=True)
 class RobotSpec:
@@ -43,12 +45,12 @@ BUS_KINDS = ("feetech", "dynamixel")
 
 ROBOTS: dict[str, RobotSpec] = {
     "so101": RobotSpec(
-        "so101", "armtwin.assets.so101_constants", "feetech",
+        "so101", MODELS["so101"].constants, "feetech",
         "armtwin.hardware.virtual_arm:VirtualArm", "armtwin.hardware.virtual_arm:VirtualArmConfig",
         "lerobot.robots.so_follower:SO101Follower", "lerobot.teleoperators.so_leader:SO101Leader",
     ),
     "omx": RobotSpec(
-        "omx", "armtwin.assets.omx_constants", "dynamixel",
+        "omx", MODELS["omx"].constants, "dynamixel",
         "armtwin.hardware.virtual_omx:VirtualOmxArm", "armtwin.hardware.virtual_omx:VirtualOmxArmConfig",
         "lerobot.robots.omx_follower:OmxFollower", "lerobot.teleoperators.omx_leader:OmxLeader",
     ),

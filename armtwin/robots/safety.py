@@ -71,11 +71,12 @@ def _per_key(value, name: str) -> dict[str, float]:
 
 def units_per_tick(converter: UnitConverter) -> np.ndarray:
     """(6,) LeRobot units per servo tick for each joint under ``converter`` (absolute values)."""
+    RC = converter.C  # the arm's constants
     cal = converter.calibration.motors
-    span = np.array([cal[n].range_max - cal[n].range_min for n in C.JOINT_NAMES], dtype=np.float64)
-    out = np.where(np.arange(C.NUM_JOINTS) < 5, 200.0 / span, 100.0 / span)
+    span = np.array([cal[n].range_max - cal[n].range_min for n in RC.JOINT_NAMES], dtype=np.float64)
+    out = np.where(np.arange(RC.NUM_JOINTS) < 5, 200.0 / span, 100.0 / span)
     if converter.use_degrees:
-        out[:5] = 360.0 / (C.TICKS_PER_REV - 1)
+        out[:5] = 360.0 / (RC.TICKS_PER_REV - 1)
     return out
 
 
@@ -120,19 +121,20 @@ class SafetyConfig:
         on_fault: str = "hold",
         clock: Callable[[], float] = time.monotonic,
     ) -> "SafetyConfig":
-        """Limits from ``C.JOINT_LIMITS`` and the calibration, in ``converter``'s units.
+        """Limits from ``C.JOINT_LIMITS`` (the converter's robot's) and the calibration, in ``converter``'s units.
 
         The per-step clamp is ``max_relative_target`` (LeRobot units) when given, else
         ``max_step_rad`` radians per command converted to LeRobot units.
         """
         conv = converter or UnitConverter()
+        RC = conv.C  # the arm's constants
         cal = conv.calibration.motors
-        rmin = np.array([cal[n].range_min for n in C.JOINT_NAMES], dtype=np.float64)
-        rmax = np.array([cal[n].range_max for n in C.JOINT_NAMES], dtype=np.float64)
-        lo_t = np.maximum(np.ceil(radians_to_ticks(C.lower_limits())), rmin)
-        hi_t = np.minimum(np.floor(radians_to_ticks(C.upper_limits())), rmax)
+        rmin = np.array([cal[n].range_min for n in RC.JOINT_NAMES], dtype=np.float64)
+        rmax = np.array([cal[n].range_max for n in RC.JOINT_NAMES], dtype=np.float64)
+        lo_t = np.maximum(np.ceil(radians_to_ticks(RC.lower_limits(), robot=conv.robot)), rmin)
+        hi_t = np.minimum(np.floor(radians_to_ticks(RC.upper_limits(), robot=conv.robot)), rmax)
         if np.any(hi_t - lo_t < 2):
-            bad = [n for n, a, b in zip(C.JOINT_NAMES, lo_t, hi_t) if b - a < 2]
+            bad = [n for n, a, b in zip(RC.JOINT_NAMES, lo_t, hi_t) if b - a < 2]
             raise ValueError(f"calibrated ranges of {bad} do not overlap the model's joint limits")
         # Half a tick inside: LeRobot truncates to int ticks, which must stay within [lo_t, hi_t].
         a = conv.ticks_to_lerobot(lo_t + 0.5)
@@ -140,7 +142,7 @@ class SafetyConfig:
         lower, upper = np.minimum(a, b), np.maximum(a, b)
         if max_relative_target is None:
             steps = np.array([v for v in _per_key(max_step_rad, "max_step_rad").values()])
-            mrt = steps / C.RAD_PER_TICK * units_per_tick(conv)
+            mrt = steps / RC.RAD_PER_TICK * units_per_tick(conv)
             max_relative_target = dict(zip(KEYS, mrt.tolist()))
         return cls(
             lower=dict(zip(KEYS, lower.tolist())),

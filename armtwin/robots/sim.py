@@ -35,8 +35,8 @@ class SimFollowerConfig:
     frames, None for no cameras. cameras: which of ``C.CAMERA_NAMES``. ctrl_dt:
     seconds simulated per ``send_action`` (set it to the loop's period for real
     time). calibration: LeRobot calibration JSON of the arm whose units the
-    contract speaks (None: ``Calibration.default()``). use_degrees: LeRobot's
-    body-joint unit. seed: first reset seed. env_kwargs: more keyword arguments
+    contract speaks (None: ``Calibration.default(robot)``; the robot is the env id's,
+    ``armtwin.envs.registry``). use_degrees: LeRobot's body-joint unit. seed: first reset seed. env_kwargs: more keyword arguments
     for ``armtwin.envs.make``.
     """
 
@@ -71,8 +71,16 @@ class SimFollowerConfig:
         if self.env_id not in ENV_IDS:
             raise ValueError(f"unknown env id {self.env_id!r}; valid ids: {', '.join(ENV_IDS)}")
 
+    @property
+    def robot(self) -> str:
+        """The env's arm (:mod:`armtwin.assets.models` name)."""
+        from armtwin.envs import get_task
+
+        return get_task(self.env_id).robot
+
     def calibration_obj(self) -> Calibration:
-        return Calibration.default() if self.calibration is None else Calibration.load(self.calibration)
+        robot = self.robot
+        return Calibration.default(robot) if self.calibration is None else Calibration.load(self.calibration, robot=robot)
 
 
 class SimFollower(Follower):
@@ -95,8 +103,9 @@ class SimFollower(Follower):
         self.reset_count = 0
         self.episode_over = False  # the env terminated or hit its max_episode_steps horizon
         self.seed: int | None = None
-        self._lo = C.lower_limits()
-        self._hi = C.upper_limits()
+        RC = self.converter.C  # the env's robot's constants
+        self._lo = RC.lower_limits()
+        self._hi = RC.upper_limits()
         self._fk = None
 
     # ---------------------------------------------------------------- contract

@@ -49,6 +49,7 @@ def _cmd_teleop(args) -> int:
     try:
         cfg = TeleopConfig(
             env_id=args.env,
+            robot=args.robot,
             leader=args.leader,
             target=args.target,
             port=args.port,
@@ -74,7 +75,7 @@ def _cmd_teleop(args) -> int:
             image_size=args.image_size,
             env_kwargs={k: v for k, v in (("randomize", args.randomize),
                                           ("servo_calibration", args.servo_calibration)) if v is not None},
-            use_degrees=not args.range_m100_100,
+            use_degrees=False if args.range_m100_100 else None,
             expert_noise=args.expert_noise,
         )
     except (ValueError, FileNotFoundError) as e:
@@ -134,10 +135,14 @@ def add_teleop(subparsers) -> None:
         "gripper in x/y/z, j/l roll, o/c open/close. Without a terminal (or with --headless) episodes "
         "start by themselves and end on success or after --episode-steps (sim: at the env's horizon).",
     )
-    p.add_argument("--env", default="armtwin/SO101-Lift-v0", help="task id (see `armtwin envs`)")
+    p.add_argument("--env", default=None, help="task id (see `armtwin envs`) [the robot's first: armtwin/SO101-Lift-v0]")
+    from armtwin.robots.registry import ROBOTS
+
+    p.add_argument("--robot", default=None, choices=tuple(ROBOTS),
+                   help="the arm (default: the --env task's); --leader so101|omx must name the same arm")
     p.add_argument("--leader", choices=LEADER_KINDS, default="keyboard")
     p.add_argument("--target", choices=TARGET_KINDS, default="sim", help="simulated or real follower")
-    p.add_argument("--port", help="--leader so101: the leader arm's serial port")
+    p.add_argument("--port", help="--leader so101|omx: the leader arm's serial port")
     p.add_argument("--leader-id", help="LeRobot calibration id of the leader arm")
     p.add_argument("--leader-calibration-dir", help="directory of <leader-id>.json (LeRobot's default if unset)")
     p.add_argument("--follower-port", help="--target real: the follower arm's serial port")

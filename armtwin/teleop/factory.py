@@ -17,10 +17,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from armtwin.cli_fields import check_count, check_image_size, check_number
+from armtwin.robots.registry import ROBOTS
 from armtwin.staging import check_output
 
 
-LEADER_KINDS = ("so101", "keyboard", "scripted", "replay", "net", "policy")
+#: Leader arms are the robots of ``armtwin.robots.registry`` (LeRobot's leader driver of each).
+ARM_LEADERS = tuple(ROBOTS)
+LEADER_KINDS = (*ARM_LEADERS, "keyboard", "scripted", "replay", "net", "policy")
 TARGET_KINDS = ("sim", "real")
 COMPRESSIONS = ("none", "gzip", "lzf")
 
@@ -29,7 +32,9 @@ COMPRESSIONS = ("none", "gzip", "lzf")
 class TeleopConfig:
     """Everything ``armtwin teleop`` needs.
 
-    env_id: the sim task (also names the task of real recordings). leader: one of LEADER_KINDS.
+    env_id: the sim task (also names the task of real recordings; None: the first task of ``robot``).
+    robot: the arm (``armtwin.robots.registry``; None: the env's); it must be the env's arm, and an arm
+    leader (``--leader so101|omx``) must be the same arm. leader: one of LEADER_KINDS.
     target: "sim" or "real". port / leader_id / leader_calibration_dir: the SO-101 leader arm and
     its LeRobot calibration (``<dir>/<id>.json``). follower_port / follower_id /
     follower_calibration_dir: the real follower. restore_calibration: a real arm left by an unfinished
@@ -42,7 +47,8 @@ class TeleopConfig:
     (H, W) sim camera frames, None for none. hz None: the replayed recording's fps, else 30. expert_noise: scripted leader noise.
     """
 
-    env_id: str = "armtwin/SO101-Lift-v0"
+    env_id: str | None = None
+    robot: str | None = None
     leader: str = "keyboard"
     target: str = "sim"
     port: str | None = None
@@ -71,7 +77,7 @@ class TeleopConfig:
     reset_s: float | None = None
     seed: int | None = 0
     image_size: tuple[int, int] | None = (128, 128)
-    use_degrees: bool = True
+    use_degrees: bool | None = None  # None: the robot's LeRobot default (C.LEROBOT_USE_DEGREES)
     expert_noise: float = 0.0
     max_step_rad: float = 0.15
     print_summary: bool = True
@@ -80,17 +86,32 @@ class TeleopConfig:
     resume_seed: int | None = field(default=None, init=False)
 
     def __post_init__(self):
-        from armtwin.envs import check_env_id
+        from armtwin.assets.models import robot_model
+        from armtwin.envs import ENV_IDS, check_env_id, get_task
 
+        if self.robot is not None:
+            robot_model(self.robot)  # a clear error naming the valid robots
+        if self.env_id is None:
+            robot = self.robot or "so101"
+            self.env_id = next(i for i in ENV_IDS if get_task(i).robot == robot)
         check_env_id(self.env_id)
+        env_robot = get_task(self.env_id).robot
+        if self.robot is not None and self.robot != env_robot:
+            raise ValueError(f"--env {self.env_id} is a task of the {env_robot!r} arm, not --robot {self.robot!r}")
+        self.robot = env_robot
+        if self.leader in ARM_LEADERS and self.leader != self.robot:
+            raise ValueError(f"--leader {self.leader} drives the {self.leader!r} arm; the follower is the {self.robot!r}"
+                             f" (--leader {self.robot})")
+        if self.use_degrees is None:
+            self.use_degrees = robot_model(self.robot).C.LEROBOT_USE_DEGREES
         if self.leader not in LEADER_KINDS:
             raise ValueError(f"unknown leader {self.leader!r}; valid leaders: {', '.join(LEADER_KINDS)}")
         if self.target not in TARGET_KINDS:
             raise ValueError(f"unknown target {self.target!r}; valid targets: {', '.join(TARGET_KINDS)}")
         if self.compression not in COMPRESSIONS:
             raise ValueError(f"unknown compression {self.compression!r}; valid choices: {', '.join(COMPRESSIONS)}")
-        if self.leader == "so101" and not self.port:
-            raise ValueError("--leader so101 needs --port (the leader arm's serial port, e.g. /dev/ttyACM0)")
+        if self.leader in ARM_LEADERS and not self.port:
+            raise ValueError(f"--leader {self.leader} needs --port (the leader arm's serial port, e.g. /dev/ttyACM0)")
         if self.target == "real" and not self.follower_port:
             raise ValueError("--target real needs --follower-port (the follower arm's serial port)")
         if self.leader == "replay" and not self.replay:
@@ -229,6 +250,7 @@ def _real_target(cfg: TeleopConfig):
         "real", connect=False, port=cfg.follower_port, robot_id=cfg.follower_id,
         calibration_dir=cfg.follower_calibration_dir, use_degrees=cfg.use_degrees, max_step_rad=cfg.max_step_rad,
         real_cameras=dict(cfg.real_cameras), restore_calibration=cfg.restore_calibration,
+        robot=cfg.robot,
     )
     converter = built.converter
     from armtwin.data import make_env_args
@@ -248,12 +270,12 @@ TARGETS: dict[str, Callable[[TeleopConfig], tuple]] = {"sim": _sim_target, "real
 # ------------------------------------------------------------------ leaders
 
 
-def _so101_leader(cfg, follower, side):
+def _arm_leader(cfg, follower, side):
     from armtwin.robots.real import RealLeader, RealLeaderConfig
 
     return RealLeader(
         RealLeaderConfig(port=cfg.port, id=cfg.leader_id, calibration_dir=cfg.leader_calibration_dir,
-                         use_degrees=cfg.use_degrees, restore_calibration=cfg.restore_calibration)
+                         use_degrees=cfg.use_degrees, restore_calibration=cfg.restore_calibration, robot=cfg.leader)
     )
 
 
@@ -301,7 +323,7 @@ def _policy_leader(cfg, follower, side):
 
 
 LEADERS: dict[str, Callable] = {
-    "so101": _so101_leader,
+    **{arm: _arm_leader for arm in ARM_LEADERS},
     "keyboard": _keyboard_leader,
     "scripted": _scripted_leader,
     "replay": _replay_leader,

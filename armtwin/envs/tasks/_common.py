@@ -12,10 +12,16 @@ import math
 
 import numpy as np
 
-from armtwin.assets.so101_mjcf import ObjectSpec
+from armtwin.assets.scene import ObjectSpec
 
 #: The 9 cm plate of PickPlace and Sandwich.
 PLATE = ObjectSpec("plate", "cylinder", (0.045, 0.005), (0.92, 0.92, 0.95, 1.0), 0.15, (1.0, 0.01, 0.0001))
+
+#: The OMX's 8 cm plate (its PickPlace): the SO-101's scaled to the OMX's smaller workspace.
+OMX_PLATE = ObjectSpec("plate", "cylinder", (0.04, 0.005), (0.92, 0.92, 0.95, 1.0), 0.12, (1.0, 0.01, 0.0001))
+#: The OMX's D1 ring, metres from the base: where it reaches the table top-down (IK on the twin: 8-24 cm
+#: at grasp height, the elbow's lower limit bounds it), less a margin on each side.
+OMX_RING: tuple[float, float] = (0.11, 0.21)
 
 #: Steps added to the end of a grasp subtask (MimicGen uses (10, 20) on its Stack): the next,
 #: object-to-object segment then starts from the lifted carry pose, so the interpolation to it does
