@@ -330,3 +330,14 @@ def test_cli_virtual_arm_serves_an_omx(sdk):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_cli_virtual_arm_refuses_twin_flags_for_the_omx(capsys):
+    """The OMX's virtual servos are plants, not its MuJoCo twin: --env and the other twin flags are refused,
+    naming them, instead of being ignored."""
+    from armtwin.cli import main
+
+    assert main(["virtual-arm", "--robot", "omx", "--role", "follower", "--env", "armtwin/OMX-Lift-v0",
+                 "--duration", "0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "--env" in err and "--robot so101" in err

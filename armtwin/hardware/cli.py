@@ -110,9 +110,12 @@ def run_virtual_arm(args: argparse.Namespace) -> int:
 
 def _run_registered_arm(spec, args: argparse.Namespace) -> int:
     """A robot whose virtual arm needs no calibration file (LeRobot calibrates it unattended)."""
-    if getattr(args, "servo_calibration", None) is not None:
-        print(f"armtwin virtual-arm: --servo-calibration is for --robot so101 with --env (the SO-101 twin's servo "
-              f"model), not --robot {spec.name}", file=sys.stderr)
+    twin_only = [flag for flag, value in (("--env", args.env_id), ("--servo-calibration", args.servo_calibration),
+                                          ("--frame-socket", args.frame_socket)) if value is not None]
+    if twin_only:
+        # This robot's virtual servos are plants, not its MuJoCo twin: saying so beats ignoring the flags.
+        print(f"armtwin virtual-arm: {', '.join(twin_only)} drive(s) a virtual follower from the MuJoCo twin, which "
+              f"only --robot so101 has; --robot {spec.name} serves servo plants", file=sys.stderr)
         return 2
     try:
         config = spec.resolve("virtual_arm_config")(role=args.role, script=args.script, faults=tuple(args.fault), id=args.id)
