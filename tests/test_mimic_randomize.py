@@ -137,3 +137,28 @@ def test_a_generated_randomized_demo_replays_bit_exactly(generated):
                     assert np.array_equal(imgs[cam], ep.obs["images"][cam][t]), (n, cam, t)
             env.step(a)
     env.close()
+
+
+def test_a_trial_whose_physics_diverges_is_a_failure_not_a_demo(generated):
+    """MuJoCo resets a diverged simulation to the model's defaults, which can look like a solved task (a
+    randomized scene did this in 3 of 30 PickPlace trials with the physics preset): such a trial fails as
+    "unstable". Here the divergence is forced: a huge velocity on the cube mid-trial."""
+    from armtwin.mimic.generate import TrialRunner
+    from armtwin.mimic.runner import build_job
+
+    job = build_job(GenerateConfig(source=str(generated.parent / "ann.h5"), env_id=LIFT, num=1, out=str(generated.parent / "x.h5"),
+                                   image_size=None, progress=False, env_kwargs={"randomize": "all"}))
+    runner = TrialRunner(job)
+    u = runner.env.unwrapped
+    assert runner.run(0).success  # trial 0 of seed 0 succeeds as is
+    step = runner.env.step
+
+    def kicked(action):
+        if u._elapsed == 20:
+            u.data.qvel[u.model.jnt_dofadr[u.model.body_jntadr[u._obj_body[0]]]] = 1e12
+        return step(action)
+
+    runner.env.step = kicked
+    res = runner.run(0)
+    assert not res.success and res.reason == "unstable" and res.num_steps == 21
+    runner.close()
