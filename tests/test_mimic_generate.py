@@ -227,7 +227,7 @@ def test_failures_are_classified_kept_and_bounded(sources, tmp_path):
     st = generate(never_closes, out, num=2, max_failures=2, keep_failed=True, image_size=None)
     assert st["stopped_by"] == "max_failures"
     assert (st["attempts"], st["successes"], st["kept"]) == (2, 0, 0)
-    assert st["failures"] == {"ik_unreachable": 0, "grasp_missed": 2, "drop": 0, "timeout": 0}
+    assert st["failures"] == {"ik_unreachable": 0, "grasp_missed": 2, "drop": 0, "timeout": 0, "unstable": 0}
     with h5py.File(out) as f:
         assert len(f["data"]) == 0
     with h5py.File(tmp_path / "fail_failed.h5") as f:

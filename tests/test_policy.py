@@ -301,6 +301,36 @@ def test_state_and_environment_state_checkpoint_evaluates(tiny_state_act_checkpo
 
 
 @pytest.mark.lerobot
+def test_eval_on_randomized_scenes(tiny_state_act_checkpoint, tmp_path):
+    """armtwin eval --randomize: the episodes run in randomized scenes (the rollouts' env_args carry it, each
+    episode's scene is its own and replays bit-exactly); a bad preset is refused up front."""
+    from armtwin.cli import main
+    from armtwin.data import demo_names, load_episode
+    from armtwin.teleop.replay import make_env_from_recording, replay_in_sim
+
+    out, rec = tmp_path / "eval", tmp_path / "rollouts.h5"
+    assert main(["eval", "--policy", str(tiny_state_act_checkpoint), "--env", LIFT, "--episodes", "2",
+                 "--max-steps", "8", "--randomize", "physics", "--record", str(rec), "--out", str(out),
+                 "--no-progress"]) == 0
+    info = json.loads((out / "eval_info.json").read_text())
+    assert info["armtwin"]["randomize"]["name"] == "physics"
+    env = make_env_from_recording(rec)
+    assert env.unwrapped.config.randomization.name == "physics" and env.unwrapped.config.randomization.enabled
+    params = []
+    for n in demo_names(rec):
+        ep = load_episode(rec, n)
+        env.reset(seed=int(ep.attrs["seed"]))
+        assert np.array_equal(env.unwrapped.get_state(), ep.initial_state), n  # the scene of the episode's seed
+        params.append(env.unwrapped._s2r.params.copy())
+        assert replay_in_sim(rec, n).max_state_error == 0.0
+    assert len(params) == 2 and not np.array_equal(params[0], params[1])
+    env.close()
+    assert main(["eval", "--policy", str(tiny_state_act_checkpoint), "--env", LIFT, "--episodes", "1",
+                 "--randomize", "everything", "--out", str(tmp_path / "bad"), "--no-progress"]) == 2
+    assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.lerobot
 def test_local_policy_fast_paths_give_lerobots_actions(tiny_act_checkpoint):
     """The queued-action path and the free eval() give bit for bit what predict_action gives every step."""
     import torch

@@ -130,3 +130,37 @@ def test_presets_and_env_args_round_trip():
     env.reset(seed=4)
     again.reset(seed=4)
     _same(env.get_obs(), again.get_obs())
+
+
+def test_ranges_table_in_docs_is_what_the_code_prints():
+    """docs/randomization.md is generated (python -m armtwin.envs.randomize_table --out ...): it cannot drift."""
+    import subprocess
+    import sys
+    from dataclasses import fields
+    from pathlib import Path
+
+    from armtwin.envs.randomize import GROUPS, Randomization
+    from armtwin.envs.randomize_table import ranges_table
+
+    page = (Path(__file__).parents[1] / "docs" / "randomization.md").read_text()
+    text = ranges_table()
+    assert page == text, "docs/randomization.md is stale: python -m armtwin.envs.randomize_table --out docs/randomization.md"
+    printed = subprocess.run([sys.executable, "-m", "armtwin.envs.randomize_table"], capture_output=True, text=True,
+                             timeout=60, check=True).stdout
+    assert printed == text
+    # every field has a row, and the valid range the row states is the one construction enforces
+    for g in GROUPS:
+        cls = type(getattr(Randomization(), g))
+        for f in fields(cls):
+            lo, hi = cls.RANGES[f.name]
+            assert f"| `{g}.{f.name}` |" in text
+            if f.name == "action_latency":
+                cls(action_latency=(lo, hi))
+                with pytest.raises(ValueError, match=f.name):
+                    cls(action_latency=(lo, hi + 1e-6))
+            else:
+                cls(**{f.name: hi})
+                with pytest.raises(ValueError, match=f.name):
+                    cls(**{f.name: hi + 1e-6})
+                with pytest.raises(ValueError, match=f.name):
+                    cls(**{f.name: lo - 1e-6})

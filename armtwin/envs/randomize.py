@@ -1,28 +1,19 @@
 """Domain randomization as configuration: one dataclass per group, presets by name, and the randomizer that
 applies a draw to a compiled model on reset.
 
-Groups (each field's documented range is checked on construction; 0 turns it off):
+Groups (``Randomization`` fields; each group field's valid range is checked on construction; 0 turns it off):
+``objects`` (:class:`ObjectRandomization`: pose offsets and size), ``colours`` (:class:`ColourRandomization`:
+table, objects, arm), ``lighting`` (:class:`LightingRandomization`: direction, intensity, colour), ``camera``
+(:class:`CameraRandomization`: front and wrist pose, field of view), ``physics``
+(:class:`PhysicsRandomization`: friction, object mass, servo gains and damping), ``latency``
+(:class:`LatencyRandomization`: action latency range), ``noise`` (:class:`NoiseRandomization`: Gaussian
+observation noise). Every field's unit, meaning, valid range, default and the presets' values are in the
+table of ``docs/randomization.md``, generated from these dataclasses by ``python -m
+armtwin.envs.randomize_table`` (a test keeps it equal to the code).
 
-- :class:`ObjectRandomization`: ``xy`` m in [0, 0.03] (uniform offset per axis added to each object's reset
-  position), ``yaw`` rad in [0, 0.5], ``size`` in [0, 0.2] (each object scaled by U(1 - size, 1 + size)).
-- :class:`ColourRandomization`: ``table``, ``objects``, ``arm`` in [0, 1]: per-channel RGB offsets
-  U(-v, v) of the table, each object, the arm's shell and its motors (clipped to [0, 1]).
-- :class:`LightingRandomization`: ``direction`` rad in [0, 1.2] (tilt of the top light from vertical,
-  any azimuth), ``intensity`` in [0, 0.9] (diffuse light and headlight x U(1 - i, 1 + i)), ``colour`` in
-  [0, 0.5] (per-channel tint x (1 + U(-c, c))).
-- :class:`CameraRandomization`: ``pos`` m in [0, 0.1] (front camera position per axis), ``rot`` rad in
-  [0, 0.3] (front camera turned about a random axis), ``fov`` degrees in [0, 15] (vertical field of view
-  +- fov, both cameras), ``wrist_pos`` m in [0, 0.01], ``wrist_rot`` rad in [0, 0.15].
-- :class:`PhysicsRandomization`: ``friction`` in [0, 0.5] (sliding friction of objects, table and pads
-  x U(1 - f, 1 + f), per geom), ``object_mass`` in [0, 0.5] (x U(1 - m, 1 + m) per object),
-  ``servo_kp``, ``servo_kv``, ``servo_damping`` in [0, 0.3] (x U(1 - v, 1 + v) per joint). The identified
-  servo model (``so101_constants``) publishes no uncertainty; the presets take +-10 % on the gains and
-  +-20 % on damping, the spread our twin-gap fits see between arms.
-- :class:`LatencyRandomization`: ``action_latency`` (lo, hi) seconds, 0 <= lo <= hi <= 0.2: the servos act
-  on each command that much later (drawn per episode, whole physics steps, added to a calibration's).
-- :class:`NoiseRandomization`: Gaussian observation noise, standard deviations ``joint_pos`` rad in
-  [0, 0.05], ``joint_vel`` rad/s in [0, 1], ``object_pos`` m in [0, 0.02]. Drawn from a per-episode seed and
-  the step counter, so the observation of a restored state is the same.
+The identified servo model (``so101_constants``) publishes no uncertainty; the presets take +-10 % on the
+gains and +-20 % on damping, the spread our twin-gap fits see between arms. Observation noise is drawn from
+a per-episode seed and the step counter, so the observation of a restored state is the same.
 
 Everything is drawn on reset from the env's seeded generator, after the task's own scene sampling. The
 draw is a parameter vector (:attr:`Randomizer.size` numbers: the randomized model fields' values) that
@@ -44,6 +35,11 @@ def _check(owner: str, name: str, value, lo: float, hi: float) -> None:
         raise ValueError(f"{owner}.{name} must be a number in [{lo}, {hi}], got {value!r}")
 
 
+def _knob(unit: str, doc: str, *, default=0.0):
+    """A group's field: off by default; ``unit`` and ``doc`` feed the ranges table (docs/randomization.md)."""
+    return field(default=default, metadata={"unit": unit, "doc": doc})
+
+
 class _Group:
     RANGES: ClassVar[dict[str, tuple[float, float]]] = {}
 
@@ -60,9 +56,10 @@ class _Group:
 class ObjectRandomization(_Group):
     """Object pose and size (see the module docstring)."""
 
-    xy: float = 0.0
-    yaw: float = 0.0
-    size: float = 0.0
+    xy: float = _knob("m", "uniform offset U(-xy, xy) per axis added to each free object's reset position")
+    yaw: float = _knob("rad", "uniform offset U(-yaw, yaw) added to each free object's reset yaw")
+    size: float = _knob("fraction", "each object scaled by U(1 - size, 1 + size) (a box's half extents, a "
+                        "cylinder's radius and half height)")
     RANGES: ClassVar[dict[str, tuple[float, float]]] = {"xy": (0.0, 0.03), "yaw": (0.0, 0.5), "size": (0.0, 0.2)}
 
 
@@ -70,9 +67,9 @@ class ObjectRandomization(_Group):
 class ColourRandomization(_Group):
     """Colours of the table, objects and arm (see the module docstring)."""
 
-    table: float = 0.0
-    objects: float = 0.0
-    arm: float = 0.0
+    table: float = _knob("RGB", "per-channel offset U(-v, v) of the table's colour (clipped to [0, 1])")
+    objects: float = _knob("RGB", "per-channel offset U(-v, v) of each object's colour (clipped to [0, 1])")
+    arm: float = _knob("RGB", "per-channel offsets U(-v, v) of the arm's shell and of its motors (clipped to [0, 1])")
     RANGES: ClassVar[dict[str, tuple[float, float]]] = {"table": (0.0, 1.0), "objects": (0.0, 1.0), "arm": (0.0, 1.0)}
 
 
@@ -80,9 +77,9 @@ class ColourRandomization(_Group):
 class LightingRandomization(_Group):
     """Light direction, intensity and colour (see the module docstring)."""
 
-    direction: float = 0.0
-    intensity: float = 0.0
-    colour: float = 0.0
+    direction: float = _knob("rad", "tilt of the top light from vertical, U(0, direction), any azimuth")
+    intensity: float = _knob("fraction", "the top light's diffuse and the headlight, each x U(1 - i, 1 + i)")
+    colour: float = _knob("fraction", "per-channel tint of both lights x (1 + U(-c, c))")
     RANGES: ClassVar[dict[str, tuple[float, float]]] = {"direction": (0.0, 1.2), "intensity": (0.0, 0.9), "colour": (0.0, 0.5)}
 
 
@@ -90,11 +87,11 @@ class LightingRandomization(_Group):
 class CameraRandomization(_Group):
     """Camera poses and field of view (see the module docstring)."""
 
-    pos: float = 0.0
-    rot: float = 0.0
-    fov: float = 0.0
-    wrist_pos: float = 0.0
-    wrist_rot: float = 0.0
+    pos: float = _knob("m", "front camera position + U(-pos, pos) per axis")
+    rot: float = _knob("rad", "front camera turned by U(0, rot) about a random axis")
+    fov: float = _knob("deg", "vertical field of view + U(-fov, fov), both cameras (intrinsics scaled to match)")
+    wrist_pos: float = _knob("m", "wrist camera position + U(-v, v) per axis")
+    wrist_rot: float = _knob("rad", "wrist camera turned by U(0, v) about a random axis")
     RANGES: ClassVar[dict[str, tuple[float, float]]] = {"pos": (0.0, 0.1), "rot": (0.0, 0.3), "fov": (0.0, 15.0), "wrist_pos": (0.0, 0.01),
               "wrist_rot": (0.0, 0.15)}
 
@@ -103,11 +100,12 @@ class CameraRandomization(_Group):
 class PhysicsRandomization(_Group):
     """Friction, object mass and servo parameters (see the module docstring)."""
 
-    friction: float = 0.0
-    object_mass: float = 0.0
-    servo_kp: float = 0.0
-    servo_kv: float = 0.0
-    servo_damping: float = 0.0
+    friction: float = _knob("fraction", "sliding friction of the objects, table and gripper pads x U(1 - f, 1 + f), "
+                            "per geom")
+    object_mass: float = _knob("fraction", "each object's mass (and inertia) x U(1 - m, 1 + m)")
+    servo_kp: float = _knob("fraction", "servo position gain x U(1 - v, 1 + v), per joint")
+    servo_kv: float = _knob("fraction", "servo velocity gain x U(1 - v, 1 + v), per joint")
+    servo_damping: float = _knob("fraction", "joint damping x U(1 - v, 1 + v), per joint")
     RANGES: ClassVar[dict[str, tuple[float, float]]] = {"friction": (0.0, 0.5), "object_mass": (0.0, 0.5), "servo_kp": (0.0, 0.3), "servo_kv": (0.0, 0.3),
               "servo_damping": (0.0, 0.3)}
 
@@ -116,7 +114,11 @@ class PhysicsRandomization(_Group):
 class LatencyRandomization(_Group):
     """Action latency range, seconds (see the module docstring)."""
 
-    action_latency: tuple[float, float] = (0.0, 0.0)
+    #: for the table only: lo and hi each in this range, lo <= hi (``__post_init__`` checks both)
+    RANGES: ClassVar[dict[str, tuple[float, float]]] = {"action_latency": (0.0, 0.2)}
+    action_latency: tuple[float, float] = _knob(
+        "s", "(lo, hi): the servos act on each command that much later, a whole number of physics steps "
+        "drawn uniformly in [lo, hi] per episode (added to a calibration's latency)", default=(0.0, 0.0))
 
     def __post_init__(self):
         lat = self.action_latency
@@ -137,9 +139,9 @@ class LatencyRandomization(_Group):
 class NoiseRandomization(_Group):
     """Observation noise standard deviations (see the module docstring)."""
 
-    joint_pos: float = 0.0
-    joint_vel: float = 0.0
-    object_pos: float = 0.0
+    joint_pos: float = _knob("rad", "standard deviation of Gaussian noise on the observed joint positions")
+    joint_vel: float = _knob("rad/s", "standard deviation of Gaussian noise on the observed joint velocities")
+    object_pos: float = _knob("m", "standard deviation of Gaussian noise on the observed object positions")
     RANGES: ClassVar[dict[str, tuple[float, float]]] = {"joint_pos": (0.0, 0.05), "joint_vel": (0.0, 1.0), "object_pos": (0.0, 0.02)}
 
 

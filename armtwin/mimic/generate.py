@@ -16,7 +16,9 @@ with the source's gripper command; after the last segment, hold its final target
 whose IK position error exceeds the spec's tolerance; execution stops there),
 ``grasp_missed`` (a grasp subtask ended without the grasp signal firing),
 ``drop`` (the grasp was lost while the gripper was still commanded closed) or
-``timeout`` (everything executed, task not solved).
+``timeout`` (everything executed, task not solved) or ``unstable`` (the physics diverged: MuJoCo flagged a
+bad acceleration or velocity and reset the simulation, which can look like a solved task; a randomized scene's
+parameters can do that rarely: 3 of 30 PickPlace trials with the ``physics`` preset before this check).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from armtwin.poses import interpolate_poses, path_length, perturb_pose, pose_to_
 from armtwin.mimic.select import select_source
 from armtwin.mimic.spec import TaskSpec
 
-FAILURE_REASONS: tuple[str, ...] = ("ik_unreachable", "grasp_missed", "drop", "timeout")
+FAILURE_REASONS: tuple[str, ...] = ("ik_unreachable", "grasp_missed", "drop", "timeout", "unstable")
 #: A grasp lost while the gripper command is within this many radians of the command at the moment
 #: the grasp was taken counts as a drop (the gripper was not opening).
 GRIPPER_OPENING_MARGIN: float = 0.05
@@ -303,6 +305,10 @@ class TrialRunner:
             # from the applied one and break bit-exact replay)
             ex.obs, _, terminated, truncated, ex.info = env.step(action)
             ex.actions.append(np.asarray(ex.info.get("action", action), dtype=np.float64))
+            if _diverged(u.data):
+                # MuJoCo has reset the state to the model's defaults: nothing after this step is physics
+                ex.unstable, ex.done = True, True
+                break
             now_held = bool(ex.info.get("subtask_signals", {}).get(grasp, False))
             if now_held:
                 grasp_seen = True
@@ -331,6 +337,8 @@ class TrialRunner:
         """None for a success, else the first of FAILURE_REASONS that applies."""
         if ex.success:
             return None
+        if ex.unstable:
+            return "unstable"
         if ex.ik_missed:
             return "ik_unreachable"
         if not all(ex.grasp_seen_in_subtask):
@@ -374,6 +382,16 @@ class _Execution:
     dropped: bool = False
     grip_at_grasp: float = C.GRIPPER_CLOSED
     ik_missed: int = 0
+    unstable: bool = False
+
+
+def _diverged(data) -> bool:
+    """Whether MuJoCo flagged a bad qacc/qvel (it then resets the data) since the env's last reset (which clears
+    the counters: mj_resetData)."""
+    import mujoco
+
+    w = data.warning
+    return bool(w[mujoco.mjtWarning.mjWARN_BADQACC].number or w[mujoco.mjtWarning.mjWARN_BADQVEL].number)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ def _cmd_eval(args) -> int:
         cfg = EvalConfig(policy=args.policy, env_id=args.env, episodes=args.episodes, out=args.out,
                          workers=args.workers, ray_address=args.ray_address, record=args.record,
                          policy_server=args.policy_server, progress=not args.no_progress,
-                         **field_values(args, EvalConfig, EVAL_FIELDS))
+                         randomize=args.randomize, **field_values(args, EvalConfig, EVAL_FIELDS))
         if cfg.record is not None and cfg.record.exists():
             raise FileExistsError(f"--record {cfg.record} exists; choose a new file")
     except (ValueError, FileNotFoundError, FileExistsError, ImportError) as e:
@@ -74,6 +74,8 @@ def add_eval(subparsers) -> None:
     add_field(p, EvalConfig, "hz", "control rate the policy was trained at")
     add_field(p, EvalConfig, "max_steps", "episode horizon in steps [the task's]")
     add_field(p, EvalConfig, "device", "torch device (the server's with --policy-server)")
+    p.add_argument("--randomize", default=None, help="domain randomization preset of the evaluation scenes (none, "
+                   "visual, physics, all; docs/randomization.md) [none]")
     _add_policy_server(p)
     p.add_argument("--out", required=True, help="output directory (must not exist unless --overwrite)")
     add_field(p, EvalConfig, "overwrite", "write into an existing --out")

@@ -53,7 +53,8 @@ class EvalJob:
     recorder calls to replay into the main process's Recorder. device: torch device (the server's with
     policy_server). policy_server: "HOST:PORT" of LeRobot's policy server (None: run the policy here);
     chunks are then requested only when the queue is empty (deterministic, see armtwin.policy.remote).
-    seed_scheme: one of :data:`SEED_SCHEMES` (:func:`episode_seed`)."""
+    seed_scheme: one of :data:`SEED_SCHEMES` (:func:`episode_seed`). randomize: the scenes' domain
+    randomization (a frozen ``armtwin.envs.randomize.Randomization``; None: the env's default, none)."""
 
     policy: str
     env_id: str
@@ -66,6 +67,7 @@ class EvalJob:
     record: bool = False
     device: str = "cpu"
     policy_server: str | None = None
+    randomize: Any = None
 
 
 @dataclass
@@ -156,6 +158,8 @@ class EpisodeRunner:
         env_kwargs: dict[str, Any] = {"reset_distribution": job.dist}
         if job.max_steps is not None:
             env_kwargs["max_episode_steps"] = job.max_steps
+        if job.randomize is not None:
+            env_kwargs["randomize"] = job.randomize
         built = make_follower("sim", connect=True, env_id=job.env_id, rate_hz=job.hz,
                               image_size=next(iter(sizes)) if sizes else None,
                               cameras=tuple(cams) or VIDEO_CAMERAS, seed=None, env_kwargs=env_kwargs)

@@ -40,7 +40,10 @@ class EvalConfig:
     workers >= 1 (pool when > 1) or ray_address. videos: MP4s of the first N episodes. record: rollouts
     HDF5 path or None. hz: control rate. max_steps: horizon (None: the env's). device: torch device.
     policy_server: "HOST:PORT" of LeRobot's async inference server that runs the policy (one worker).
-    progress: show a progress bar. print_table: print the summary. overwrite: write into an existing ``out``."""
+    progress: show a progress bar. print_table: print the summary. overwrite: write into an existing ``out``.
+    randomize: domain randomization of the evaluation scenes (a preset name of
+    ``armtwin.envs.randomize.PRESETS``, a dict of groups or a Randomization; None: the env's default, none);
+    drawn on each episode's reset from its seed, so the scenes are the same whatever the worker count."""
 
     policy: str | Path
     env_id: str
@@ -60,9 +63,11 @@ class EvalConfig:
     progress: bool = True
     print_table: bool = True
     overwrite: bool = False
+    randomize: str | dict | None = None
 
     def __post_init__(self):
         from armtwin.envs import check_env_id
+        from armtwin.envs.randomize import resolve_randomization
         from armtwin.policy.local import resolve_pretrained
 
         check_env_id(self.env_id)
@@ -92,6 +97,8 @@ class EvalConfig:
             raise ValueError("give either --workers K or --ray-address A, not both")
         if not 1 <= self.hz <= 60:
             raise ValueError(f"hz must be between 1 and 60, got {self.hz}")
+        if self.randomize is not None:
+            resolve_randomization(self.randomize)  # a bad preset or group fails here, naming the valid ones
         if self.record is not None:
             self.record = Path(self.record)
             if self.record.suffix not in (".h5", ".hdf5"):
@@ -101,7 +108,8 @@ class EvalConfig:
         return EvalJob(policy=str(self.policy), env_id=self.env_id, dist=self.dist, seed=self.seed,
                        seed_scheme=self.seed_scheme, hz=self.hz,
                        max_steps=self.max_steps, videos=self.videos, record=self.record is not None,
-                       device=self.device, policy_server=self.policy_server)
+                       device=self.device, policy_server=self.policy_server,
+                       randomize=None if self.randomize is None else _resolve(self.randomize))
 
 
 @dataclass
@@ -128,6 +136,12 @@ class EvalResult:
 
     def failures(self) -> Counter:
         return Counter(o.failure for o in self.outcomes if not o.success)
+
+
+def _resolve(randomize):
+    from armtwin.envs.randomize import resolve_randomization
+
+    return resolve_randomization(randomize)
 
 
 def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -290,6 +304,7 @@ def write_eval_info(result: EvalResult, cfg: EvalConfig) -> Path:
             "policy": str(cfg.policy), "env_id": cfg.env_id, "dist": cfg.dist, "seed": cfg.seed,
             "seed_scheme": cfg.seed_scheme, "episodes": n, "workers": cfg.workers, "ray_address": cfg.ray_address,
             "hz": cfg.hz,
+            **({} if cfg.randomize is None else {"randomize": _resolve(cfg.randomize).to_dict()}),
             "success_ci95": [lo, hi], "env_steps": result.env_steps,
             "env_steps_per_s": result.env_steps / result.eval_s if result.eval_s > 0 else None,
             "failures": dict(result.failures()),
