@@ -68,16 +68,17 @@ def test_frame_and_action_units():
     obs = {k: float(i) for i, k in enumerate(C.LEROBOT_MOTOR_KEYS)}
     obs["wrist"] = np.full((32, 32, 3), 7, np.uint8)
     pol = {STATE_KEY: _feat("STATE", 6), image_key("wrist"): _feat("VISUAL", 3, 32, 32), ENV_STATE_KEY: _feat("ENV", 3)}
-    frame = to_frame(obs, pol, task="lift", environment_state=np.array([[0.1, 0.2, 0.3]]))
+    joints = list(C.LEROBOT_MOTOR_KEYS)
+    frame = to_frame(obs, pol, joints=joints, task="lift", environment_state=np.array([[0.1, 0.2, 0.3]]))
     assert frame[STATE_KEY].dtype == np.float32 and frame[STATE_KEY].tolist() == [0, 1, 2, 3, 4, 5]
     assert frame[image_key("wrist")].shape == (32, 32, 3) and frame["task"] == "lift"
     assert frame[ENV_STATE_KEY].shape == (3,)
-    act = action_to_contract(np.arange(6))
+    act = action_to_contract(np.arange(6), joints=joints)
     assert list(act) == list(C.LEROBOT_MOTOR_KEYS) and act["gripper.pos"] == 5.0
     with pytest.raises(ValueError, match="shape"):
-        action_to_contract(np.zeros(5))
+        action_to_contract(np.zeros(5), joints=joints)
     with pytest.raises(ValueError, match="non-finite"):
-        action_to_contract([0, 0, 0, 0, 0, np.nan])
+        action_to_contract([0, 0, 0, 0, 0, np.nan], joints=joints)
 
 
 def test_eval_helpers():

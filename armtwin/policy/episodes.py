@@ -142,6 +142,7 @@ class EpisodeRunner:
     def __init__(self, job: EvalJob):
         import torch
 
+        from armtwin.policy.local import policy_robot_type
         from armtwin.policy.source import PolicyLeader, make_backend
         from armtwin.robots.factory import make_follower
         from armtwin.teleop.sides import SimSide
@@ -166,8 +167,10 @@ class EpisodeRunner:
         self.follower, self.sim = built.follower, built.device
         self.side = SimSide(self.sim)
         self.leader = PolicyLeader(self.policy, task=self.sim.instruction,
-                                   environment_state=lambda: environment_state(self.sim.last_obs))
-        self.leader.check(self.follower.observation_features)
+                                   environment_state=lambda: environment_state(self.sim.last_obs),
+                                   trained_on=policy_robot_type(job.policy))
+        # the env's arm: its units, limits (the safety layer's) and LeRobot robot_type
+        self.leader.check(self.follower.observation_features, robot_type=built.converter.C.LEROBOT_ROBOT_TYPE)
         self.signal_order = tuple(self.sim.unwrapped.SIGNALS)
 
     def run(self, index: int) -> EpisodeOutcome:

@@ -1,12 +1,12 @@
 """The one mapping between a follower's contract observation and a LeRobot policy's input frame.
 
 Contract side (:mod:`armtwin.robots.contract`): joints ``"<joint>.pos"`` in LeRobot units (body joints
-degrees or -100..100, gripper 0..100, ``C.LEROBOT_MOTOR_KEYS`` order), cameras ``(H, W, 3) uint8`` keyed by
-camera name.
+degrees or -100..100, gripper 0..100, in the order of the follower's ``observation_features``: its arm's
+``C.LEROBOT_MOTOR_KEYS``, whichever arm it is), cameras ``(H, W, 3) uint8`` keyed by camera name.
 
 Policy side: the feature names ``armtwin convert lerobot`` writes (:mod:`armtwin.convert.lerobot_v3`):
 
-* ``observation.state``: ``(6,) float32``, the six joints in ``C.LEROBOT_MOTOR_KEYS`` order, LeRobot units;
+* ``observation.state``: ``(n_joints,) float32``, the follower's joints in its order, LeRobot units;
 * ``observation.images.<camera>``: ``(H, W, 3) uint8`` here; LeRobot's ``predict_action`` scales it to
   ``(3, H, W) float32`` in [0, 1] (the policy's config states ``(3, H, W)``);
 * ``observation.environment_state``: ``(3 * n_objects,) float32``, the task objects' centre positions in
@@ -14,21 +14,22 @@ Policy side: the feature names ``armtwin convert lerobot`` writes (:mod:`armtwin
   ``--environment-state`` writes the same numbers); only a simulated follower can give it;
 * ``task``: the instruction string (language-conditioned policies read it, others ignore it).
 
-The policy's ``action`` is ``(6,)`` in the same units and order as ``observation.state``
+The policy's ``action`` is ``(n_joints,)`` in the same units and order as ``observation.state``
 (:func:`action_to_contract`).
 
 :func:`check_features` compares what a policy expects with what a follower gives and raises
-:class:`FeatureMismatch` naming both sides, before the arm moves. No torch here: features may be
+:class:`FeatureMismatch` naming both sides, before the arm moves; :func:`check_robot_type` refuses a policy
+trained on another arm's data when its dataset says which arm that was (two arms with the same joint
+names, the SO-101 and the OMX, give the same shapes in different units). No torch here: features may be
 LeRobot ``PolicyFeature`` objects or the plain ``{"type": ..., "shape": [...]}`` of a ``config.json``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from armtwin.assets import so101_constants as C
 from armtwin.convert.lerobot_format import ENV_STATE_KEY  # noqa: F401 - the converter writes it; re-exported
 
 STATE_KEY = "observation.state"
@@ -52,6 +53,27 @@ def environment_state(env_obs: Mapping[str, Any]) -> np.ndarray:
     """``(3 * n_objects,) float32``: the env observation's ``object_pos`` ``(n_objects, 3)`` metres, world
     frame, flattened row by row (object 0 x, y, z, object 1 x, ...)."""
     return np.asarray(env_obs["object_pos"], dtype=np.float32).reshape(-1)
+
+
+def joint_keys(features: Mapping[str, Any]) -> list[str]:
+    """The joint keys of a contract feature dict (``observation_features`` / ``action_features``): those
+    typed ``float`` (``"<joint>.pos"``), in the follower's order."""
+    return [k for k, v in features.items() if v is float]
+
+
+def check_robot_type(policy_robot_type: str | None, follower_robot_type: str, *, source: str = "") -> None:
+    """Raise :class:`FeatureMismatch` when the policy's training data came from another arm.
+
+    policy_robot_type: the ``robot_type`` of the dataset the policy was trained on (LeRobot's name, e.g.
+    ``"so_follower"``, ``"omx_follower"``; None: not known, nothing is checked). follower_robot_type: the
+    follower arm's (its constants' ``LEROBOT_ROBOT_TYPE``). source: where the policy's type was read (for the
+    message).
+    """
+    if policy_robot_type is not None and policy_robot_type != follower_robot_type:
+        raise FeatureMismatch(
+            f"the policy was trained on {policy_robot_type!r} data{f' ({source})' if source else ''}, the follower "
+            f"is a {follower_robot_type!r} arm: its joints have other units, ranges and limits; evaluate it on an "
+            f"env of the arm it was trained on, or train it on {follower_robot_type!r} data")
 
 
 def _kind_shape(feature: Any) -> tuple[str, tuple[int, ...]]:
@@ -82,7 +104,7 @@ def check_features(policy_input_features: Mapping[str, Any], follower_features: 
     (:func:`follower_features`).
     """
     cameras = {k: tuple(v) for k, v in follower_features.items() if isinstance(v, tuple) and len(v) == 3}
-    joints = [k for k in C.LEROBOT_MOTOR_KEYS if k in follower_features]
+    joints = joint_keys(follower_features)
     env = follower_features.get(FOLLOWER_ENV_STATE)
     have = ", ".join([f"{STATE_KEY} ({len(joints)},)"] + [f"{image_key(c)} {s[2]}x{s[0]}x{s[1]}"
                                                          for c, s in cameras.items()]
@@ -91,7 +113,7 @@ def check_features(policy_input_features: Mapping[str, Any], follower_features: 
     for name, feat in policy_input_features.items():
         kind, shape = _kind_shape(feat)
         if name == STATE_KEY:
-            if shape != (len(joints),) or len(joints) != C.NUM_JOINTS:
+            if shape != (len(joints),) or not joints:
                 problems.append(f"{name}: the policy expects shape {shape}, the follower gives ({len(joints)},) "
                                 f"({', '.join(joints) or 'no joints'})")
         elif name.startswith(IMAGE_PREFIX):
@@ -134,17 +156,18 @@ def camera_inputs(policy_input_features: Mapping[str, Any]) -> dict[str, tuple[i
     return out
 
 
-def to_frame(observation: Mapping[str, Any], policy_input_features: Mapping[str, Any], *, task: str = "",
-             environment_state: np.ndarray | None = None) -> dict[str, Any]:
+def to_frame(observation: Mapping[str, Any], policy_input_features: Mapping[str, Any], *, joints: Sequence[str],
+             task: str = "", environment_state: np.ndarray | None = None) -> dict[str, Any]:
     """The LeRobot frame of a contract observation, with only the inputs the policy reads.
 
-    Returns ``{"observation.state": (6,) float32, "observation.images.<cam>": (H, W, 3) uint8, ...,
+    joints: the follower's joint keys in its order (:func:`joint_keys` of its ``observation_features``).
+    Returns ``{"observation.state": (n_joints,) float32, "observation.images.<cam>": (H, W, 3) uint8, ...,
     "observation.environment_state": (n,) float32 (when the policy reads it), "task": str}``.
     """
     frame: dict[str, Any] = {}
     for name in policy_input_features:
         if name == STATE_KEY:
-            frame[name] = np.array([observation[k] for k in C.LEROBOT_MOTOR_KEYS], dtype=np.float32)
+            frame[name] = np.array([observation[k] for k in joints], dtype=np.float32)
         elif name.startswith(IMAGE_PREFIX):
             frame[name] = np.ascontiguousarray(observation[name[len(IMAGE_PREFIX):]], dtype=np.uint8)
         elif name == ENV_STATE_KEY:
@@ -155,12 +178,12 @@ def to_frame(observation: Mapping[str, Any], policy_input_features: Mapping[str,
     return frame
 
 
-def action_to_contract(action) -> dict[str, float]:
-    """``(6,)`` policy action (LeRobot units, ``C.LEROBOT_MOTOR_KEYS`` order) -> contract action dict."""
+def action_to_contract(action, *, joints: Sequence[str]) -> dict[str, float]:
+    """``(n_joints,)`` policy action (LeRobot units, in ``joints`` order: the follower's joint keys, as in
+    :func:`to_frame`) -> contract action dict."""
     a = np.asarray(action, dtype=np.float64).reshape(-1)
-    if a.shape != (C.NUM_JOINTS,):
-        raise ValueError(f"the policy's action has shape {a.shape}, expected ({C.NUM_JOINTS},): "
-                         f"{', '.join(C.LEROBOT_MOTOR_KEYS)}")
+    if a.shape != (len(joints),):
+        raise ValueError(f"the policy's action has shape {a.shape}, expected ({len(joints)},): {', '.join(joints)}")
     if not np.all(np.isfinite(a)):
         raise ValueError(f"the policy's action has non-finite values: {a.tolist()}")
-    return {k: float(v) for k, v in zip(C.LEROBOT_MOTOR_KEYS, a)}
+    return {k: float(v) for k, v in zip(joints, a)}

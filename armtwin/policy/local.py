@@ -43,6 +43,43 @@ def resolve_pretrained(path: str | Path) -> Path:
     )
 
 
+def policy_robot_type(path: str | Path) -> tuple[str, str] | None:
+    """``(robot_type, where it was read)`` of the dataset a pretrained policy was trained on, or None when
+    that cannot be told here.
+
+    ``lerobot-train`` saves its ``train_config.json`` next to the weights; its ``dataset`` names the
+    dataset's ``root`` (or only its ``repo_id``: then LeRobot's cache, ``$HF_LEROBOT_HOME/<repo_id>``, is
+    looked in). That dataset's ``meta/info.json`` holds the ``robot_type`` it was recorded with. A policy
+    that is not a local directory, has no training config or whose dataset is not on this machine: None.
+    Reads two JSON files; no torch.
+    """
+    import json
+    import os
+
+    p = Path(path)
+    if not p.exists():
+        return None
+    cfg = resolve_pretrained(p) / "train_config.json"
+    try:
+        dataset = json.loads(cfg.read_text()).get("dataset") or {}
+    except (OSError, ValueError):
+        return None
+    roots = [dataset.get("root")]
+    if dataset.get("repo_id"):
+        home = os.environ.get("HF_LEROBOT_HOME") or Path.home() / ".cache" / "huggingface" / "lerobot"
+        roots.append(Path(home) / str(dataset["repo_id"]))
+    for root in roots:
+        info = Path(root) / "meta" / "info.json" if root else None
+        if info is not None and info.is_file():
+            try:
+                robot_type = json.loads(info.read_text()).get("robot_type")
+            except ValueError:
+                continue
+            if robot_type:
+                return str(robot_type), f"dataset {info.parent.parent}"
+    return None
+
+
 def _eval_once(policy) -> None:
     """Put ``policy`` in eval mode and make its per-call ``eval()`` free while it stays in eval mode.
 
@@ -62,7 +99,7 @@ class LocalPolicy:
     """A loaded LeRobot policy with its pre/post processors (see the module docstring).
 
     ``input_features``: the policy config's ``{name: PolicyFeature}`` (images ``(3, H, W)``).
-    ``act(frame)``: frame from :func:`armtwin.policy.features.to_frame` -> ``(6,) float32`` action in
+    ``act(frame)``: frame from :func:`armtwin.policy.features.to_frame` -> ``(n_joints,) float32`` action in
     LeRobot units. ``reset()``: at each episode start (action queues, observation history).
     """
 
@@ -115,7 +152,7 @@ class LocalPolicy:
             proc.reset()
 
     def act(self, frame: dict[str, Any]) -> np.ndarray:
-        """One action for one frame: ``(6,) float32``, LeRobot units, ``C.LEROBOT_MOTOR_KEYS`` order."""
+        """One action for one frame: ``(n_joints,) float32``, LeRobot units, the frame's joint order."""
         from lerobot.utils.control_utils import predict_action
 
         if self._act_queue and len(self.policy._action_queue):

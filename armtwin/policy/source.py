@@ -13,12 +13,13 @@ from typing import Any, Callable, Mapping, Protocol, runtime_checkable
 
 import numpy as np
 
-from armtwin.assets import so101_constants as C
 from armtwin.policy.features import (
     ENV_STATE_KEY,
     action_to_contract,
     check_features,
+    check_robot_type,
     follower_features,
+    joint_keys,
     to_frame,
 )
 from armtwin.robots.contract import Leader
@@ -33,7 +34,7 @@ class PolicyBackend(Protocol):
     or a ``{"type": "STATE"|"VISUAL"|"ENV", "shape": [...]}`` dict (images ``(3, H, W)``).
     ``reset()``: a new episode starts (clear action queues and observation history).
     ``act(frame)``: frame from :func:`armtwin.policy.features.to_frame` (numpy arrays and ``"task"``) ->
-    ``(6,)`` action, LeRobot units, ``C.LEROBOT_MOTOR_KEYS`` order. May block (a remote backend waits for
+    ``(n_joints,)`` action, LeRobot units, the frame's joint order (the follower's). May block (a remote backend waits for
     its server); the loop's latency statistics then show it.
     """
 
@@ -62,20 +63,23 @@ def make_backend(policy, *, device: str = "cpu", policy_server: str | None = Non
 
 
 class PolicyLeader(Leader):
-    """``PolicyLeader(backend, *, task="", environment_state=None)``.
+    """``PolicyLeader(backend, *, task="", environment_state=None, trained_on=None)``.
 
     task: the instruction given to the policy (the recording's instruction). environment_state: a
     callable returning ``(3 * n_objects,) float32`` object positions (only a sim follower has one:
     :func:`armtwin.policy.features.environment_state` of its env observation), None when there is none.
-    Call :meth:`check(follower_observation_features)` before the loop runs: it raises
+    trained_on: ``(robot_type, where it was read)`` of the policy's training data
+    (:func:`armtwin.policy.local.policy_robot_type`), None when not known.
+    Call :meth:`check(follower_observation_features, robot_type=...)` before the loop runs: it raises
     :class:`armtwin.policy.features.FeatureMismatch` before anything moves; ``observe`` refuses to run
-    unchecked.
+    unchecked. The joints it reads and commands are the follower's (its ``observation_features`` keys).
     """
 
     name = "policy"
 
     def __init__(self, backend: PolicyBackend, *, task: str = "",
-                 environment_state: Callable[[], np.ndarray] | None = None):
+                 environment_state: Callable[[], np.ndarray] | None = None,
+                 trained_on: tuple[str, str] | None = None):
         for member in ("input_features", "reset", "act"):
             if not hasattr(backend, member):
                 raise TypeError(f"policy backend {type(backend).__name__} has no {member!r}; a PolicyBackend has "
@@ -83,6 +87,8 @@ class PolicyLeader(Leader):
         self.backend = backend
         self.task = task
         self.environment_state = environment_state
+        self.trained_on = trained_on
+        self._joints: list[str] = []
         self._features = dict(backend.input_features)
         self._connected = False
         self._checked = False
@@ -93,18 +99,25 @@ class PolicyLeader(Leader):
     def input_features(self) -> dict[str, Any]:
         return self._features
 
-    def check(self, observation_features: Mapping[str, Any]) -> None:
-        """Compare the policy's inputs with the follower's ``observation_features``; raises FeatureMismatch."""
+    def check(self, observation_features: Mapping[str, Any], *, robot_type: str | None = None) -> None:
+        """Compare the policy's inputs with the follower's ``observation_features`` and, when both are known,
+        the policy's training arm with the follower's ``robot_type`` (its ``C.LEROBOT_ROBOT_TYPE``); raises
+        FeatureMismatch."""
+        if robot_type is not None and self.trained_on is not None:
+            check_robot_type(self.trained_on[0], robot_type, source=self.trained_on[1])
         size = None
         if self.environment_state is not None and ENV_STATE_KEY in self._features:
             size = int(np.asarray(self.environment_state()).size)
         check_features(self._features, follower_features(observation_features, environment_state_size=size))
+        self._joints = joint_keys(observation_features)
         self._checked = True
 
     # ---------------------------------------------------------------- Leader contract
     @property
     def action_features(self) -> dict[str, Any]:
-        return {k: float for k in C.LEROBOT_MOTOR_KEYS}
+        if not self._checked:
+            raise RuntimeError("PolicyLeader.action_features: the joints are the follower's; call check() first")
+        return {k: float for k in self._joints}
 
     @property
     def is_connected(self) -> bool:
@@ -124,14 +137,15 @@ class PolicyLeader(Leader):
             raise RuntimeError("PolicyLeader.check(follower.observation_features) must run before the loop starts")
         env = self.environment_state() if (self.environment_state is not None
                                            and ENV_STATE_KEY in self._features) else None
-        self._frame = to_frame(observation, self._features, task=self.task, environment_state=env)
+        self._frame = to_frame(observation, self._features, joints=self._joints, task=self.task,
+                               environment_state=env)
 
     def get_action(self) -> dict[str, float]:
         if self._frame is None:
             raise RuntimeError("PolicyLeader.get_action() before observe(): the control loop calls observe first")
         frame, self._frame = self._frame, None  # one action per observation
         self.steps += 1
-        return action_to_contract(self.backend.act(frame))
+        return action_to_contract(self.backend.act(frame), joints=self._joints)
 
     def on_episode_reset(self, observation: dict[str, Any]) -> None:
         self.backend.reset()

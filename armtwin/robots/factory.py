@@ -74,7 +74,8 @@ class FollowerOptions:
         command simulates 1/rate_hz s). image_size: (H, W) camera frames or None (sim).
         cameras: which of ``C.CAMERA_NAMES`` (sim). seed: first reset seed (sim).
         env_kwargs: more ``armtwin.envs.make`` arguments (sim). name: the follower's name (sim).
-    use_degrees: LeRobot's body-joint unit (all). calibration: a LeRobot calibration JSON: the
+    use_degrees: LeRobot's body-joint unit (all; None: the arm's LeRobot default,
+        ``C.LEROBOT_USE_DEGREES``: degrees for the SO-101, -100..100 for the OMX). calibration: a LeRobot calibration JSON: the
         units the sim speaks, the arm a virtual bus emulates, or the real arm's file (then its
         folder and stem are ``calibration_dir`` and ``robot_id``).
     port: serial device (real). robot_id: LeRobot id, the calibration file's stem (real).
@@ -98,7 +99,7 @@ class FollowerOptions:
     seed: int | None = 0
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     name: str | None = None
-    use_degrees: bool = True
+    use_degrees: bool | None = None
     calibration: str | Path | None = None
     port: str | None = None
     robot_id: str | None = "armtwin_follower"
@@ -155,6 +156,13 @@ def make_follower(target: str, *, connect: bool = True, **options) -> BuiltFollo
     return BuiltFollower(follower, converter)
 
 
+def _degrees(opts: FollowerOptions, robot: str) -> bool:
+    """The body-joint unit of ``robot``'s contract: ``opts.use_degrees``, or the arm's LeRobot default."""
+    from armtwin.assets.models import robot_model
+
+    return robot_model(robot).C.LEROBOT_USE_DEGREES if opts.use_degrees is None else opts.use_degrees
+
+
 def _sim(opts: FollowerOptions) -> tuple[Follower, UnitConverter]:
     from armtwin.envs import get_task
 
@@ -165,7 +173,7 @@ def _sim(opts: FollowerOptions) -> tuple[Follower, UnitConverter]:
     kw = {} if opts.name is None else {"name": opts.name}
     sim = SimFollower(SimFollowerConfig(
         env_id=opts.env_id, image_size=opts.image_size, cameras=opts.cameras, ctrl_dt=1.0 / opts.rate_hz,
-        calibration=opts.calibration, use_degrees=opts.use_degrees, seed=opts.seed,
+        calibration=opts.calibration, use_degrees=_degrees(opts, env_robot), seed=opts.seed,
         env_kwargs=dict(opts.env_kwargs), **kw,
     ))
     return sim, sim.converter
@@ -179,20 +187,21 @@ def _real(opts: FollowerOptions) -> tuple[Follower, UnitConverter]:
         # LeRobot finds <calibration_dir>/<id>.json: point it at the given file.
         cal_dir, robot_id = Path(opts.calibration).parent, Path(opts.calibration).stem
     robot = opts.robot or "so101"
+    degrees = _degrees(opts, robot)
     real = RealFollower(RealFollowerConfig(port=opts.port, id=robot_id, calibration_dir=cal_dir, robot=robot,
-                                           use_degrees=opts.use_degrees, cameras=dict(opts.real_cameras),
+                                           use_degrees=degrees, cameras=dict(opts.real_cameras),
                                            restore_calibration=opts.restore_calibration))
     # The file LeRobot's driver will read (RealFollowerConfig resolved the folder LeRobot's way).
     path = real.config.calibration_fpath
     if not path.is_file() and real.C.FACTORY_CALIBRATION_RANGE is not None:
         # LeRobot writes its factory calibration on connect (RealFollower.connect): the same numbers
-        return real, UnitConverter(Calibration.default(robot), use_degrees=opts.use_degrees)
+        return real, UnitConverter(Calibration.default(robot), use_degrees=degrees)
     if not path.is_file():
         raise FileNotFoundError(
             f"no LeRobot calibration file for follower id {robot_id!r}: {path} does not exist; calibrate "
             f"the arm with lerobot-calibrate, or pass the id and folder (or the file) of an existing calibration"
         )
-    converter = UnitConverter(Calibration.load(path, robot=robot), use_degrees=opts.use_degrees)
+    converter = UnitConverter(Calibration.load(path, robot=robot), use_degrees=degrees)
     return real, converter
 
 
@@ -211,13 +220,13 @@ def _virtual(opts: FollowerOptions) -> tuple[Follower, UnitConverter]:
     try:
         follower = VirtualFollower(
             RealFollowerConfig(port=arm.port, id=arm.id, calibration_dir=arm.calibration_dir,
-                               use_degrees=opts.use_degrees, cameras=dict(opts.real_cameras)),
+                               use_degrees=_degrees(opts, "so101"), cameras=dict(opts.real_cameras)),
             arm,
         )
     except BaseException:
         arm.close()
         raise
-    return follower, UnitConverter(arm.calibration, use_degrees=opts.use_degrees)
+    return follower, UnitConverter(arm.calibration, use_degrees=_degrees(opts, "so101"))
 
 
 _BUILDERS = {"sim": _sim, "real": _real, "virtual": _virtual}

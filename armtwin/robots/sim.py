@@ -36,7 +36,8 @@ class SimFollowerConfig:
     seconds simulated per ``send_action`` (set it to the loop's period for real
     time). calibration: LeRobot calibration JSON of the arm whose units the
     contract speaks (None: ``Calibration.default(robot)``; the robot is the env id's,
-    ``armtwin.envs.registry``). use_degrees: LeRobot's body-joint unit. seed: first reset seed. env_kwargs: more keyword arguments
+    ``armtwin.envs.registry``). use_degrees: LeRobot's body-joint unit (None: the env's arm's LeRobot
+    default, ``C.LEROBOT_USE_DEGREES``). seed: first reset seed. env_kwargs: more keyword arguments
     for ``armtwin.envs.make``.
     """
 
@@ -45,7 +46,7 @@ class SimFollowerConfig:
     cameras: tuple[str, ...] = C.CAMERA_NAMES
     ctrl_dt: float = C.CTRL_DT
     calibration: str | Path | None = None
-    use_degrees: bool = True
+    use_degrees: bool | None = None
     seed: int | None = 0
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     name: str = "armtwin_so101_sim"
@@ -70,6 +71,10 @@ class SimFollowerConfig:
 
         if self.env_id not in ENV_IDS:
             raise ValueError(f"unknown env id {self.env_id!r}; valid ids: {', '.join(ENV_IDS)}")
+        if self.use_degrees is None:  # the units LeRobot's driver of this arm reports by default
+            from armtwin.assets.models import robot_model
+
+            self.use_degrees = robot_model(self.robot).C.LEROBOT_USE_DEGREES
 
     @property
     def robot(self) -> str:

@@ -309,6 +309,7 @@ def _net_leader(cfg, follower, side):
 
 def _policy_leader(cfg, follower, side):
     from armtwin.policy.features import environment_state
+    from armtwin.policy.local import policy_robot_type
     from armtwin.policy.source import PolicyLeader, make_backend
 
     sim = getattr(side, "sim", None)  # only a simulated follower knows where the objects are
@@ -317,8 +318,10 @@ def _policy_leader(cfg, follower, side):
     leader = PolicyLeader(
         make_backend(cfg.policy, device=cfg.policy_device, policy_server=cfg.policy_server), task=side.instruction,
         environment_state=None if sim is None else (lambda: environment_state(sim.last_obs)),
+        trained_on=policy_robot_type(cfg.policy),
     )
-    leader.check(follower.observation_features)  # before anything moves
+    # before anything moves; the arm's robot_type: a policy of another arm's data is refused
+    leader.check(follower.observation_features, robot_type=side.converter.C.LEROBOT_ROBOT_TYPE)
     return leader
 
 
