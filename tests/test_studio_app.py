@@ -133,6 +133,36 @@ def test_page_lost_mid_episode_keeps_the_partial_episode(tmp_path):
         assert [(v.num_samples > 0, v.success) for v in f] == [(True, False)]
 
 
+def test_record_page_records_an_omx_episode(tmp_path):
+    """The record page's API with the scripted leader on an OMX env and the sim target: the options list the
+    OMX's envs and leader, and the episode is recorded from the OMX twin (its env id, its joint count)."""
+    c = TestClient(create_app(StudioConfig(port=0, root=tmp_path)))
+    opts = c.get("/api/record/options").json()
+    assert {"armtwin/OMX-Lift-v0", "armtwin/OMX-PickPlace-v0"} <= set(opts["env_ids"]) and "omx" in opts["leaders"]
+    assert opts["robots"]["armtwin/OMX-Lift-v0"] == "omx" and opts["robots"]["armtwin/SO101-Lift-v0"] == "so101"
+    r = c.post("/api/record/connect", json={"env_id": "armtwin/OMX-Lift-v0", "leader": "so101"})
+    assert r.status_code == 400 and "'omx'" in r.json()["detail"]  # an SO-101 leader arm cannot drive the OMX
+    r = c.post("/api/record/connect", json={"env_id": "armtwin/OMX-Lift-v0", "leader": "scripted", "target": "sim",
+                                            "record": "omx.h5", "image_size": [32, 32], "seed": 3})
+    assert r.status_code == 200, r.text
+    try:
+        assert c.post("/api/record/command/start").status_code == 200
+        t0 = time.time()
+        while c.get("/api/record/status").json().get("episode_steps", 0) < 15 and time.time() - t0 < 30:
+            time.sleep(0.05)
+        assert c.post("/api/record/command/success").status_code == 200
+        t0 = time.time()
+        while c.get("/api/record/status").json().get("saved", 0) < 1 and time.time() - t0 < 10:
+            time.sleep(0.05)
+    finally:
+        c.post("/api/record/disconnect")
+    with open_recording(tmp_path / "omx.h5") as f:
+        assert f.env_id == "armtwin/OMX-Lift-v0"
+        eps = list(f)
+        assert len(eps) == 1 and eps[0].success is True and eps[0].num_samples >= 15
+        assert f.demo(f.demo_names[0])["actions"].shape[1] == 6
+
+
 def test_connect_errors_are_readable(tmp_path):
     from armtwin.studio.record import explain_error
 
