@@ -139,10 +139,11 @@ def test_a_generated_randomized_demo_replays_bit_exactly(generated):
     env.close()
 
 
-def test_a_trial_whose_physics_diverges_is_a_failure_not_a_demo(generated):
+def test_a_trial_whose_physics_diverges_is_a_failure_not_a_demo(generated, tmp_path, monkeypatch):
     """MuJoCo resets a diverged simulation to the model's defaults, which can look like a solved task (a
     randomized scene did this in 3 of 30 PickPlace trials with the physics preset): such a trial fails as
     "unstable". Here the divergence is forced: a huge velocity on the cube mid-trial."""
+    monkeypatch.chdir(tmp_path)  # MuJoCo writes its warning to MUJOCO_LOG.TXT in the working directory
     from armtwin.mimic.generate import TrialRunner
     from armtwin.mimic.runner import build_job
 
