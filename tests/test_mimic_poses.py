@@ -111,7 +111,8 @@ def test_selection_strategies():
 
 
 def test_spec_validation_and_lookup():
-    assert set(ENV_IDS) == {f"armtwin/SO101-{t}-v0" for t in ("Lift", "PickPlace", "Stack", "Sandwich")}
+    assert set(ENV_IDS) == ({f"armtwin/SO101-{t}-v0" for t in ("Lift", "PickPlace", "Stack", "Sandwich")}
+                            | {f"armtwin/OMX-{t}-v0" for t in ("Lift", "PickPlace")})
     with pytest.raises(KeyError, match="valid env ids"):
         get_task_spec("armtwin/SO101-Nope-v0")
     with pytest.raises(ValueError, match="valid: random"):
