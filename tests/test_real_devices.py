@@ -281,8 +281,10 @@ def test_cli_virtual_arm_process_serves_lerobot(tmp_path):
         finally:
             leader.disconnect()
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
-        assert "served" in proc.stderr.read()
+        # communicate() drains both pipes while waiting: a child blocked on a full stderr pipe cannot exit.
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err[-2000:]
+        assert "served" in err
     finally:
         if proc.poll() is None:
             proc.kill()
