@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import math
 
+from armtwin.assets import joints as _joints
+
 # --- joints ---------------------------------------------------------------
 
 #: Joint (and motor, and actuator) names in the order used everywhere:
@@ -141,21 +143,14 @@ ROS_FRAME_ID: str = "base_link"
 
 def joint_index(name: str) -> int:
     """Index of joint ``name`` in JOINT_NAMES; raises KeyError listing the valid names."""
-    try:
-        return JOINT_NAMES.index(name)
-    except ValueError:
-        raise KeyError(f"unknown SO-101 joint {name!r}; valid joints: {', '.join(JOINT_NAMES)}") from None
+    return _joints.index_of(name, JOINT_NAMES, DISPLAY_NAME)
 
 
 def lower_limits():
     """(6,) float, radians, JOINT_NAMES order."""
-    import numpy as np
-
-    return np.array([JOINT_LIMITS[n][0] for n in JOINT_NAMES])
+    return _joints.limit_array(JOINT_LIMITS, JOINT_NAMES, 0)
 
 
 def upper_limits():
     """(6,) float, radians, JOINT_NAMES order."""
-    import numpy as np
-
-    return np.array([JOINT_LIMITS[n][1] for n in JOINT_NAMES])
+    return _joints.limit_array(JOINT_LIMITS, JOINT_NAMES, 1)
