@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
 import typing
 
 
@@ -17,22 +18,48 @@ def _field(config_cls, name: str) -> dataclasses.Field:
     return fields[name]
 
 
-def add_field(parser, config_cls, name: str, help: str, **kwargs) -> None:
+def comma_list(text: str) -> tuple[str, ...]:
+    """``"a,b"`` -> ``("a", "b")``; empty items are dropped (``""`` -> ``()``). The option type of a
+    ``tuple[str, ...]`` field."""
+    return tuple(c for c in text.split(",") if c)
+
+
+def _shown(default) -> str:
+    """How a default reads in a help's ``[...]``: a tuple of ints as ``HxW``, of strings as ``a,b``."""
+    if isinstance(default, tuple):
+        sep = "x" if default and all(isinstance(v, int) for v in default) else ","
+        return sep.join(str(v) for v in default)
+    return str(default)
+
+
+def _kind(hint):
+    """The option type of a field's annotation: its bool/int/float/str (a ``Path`` is a str), a
+    ``tuple[str, ...]`` a :func:`comma_list`; anything else is taken as text."""
+    members = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    for t in members:
+        if t in (bool, int, float, str):
+            return t
+        if typing.get_origin(t) is tuple and typing.get_args(t) == (str, ...):
+            return comma_list
+    return str
+
+
+def add_field(parser, config_cls, name: str, help: str | None, **kwargs) -> None:
     """``--<name with dashes>`` for the dataclass field ``name`` of ``config_cls``: its default and value
-    type come from the field (so they are written once, in the config), its help gets ``[default]``.
+    type come from the field (so they are written once, in the config), its help gets ``[default]``
+    (a tuple default as ``HxW`` or ``a,b``).
 
     A bool field becomes a switch (``store_true``); ``kwargs`` go to ``add_argument`` (e.g. ``choices``,
-    ``metavar``, ``required``)."""
+    ``metavar``, ``required``), a ``type`` there replaces the field's (e.g. a parser of ``HxW`` sizes)."""
     f = _field(config_cls, name)
     default = f.default if f.default is not dataclasses.MISSING else None
-    hints = typing.get_type_hints(config_cls)
-    kind = next((t for t in typing.get_args(hints[name]) or (hints[name],) if t in (bool, int, float, str)), str)
+    kind = kwargs.pop("type", None) or _kind(typing.get_type_hints(config_cls)[name])
     flag = "--" + name.replace("_", "-")
     if kind is bool:
         parser.add_argument(flag, dest=name, action="store_true", default=bool(default), help=help, **kwargs)
         return
-    shown = "" if default is None else f" [{default}]"
-    parser.add_argument(flag, dest=name, type=kind, default=default, help=help + shown, **kwargs)
+    text = " ".join(t for t in (help, None if default is None else f"[{_shown(default)}]") if t) or None
+    parser.add_argument(flag, dest=name, type=kind, default=default, help=text, **kwargs)
 
 
 def field_values(args, config_cls, names) -> dict:

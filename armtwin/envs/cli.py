@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from armtwin.envs import ENV_IDS, TASKS, check_env_id
 from armtwin.video import Mp4Writer
 
+#: ``armtwin rollout`` flags that are :class:`RolloutConfig` fields of the same name
+#: (:func:`armtwin.cli_fields.add_field`: the default and type live in the config).
+ROLLOUT_FIELDS = ("episodes", "seed", "noise", "video", "overwrite")
+
 
 def add_envs(subparsers) -> None:
     p = subparsers.add_parser("envs", help="list the simulated environments")
@@ -121,31 +125,31 @@ def rollout(cfg: RolloutConfig, *, progress: bool = True) -> dict:
 
 
 def add_rollout(subparsers) -> None:
+    from armtwin.cli_fields import add_field
+
     p = subparsers.add_parser("rollout", help="roll the scripted expert in an env, print success, write a video")
     p.add_argument("--env", required=True, help=f"env id, one of: {', '.join(ENV_IDS)}")
     p.add_argument("--expert", action="store_true", help="use the scripted expert (required)")
-    p.add_argument("--episodes", type=int, default=10)
-    p.add_argument("--seed", type=int, default=0, help="seed of the first episode (episode i: seed + i)")
-    p.add_argument("--noise", type=float, default=0.0, help="expert action noise, radians (std)")
+    add_field(p, RolloutConfig, "episodes", None)
+    add_field(p, RolloutConfig, "seed", "seed of the first episode (episode i: seed + i)")
+    add_field(p, RolloutConfig, "noise", "expert action noise, radians (std)")
     p.add_argument("--dist", default="D0", choices=("D0", "D1"), help="reset distribution")
-    p.add_argument("--video", default=None, help="write front|wrist MP4 here")
+    add_field(p, RolloutConfig, "video", "write front|wrist MP4 here")
     p.add_argument("--size", type=int, nargs=2, default=(240, 320), metavar=("H", "W"), help="camera size in the video")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --video")
+    add_field(p, RolloutConfig, "overwrite", "replace an existing --video")
     p.set_defaults(func=_run_rollout)
 
 
 def _run_rollout(args: argparse.Namespace) -> int:
+    from armtwin.cli_fields import field_values
+
     try:
         cfg = RolloutConfig(
             env_id=args.env,
-            episodes=args.episodes,
-            seed=args.seed,
             expert=args.expert,
-            noise=args.noise,
-            video=args.video,
             image_size=tuple(args.size),
             reset_distribution=args.dist,
-            overwrite=args.overwrite,
+            **field_values(args, RolloutConfig, ROLLOUT_FIELDS),
         )
     except ValueError as e:
         print(f"armtwin rollout: {e}", file=sys.stderr)

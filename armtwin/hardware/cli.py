@@ -7,9 +7,14 @@ import sys
 import time
 from pathlib import Path
 
+#: ``armtwin virtual-arm`` flags that are :class:`armtwin.hardware.virtual_arm.VirtualArmConfig` fields of the
+#: same name (:func:`armtwin.cli_fields.add_field`: the default and type live in the config).
+VIRTUAL_ARM_FIELDS = ("script", "servo_calibration", "calibration", "id", "frame_socket")
+
 
 def add_virtual_arm(subparsers) -> None:
-    from armtwin.hardware.virtual_arm import FAULT_KINDS, ROLES, SCRIPTS
+    from armtwin.cli_fields import add_field
+    from armtwin.hardware.virtual_arm import FAULT_KINDS, ROLES, SCRIPTS, VirtualArmConfig
 
     p = subparsers.add_parser(
         "virtual-arm",
@@ -21,23 +26,19 @@ def add_virtual_arm(subparsers) -> None:
 
     p.add_argument("--robot", choices=sorted(ROBOTS), default="so101", help="which arm to emulate [so101]")
     p.add_argument("--role", choices=ROLES, required=True)
-    p.add_argument(
-        "--script",
-        default="sine",
-        help=f"leader motion: {' | '.join(SCRIPTS)} | FILE.h5 (replay a recorded demo's actions) [sine]",
-    )
+    add_field(p, VirtualArmConfig, "script",
+              f"leader motion: {' | '.join(SCRIPTS)} | FILE.h5 (replay a recorded demo's actions)")
     p.add_argument("--env", dest="env_id", default=None, help="follower: drive this armtwin sim env (the twin)")
-    p.add_argument(
-        "--servo-calibration", default=None, metavar="PATH",
-        help="follower with --env: the twin's servo model (the file `armtwin twin-gap --fit` writes) [identified defaults]",
-    )
-    p.add_argument("--calibration", default=None, help="LeRobot calibration JSON to emulate (e.g. your real arm's)")
+    add_field(p, VirtualArmConfig, "servo_calibration",
+              "follower with --env: the twin's servo model (the file `armtwin twin-gap --fit` writes) [identified "
+              "defaults]", metavar="PATH")
+    add_field(p, VirtualArmConfig, "calibration", "LeRobot calibration JSON to emulate (e.g. your real arm's)")
     p.add_argument(
         "--calibration-dir",
         default=None,
         help="where to write <id>.json for LeRobot [LeRobot's default dir for the role]",
     )
-    p.add_argument("--id", default=None, help="calibration id [armtwin_virtual_<role>]")
+    add_field(p, VirtualArmConfig, "id", "calibration id [armtwin_virtual_<role>]")
     p.add_argument(
         "--fault",
         action="append",
@@ -54,16 +55,15 @@ def add_virtual_arm(subparsers) -> None:
         help="lower this process's nice value by N (needs permission) so a busy machine does not make "
         "the virtual servos miss LeRobot's ~50 ms reply deadline [0]",
     )
-    p.add_argument(
-        "--frame-socket", default=None, metavar="PATH",
-        help="follower with --env: serve the twin's camera frames on this Unix socket (LeRobot camera type "
-        "armtwin_twin; armtwin run --target real --twin-cameras PATH)",
-    )
+    add_field(p, VirtualArmConfig, "frame_socket",
+              "follower with --env: serve the twin's camera frames on this Unix socket (LeRobot camera type "
+              "armtwin_twin; armtwin run --target real --twin-cameras PATH)", metavar="PATH")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds [run until Ctrl-C]")
     p.set_defaults(func=run_virtual_arm)
 
 
 def run_virtual_arm(args: argparse.Namespace) -> int:
+    from armtwin.cli_fields import field_values
     from armtwin.hardware.virtual_arm import VirtualArm, VirtualArmConfig, default_lerobot_calibration_dir
     from armtwin.robots.registry import get
 
@@ -74,15 +74,11 @@ def run_virtual_arm(args: argparse.Namespace) -> int:
     try:
         config = VirtualArmConfig(
             role=args.role,
-            script=args.script,
             env_id=args.env_id,
-            servo_calibration=args.servo_calibration,
-            calibration=args.calibration,
             calibration_dir=Path(args.calibration_dir or default_lerobot_calibration_dir(args.role)),
-            id=args.id,
             faults=tuple(args.fault),
             faults_after_s=args.faults_after,
-            frame_socket=args.frame_socket,
+            **field_values(args, VirtualArmConfig, VIRTUAL_ARM_FIELDS),
         )
     except (ValueError, KeyError) as e:
         print(f"armtwin virtual-arm: {e}", file=sys.stderr)

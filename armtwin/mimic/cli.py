@@ -5,6 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+#: ``armtwin mimic generate`` flags that are :class:`armtwin.mimic.runner.GenerateConfig` fields of the same
+#: name (:func:`armtwin.cli_fields.add_field`: the default and type live in the config).
+GENERATE_FIELDS = ("workers", "ray_address", "seed", "keep_failed", "max_failures", "reset_distribution",
+                   "image_size", "cameras", "batch_size", "keep_shards", "overwrite")
+
 
 def _image_size(text: str):
     if text.lower() in ("none", "0", "off"):
@@ -17,6 +22,9 @@ def _image_size(text: str):
 
 
 def add_mimic(subparsers) -> None:
+    from armtwin.cli_fields import add_field
+    from armtwin.mimic.runner import GenerateConfig
+
     p = subparsers.add_parser("mimic", help="MimicGen-style augmentation: annotate subtasks, generate demos")
     sub = p.add_subparsers(dest="mimic_command", metavar="SUBCOMMAND")
 
@@ -36,20 +44,19 @@ def add_mimic(subparsers) -> None:
     gen.add_argument("--env", required=True, help="env id, e.g. armtwin/SO101-Lift-v0")
     gen.add_argument("--num", type=int, required=True, help="successful demos to generate")
     gen.add_argument("--out", required=True, metavar="GEN.h5")
-    gen.add_argument("--workers", type=int, default=1, help="local worker processes (default 1: in-process)")
-    gen.add_argument("--ray-address", default=None, help="run on this Ray cluster (e.g. 127.0.0.1:6379 or auto)")
-    gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--keep-failed", action="store_true", help="also write failed trials to <out>_failed.h5")
-    gen.add_argument("--max-failures", type=int, default=None, help="stop after this many failures "
-                     "(default max(20, 10 * num))")
-    gen.add_argument("--reset-distribution", choices=("D0", "D1"), default=None)
-    gen.add_argument("--image-size", type=_image_size, default=(128, 128), help="HxW of kept demos' cameras, or none")
-    gen.add_argument("--cameras", default="wrist,front", help="comma-separated cameras to render")
+    add_field(gen, GenerateConfig, "workers", "local worker processes (1: in-process)")
+    add_field(gen, GenerateConfig, "ray_address", "run on this Ray cluster (e.g. 127.0.0.1:6379 or auto)")
+    add_field(gen, GenerateConfig, "seed", None)
+    add_field(gen, GenerateConfig, "keep_failed", "also write failed trials to <out>_failed.h5")
+    add_field(gen, GenerateConfig, "max_failures", "stop after this many failures (default max(20, 10 * num))")
+    add_field(gen, GenerateConfig, "reset_distribution", None, choices=("D0", "D1"))
+    add_field(gen, GenerateConfig, "image_size", "HxW of kept demos' cameras, or none", type=_image_size)
+    add_field(gen, GenerateConfig, "cameras", "comma-separated cameras to render")
     gen.add_argument("--randomize", default=None, help="domain randomization preset of the generated scenes "
                      "(none, visual, physics, all) [the sources']")
-    gen.add_argument("--batch-size", type=int, default=2, help="trials per worker task")
-    gen.add_argument("--keep-shards", action="store_true", help="keep <out>.shards after merging")
-    gen.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    add_field(gen, GenerateConfig, "batch_size", "trials per worker task")
+    add_field(gen, GenerateConfig, "keep_shards", "keep <out>.shards after merging")
+    add_field(gen, GenerateConfig, "overwrite", "replace an existing --out")
     gen.add_argument("--no-progress", action="store_true")
     gen.set_defaults(func=_generate)
 
@@ -70,17 +77,14 @@ def _annotate(args) -> int:
 
 
 def _generate(args) -> int:
+    from armtwin.cli_fields import field_values
     from armtwin.mimic.annotate import MimicDataError
     from armtwin.mimic.runner import GenerateConfig, format_stats, run_generate
 
     try:
         cfg = GenerateConfig(
-            source=args.source, env_id=args.env, num=args.num, out=args.out, workers=args.workers,
-            ray_address=args.ray_address, seed=args.seed, keep_failed=args.keep_failed,
-            max_failures=args.max_failures, reset_distribution=args.reset_distribution,
-            image_size=args.image_size, cameras=tuple(c for c in args.cameras.split(",") if c),
-            batch_size=args.batch_size, keep_shards=args.keep_shards, overwrite=args.overwrite,
-            progress=not args.no_progress,
+            source=args.source, env_id=args.env, num=args.num, out=args.out,
+            **field_values(args, GenerateConfig, GENERATE_FIELDS), progress=not args.no_progress,
             env_kwargs={} if args.randomize is None else {"randomize": args.randomize},
         )
         stats = run_generate(cfg)

@@ -6,6 +6,13 @@ import argparse
 import json
 import sys
 
+#: ``armtwin teleop`` flags that are :class:`armtwin.teleop.factory.TeleopConfig` fields of the same name
+#: (:func:`armtwin.cli_fields.add_field`: the default and type live in the config).
+TELEOP_FIELDS = ("robot", "leader", "target", "port", "leader_id", "leader_calibration_dir", "follower_port",
+                 "follower_id", "follower_calibration_dir", "restore_calibration", "replay", "record", "resume",
+                 "compression", "flush_every", "episodes", "episode_steps", "hz", "reset_s", "seed", "image_size",
+                 "expert_noise")
+
 
 def _cmd_inspect(args) -> int:
     from armtwin.data import format_summary, summarize
@@ -44,39 +51,19 @@ def _size(text: str):
 
 
 def _cmd_teleop(args) -> int:
+    from armtwin.cli_fields import field_values
     from armtwin.teleop.factory import TeleopConfig, run_publish, run_teleop
 
     try:
         cfg = TeleopConfig(
             env_id=args.env,
-            robot=args.robot,
-            leader=args.leader,
-            target=args.target,
-            port=args.port,
-            leader_id=args.leader_id,
-            leader_calibration_dir=args.leader_calibration_dir,
-            follower_port=args.follower_port,
-            follower_id=args.follower_id,
-            follower_calibration_dir=args.follower_calibration_dir,
-            restore_calibration=args.restore_calibration,
-            replay=args.replay,
             replay_demo=args.demo,
             net_listen=args.listen,
-            record=args.record,
-            resume=args.resume,
-            compression=args.compression,
-            flush_every=args.flush_every,
-            episodes=args.episodes,
-            episode_steps=args.episode_steps,
             duration_s=args.duration,
-            hz=args.hz,
-            reset_s=args.reset_s,
-            seed=args.seed,
-            image_size=args.image_size,
+            **field_values(args, TeleopConfig, TELEOP_FIELDS),
             env_kwargs={k: v for k, v in (("randomize", args.randomize),
                                           ("servo_calibration", args.servo_calibration)) if v is not None},
             use_degrees=False if args.range_m100_100 else None,
-            expert_noise=args.expert_noise,
         )
     except (ValueError, FileNotFoundError) as e:
         print(f"armtwin teleop: {e}", file=sys.stderr)
@@ -123,7 +110,8 @@ def _cmd_teleop(args) -> int:
 
 
 def add_teleop(subparsers) -> None:
-    from armtwin.teleop.factory import COMPRESSIONS, LEADER_KINDS, TARGET_KINDS
+    from armtwin.cli_fields import add_field
+    from armtwin.teleop.factory import COMPRESSIONS, LEADER_KINDS, TARGET_KINDS, TeleopConfig
     from armtwin.teleop.loop import EPISODE_KEYS
 
     keys = ", ".join(f"{'space' if k == ' ' else k}={v}" for k, v in EPISODE_KEYS.items())
@@ -138,41 +126,41 @@ def add_teleop(subparsers) -> None:
     p.add_argument("--env", default=None, help="task id (see `armtwin envs`) [the robot's first: armtwin/SO101-Lift-v0]")
     from armtwin.robots.registry import ROBOTS
 
-    p.add_argument("--robot", default=None, choices=tuple(ROBOTS),
-                   help="the arm (default: the --env task's); --leader so101|omx must name the same arm")
-    p.add_argument("--leader", choices=LEADER_KINDS, default="keyboard")
-    p.add_argument("--target", choices=TARGET_KINDS, default="sim", help="simulated or real follower")
-    p.add_argument("--port", help="--leader so101|omx: the leader arm's serial port")
-    p.add_argument("--leader-id", help="LeRobot calibration id of the leader arm")
-    p.add_argument("--leader-calibration-dir", help="directory of <leader-id>.json (LeRobot's default if unset)")
-    p.add_argument("--follower-port", help="--target real: the follower arm's serial port")
-    p.add_argument("--follower-id", help="LeRobot calibration id of the real follower")
-    p.add_argument("--follower-calibration-dir", help="directory of <follower-id>.json")
-    p.add_argument("--restore-calibration", action="store_true",
-                   help="an arm that holds what an unfinished lerobot-calibrate leaves (every range 0..4095): write "
-                   "its id's calibration file back to its motors (LeRobot's ENTER at its prompt) instead of refusing")
-    p.add_argument("--replay", help="--leader replay: the HDF5 recording")
+    add_field(p, TeleopConfig, "robot", "the arm (default: the --env task's); --leader so101|omx must name the "
+              "same arm", choices=tuple(ROBOTS))
+    add_field(p, TeleopConfig, "leader", None, choices=LEADER_KINDS)
+    add_field(p, TeleopConfig, "target", "simulated or real follower", choices=TARGET_KINDS)
+    add_field(p, TeleopConfig, "port", "--leader so101|omx: the leader arm's serial port")
+    add_field(p, TeleopConfig, "leader_id", "LeRobot calibration id of the leader arm")
+    add_field(p, TeleopConfig, "leader_calibration_dir", "directory of <leader-id>.json (LeRobot's default if unset)")
+    add_field(p, TeleopConfig, "follower_port", "--target real: the follower arm's serial port")
+    add_field(p, TeleopConfig, "follower_id", "LeRobot calibration id of the real follower")
+    add_field(p, TeleopConfig, "follower_calibration_dir", "directory of <follower-id>.json")
+    add_field(p, TeleopConfig, "restore_calibration",
+              "an arm that holds what an unfinished lerobot-calibrate leaves (every range 0..4095): write "
+              "its id's calibration file back to its motors (LeRobot's ENTER at its prompt) instead of refusing")
+    add_field(p, TeleopConfig, "replay", "--leader replay: the HDF5 recording")
     p.add_argument("--demo", default=0, type=int, help="--leader replay: episode number [0]")
     p.add_argument("--listen", default="127.0.0.1:5555", help="--leader net: HOST:PORT to receive on")
     p.add_argument("--publish", metavar="HOST:PORT",
                    help="send the leader's actions over UDP to a `--leader net` session instead of driving a follower")
-    p.add_argument("--record", help="HDF5 file to record episodes into")
-    p.add_argument("--resume", action="store_true", help="append to an existing --record file")
-    p.add_argument("--compression", choices=COMPRESSIONS, default="none")
-    p.add_argument("--flush-every", type=int, default=30, help="steps between writes to disk [30]")
-    p.add_argument("--episodes", type=int, help="stop after this many recorded episodes")
-    p.add_argument("--episode-steps", type=int, help="longest episode, in steps [sim: the env's horizon]")
+    add_field(p, TeleopConfig, "record", "HDF5 file to record episodes into")
+    add_field(p, TeleopConfig, "resume", "append to an existing --record file")
+    add_field(p, TeleopConfig, "compression", None, choices=COMPRESSIONS)
+    add_field(p, TeleopConfig, "flush_every", "steps between writes to disk")
+    add_field(p, TeleopConfig, "episodes", "stop after this many recorded episodes")
+    add_field(p, TeleopConfig, "episode_steps", "longest episode, in steps [sim: the env's horizon]")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
-    p.add_argument("--hz", type=float, default=None, help="control rate, 1..60 [30; replay: the recording's]")
-    p.add_argument("--reset-s", type=float, help="reset period after each episode, s [sim 0, real 10]")
-    p.add_argument("--seed", type=int, default=0, help="episode k resets the sim with seed+k [0]")
-    p.add_argument("--image-size", type=_size, default=(128, 128), help="sim camera HxW or none [128x128]")
+    add_field(p, TeleopConfig, "hz", "control rate, 1..60 [30; replay: the recording's]")
+    add_field(p, TeleopConfig, "reset_s", "reset period after each episode, s [sim 0, real 10]")
+    add_field(p, TeleopConfig, "seed", "episode k resets the sim with seed+k")
+    add_field(p, TeleopConfig, "image_size", "sim camera HxW or none", type=_size)
     p.add_argument("--randomize", default=None, help="sim: domain randomization preset (none, visual, physics, "
                    "all; armtwin.envs.randomize) [none]")
     p.add_argument("--servo-calibration", default=None, metavar="PATH",
                    help="sim: the twin's servo model, the file `armtwin twin-gap --fit` writes [identified defaults]")
     p.add_argument("--range-m100-100", action="store_true", help="body joints in -100..100 instead of degrees")
-    p.add_argument("--expert-noise", type=float, default=0.0, help="--leader scripted: action noise")
+    add_field(p, TeleopConfig, "expert_noise", "--leader scripted: action noise")
     p.add_argument("--headless", action="store_true", help="do not read keys from the terminal")
     p.set_defaults(func=_cmd_teleop)
 
