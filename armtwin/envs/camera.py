@@ -24,15 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from armtwin.assets.so101_mjcf import FRONT_CAMERA_POS, FRONT_CAMERA_TARGET
+from armtwin.poses import quat_from_axis_angle
 
 MOUNTS: tuple[str, ...] = ("scene", "wrist")
 #: The wrist camera's nominal mount (see so101_mjcf): gripper-body frame position and orientation.
 WRIST_CAMERA_POS: tuple[float, float, float] = (0.0, 0.045, -0.03)
 WRIST_CAMERA_EULER_X: float = -0.42
-
-
-def _quat_about_x(angle: float) -> tuple[float, float, float, float]:
-    return (math.cos(angle / 2), math.sin(angle / 2), 0.0, 0.0)
 
 
 def look_at_quat(pos, target) -> np.ndarray:
@@ -102,7 +99,8 @@ class CameraSpec:
             if np.linalg.norm(np.subtract(self.target, self.pos)) < 1e-6:
                 raise ValueError("CameraSpec.target must differ from pos")
         else:
-            q = _vec(self.quat if self.quat is not None else _quat_about_x(WRIST_CAMERA_EULER_X), 4, "quat")
+            nominal = quat_from_axis_angle((1.0, 0.0, 0.0), WRIST_CAMERA_EULER_X)  # turned about the body's x
+            q = _vec(self.quat if self.quat is not None else nominal, 4, "quat")
             n = math.sqrt(sum(x * x for x in q))
             if n < 1e-9:
                 raise ValueError("CameraSpec.quat must be a non-zero quaternion (wxyz)")
