@@ -14,6 +14,8 @@ keeps the same relative motion with respect to the object.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = [
@@ -29,6 +31,8 @@ __all__ = [
     "pose_inv",
     "pose_to_pos_quat",
     "quat_angle_deg",
+    "quat_from_axis_angle",
+    "quat_mul",
     "quat_slerp",
     "quat_to_mat",
     "rotation_angle",
@@ -126,6 +130,27 @@ def pose_to_pos_quat(pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Poses (..., 4, 4) -> positions (..., 3) m and wxyz quaternions (..., 4)."""
     pos, rot = unmake_pose(pose)
     return pos, mat_to_quat(rot)
+
+
+def quat_from_axis_angle(axis, angle: float) -> np.ndarray:
+    """(4,) wxyz unit quaternion of a turn by ``angle`` radians (right hand) about ``axis`` (3,) (any
+    non-zero length; normalised here), both in the same frame.
+
+    A zero component of the axis gives +0.0 (never -0.0 for a negative angle), so the quaternion reads the
+    same when it is written out (``env_args`` JSON); adding 0.0 leaves every other value's bits unchanged.
+    """
+    axis = np.asarray(axis, dtype=np.float64)
+    axis = axis / np.linalg.norm(axis)
+    return np.concatenate([[math.cos(angle / 2)], math.sin(angle / 2) * axis + 0.0])
+
+
+def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product ``a * b`` of wxyz quaternions (..., 4) (not normalised): the rotation ``b`` then
+    ``a`` for vectors, i.e. ``b`` expressed in the frame ``a`` turns to (as MuJoCo's ``mju_mulQuat``)."""
+    w1, x1, y1, z1 = np.moveaxis(np.asarray(a, dtype=np.float64), -1, 0)
+    w2, x2, y2, z2 = np.moveaxis(np.asarray(b, dtype=np.float64), -1, 0)
+    return np.stack([w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2, w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2,
+                     w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2, w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2], axis=-1)
 
 
 def axis_angle_to_mat(rotvec: np.ndarray) -> np.ndarray:

@@ -117,13 +117,16 @@ def _prefix(name: str, tag: str) -> str:
 
 
 @contextmanager
-def staged_dir(dest: Path) -> Iterator[Path]:
+def staged_dir(dest: Path, *, nested: bool = False) -> Iterator[Path]:
     """Yields an empty temporary directory beside ``dest``; on a clean exit it becomes ``dest`` (an
-    existing ``dest`` is swapped out, then removed); on an error it is removed."""
+    existing ``dest`` is swapped out, then removed); on an error it is removed. ``nested`` True: yields
+    instead the free path ``<temporary directory>/<dest.name>`` (not created), for writers that create
+    the directory themselves and name what is inside after it (rosbags' Writer: ``run/run.mcap``)."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     reclaim_stale(dest.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=_prefix(dest.name, "tmp"), dir=dest.parent))
+    stage = Path(tempfile.mkdtemp(prefix=_prefix(dest.name, "tmp"), dir=dest.parent))
+    tmp = stage / dest.name if nested else stage
     try:
         yield tmp
         if dest.exists():
@@ -134,8 +137,10 @@ def staged_dir(dest: Path) -> Iterator[Path]:
         else:
             tmp.rename(dest)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(stage, ignore_errors=True)
         raise
+    if nested:
+        shutil.rmtree(stage, ignore_errors=True)  # emptied by the rename
 
 
 @contextmanager

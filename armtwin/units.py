@@ -29,6 +29,7 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.assets.models import robot_model
+from armtwin.staging import staged_file
 
 #: LeRobot's resolution-1 divisor for degrees mode (STS3215: 4096 - 1).
 _MAX_RES = C.TICKS_PER_REV - 1
@@ -158,11 +159,11 @@ class Calibration:
         }
 
     def save(self, path: str | Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=4))
-        tmp.replace(path)
+        """Write LeRobot's calibration JSON to ``path`` (its folder is made): staged beside it and renamed
+        when written (:func:`armtwin.staging.staged_file`), so a reader never sees half a file."""
+        # exists=False: the JSON is created by write_text, with the umask's permissions (mkstemp's are 0600)
+        with staged_file(Path(path), exists=False) as tmp:
+            tmp.write_text(json.dumps(self.to_dict(), indent=4))
 
 
 def ticks_to_radians(ticks, names=None, *, robot: str = "so101") -> np.ndarray:

@@ -35,6 +35,28 @@ def test_quat_matrix_round_trip_and_inverse():
         assert np.isclose(np.linalg.norm(P.mat_to_axis_angle(R)), np.pi)
 
 
+def test_axis_angle_quaternion_and_product_agree_with_mujoco():
+    import mujoco
+
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        axis, angle = rng.normal(size=3), rng.uniform(-np.pi, np.pi)
+        q = P.quat_from_axis_angle(axis * rng.uniform(0.1, 3.0), angle)  # any axis length
+        ref = np.empty(4)
+        mujoco.mju_axisAngle2Quat(ref, axis / np.linalg.norm(axis), angle)
+        assert np.allclose(q, ref, atol=1e-15) and np.isclose(np.linalg.norm(q), 1.0)
+        a, b = rng.normal(size=4), rng.normal(size=4)
+        mujoco.mju_mulQuat(ref, a, b)
+        assert np.allclose(P.quat_mul(a, b), ref, atol=1e-14)
+        # the product composes the rotations: R(a * b) = R(a) R(b)
+        assert np.allclose(P.quat_to_mat(P.quat_mul(a, b)), P.quat_to_mat(a) @ P.quat_to_mat(b), atol=1e-12)
+    A, B = rng.normal(size=(3, 5, 4)), rng.normal(size=(3, 5, 4))
+    assert np.array_equal(P.quat_mul(A, B)[1, 2], P.quat_mul(A[1, 2], B[1, 2]))  # batched = one by one
+    # an axis-aligned turn by a negative angle: zero components are +0.0, as written to env_args JSON
+    q = P.quat_from_axis_angle((1.0, 0.0, 0.0), -0.42)
+    assert q[1] < 0 and q[2] == q[3] == 0 and not np.signbit(q[2:]).any()
+
+
 def test_transform_segment_keeps_the_pose_relative_to_the_object():
     rng = np.random.default_rng(1)
     src_obj, new_obj = random_pose(rng), random_pose(rng)

@@ -123,3 +123,14 @@ def test_real_background_replaces_table_and_sky_but_keeps_the_foreground(tmp_pat
     np.testing.assert_array_equal(b["front"][~green], a["front"][~green])
     with pytest.raises(ValueError, match="background"):
         E.make("armtwin/SO101-Lift-v0", background=str(tmp_path / "missing.png"))
+
+
+def test_a_calibration_file_that_is_not_a_mapping_is_refused_by_name(tmp_path):
+    text = tmp_path / "notes.yaml"
+    text.write_text("just a sentence\n")
+    with pytest.raises(ValueError, match=r"notes\.yaml: not a JSON object or YAML mapping.*got a str"):
+        load_opencv_calibration(text)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("camera_matrix: [1, 2\nimage_width: 640\n")
+    with pytest.raises(ValueError, match=r"broken\.yaml: not JSON or YAML"):
+        load_opencv_calibration(broken)

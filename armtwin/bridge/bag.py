@@ -6,7 +6,8 @@ replays. Messages are stored as the exact CDR bytes that went over the wire, sta
 with the time they were sent or received (ns since the epoch).
 
 The bag is written under a temporary directory next to the target and moved into place
-on ``close()``, so an interrupted run leaves no half-written bag at the target path.
+on ``close()`` (:func:`armtwin.staging.staged_dir`), so an interrupted run leaves no half-written
+bag at the target path, and what a killed run left beside it is removed by the next writer there.
 
 Only the writing and reading of bags lives here; the ``armtwin bridge record`` command is
 :mod:`armtwin.bridge.record`, and the other commands' ``--record`` goes through
@@ -15,12 +16,14 @@ Only the writing and reading of bags lives here; the ``armtwin bridge record`` c
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from armtwin.bridge import messages as M
+from armtwin.staging import staged_dir
+
+
+class _Aborted(Exception):
+    """Thrown into the staging on ``abort()``: it removes the temporary bag instead of moving it into place."""
 
 
 def bag_paths(out: str | Path) -> tuple[Path, Path]:
@@ -64,21 +67,30 @@ class BagRecorder:
         self.bag_dir, self.mcap_path = bag_paths(out)
         if self.bag_dir.exists():
             raise FileExistsError(f"bag directory {self.bag_dir} exists already; choose another --out")
-        self.bag_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp_parent = Path(tempfile.mkdtemp(prefix=f".{self.bag_dir.name}.partial-", dir=self.bag_dir.parent))
-        typestore = get_typestore(Stores.LATEST)
-        self._writer = Writer(self._tmp_parent / self.bag_dir.name, version=8, storage_plugin=StoragePlugin.MCAP)
-        self._writer.open()
-        self._connections = {}
-        for topic, ros_type in topics.items():
-            M.dds_topic_name(topic)
-            if ros_type not in M.IDL_TYPES:
-                raise ValueError(f"cannot record {ros_type!r}; supported types: {', '.join(M.IDL_TYPES)}")
-            self._connections[topic] = self._writer.add_connection(
-                topic, ros_type, typestore=typestore, offered_qos_profiles=[_ros_default_qos(reliable, depth)]
-            )
-        self.count = 0
+        # The bag outlives any one with-block (close() and abort() are separate calls), so the staging's
+        # context manager is entered here and exited there. nested: rosbags' Writer makes the directory and
+        # names the MCAP file after it, so it writes to <staging>/<name>.
+        self._stage = staged_dir(self.bag_dir, nested=True)
+        tmp = self._stage.__enter__()
         self._closed = False
+        self._writer = None
+        try:
+            typestore = get_typestore(Stores.LATEST)
+            writer = Writer(tmp, version=8, storage_plugin=StoragePlugin.MCAP)
+            writer.open()
+            self._writer = writer  # only an open writer is closed by abort()
+            self._connections = {}
+            for topic, ros_type in topics.items():
+                M.dds_topic_name(topic)
+                if ros_type not in M.IDL_TYPES:
+                    raise ValueError(f"cannot record {ros_type!r}; supported types: {', '.join(M.IDL_TYPES)}")
+                self._connections[topic] = self._writer.add_connection(
+                    topic, ros_type, typestore=typestore, offered_qos_profiles=[_ros_default_qos(reliable, depth)]
+                )
+        except BaseException:
+            self.abort()
+            raise
+        self.count = 0
 
     def write(self, topic: str, t_ns: int, data: bytes) -> None:
         try:
@@ -93,9 +105,12 @@ class BagRecorder:
         if self._closed:
             return self.bag_dir
         self._closed = True
-        self._writer.close()
-        os.rename(self._tmp_parent / self.bag_dir.name, self.bag_dir)
-        shutil.rmtree(self._tmp_parent, ignore_errors=True)
+        try:
+            self._writer.close()
+        except BaseException as e:
+            self._stage.__exit__(type(e), e, e.__traceback__)
+            raise
+        self._stage.__exit__(None, None, None)
         return self.bag_dir
 
     def abort(self) -> None:
@@ -103,9 +118,11 @@ class BagRecorder:
             return
         self._closed = True
         try:
-            self._writer.close()
+            if self._writer is not None:
+                self._writer.close()
         finally:
-            shutil.rmtree(self._tmp_parent, ignore_errors=True)
+            err = _Aborted(f"bag {self.bag_dir} aborted")
+            self._stage.__exit__(_Aborted, err, None)
 
     def __enter__(self):
         return self

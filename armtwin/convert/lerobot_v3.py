@@ -19,8 +19,8 @@ data parquet while they run, then the metadata once every camera is done. Only :
 The dataset is assembled in a temporary directory beside ``root`` and renamed
 into place only when complete; any error removes the temporary directory.
 
-(~500 lines: the export's config, plan and write stages stay together so one export reads top
-to bottom; the on-disk format and the video encoder are modules of their own.)
+Size: over 400 lines because the export's config, plan and write stages stay together so one export
+reads top to bottom; the on-disk format and the video encoder are modules of their own.
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ moment where a kill could damage ``/data``'s index. In a stress run (a writer fi
 episode every ~15 ms, SIGKILLed ~90 times at random moments) every finished episode
 survived.
 
-(Over 400 lines on purpose: :class:`Recorder` is one class whose crash-safety argument above runs
-through every method; recovery on resume is :mod:`armtwin.data.recovery`.)
+Size: over 400 lines on purpose: :class:`Recorder` is one class whose crash-safety argument above runs
+through every method; recovery on resume is :mod:`armtwin.data.recovery`.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 The arm is the class's ``ROBOT`` (a name of :mod:`armtwin.assets.models`: "so101" by default, "omx"); ``C``
 below is that robot's constants module (``env.C``), the model that robot's MJCF module (``env.M``).
 
-(~470 lines: :class:`SO101Env` is one object, the MuJoCo model and data with its spaces, signals,
-rendering and state; its parts share that state, so they stay in one class.)
+Size: over 400 lines because :class:`SO101Env` is one object, the MuJoCo model and data with its spaces,
+signals, rendering and state; its parts share that state, so they stay in one class.
 
 Observation (dict):
 - ``joint_pos`` (6,) float64 rad, ``joint_vel`` (6,) float64 rad/s, ``C.JOINT_NAMES`` order;

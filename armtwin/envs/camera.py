@@ -24,15 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from armtwin.assets.so101_mjcf import FRONT_CAMERA_POS, FRONT_CAMERA_TARGET
+from armtwin.poses import quat_from_axis_angle
 
 MOUNTS: tuple[str, ...] = ("scene", "wrist")
 #: The wrist camera's nominal mount (see so101_mjcf): gripper-body frame position and orientation.
 WRIST_CAMERA_POS: tuple[float, float, float] = (0.0, 0.045, -0.03)
 WRIST_CAMERA_EULER_X: float = -0.42
-
-
-def _quat_about_x(angle: float) -> tuple[float, float, float, float]:
-    return (math.cos(angle / 2), math.sin(angle / 2), 0.0, 0.0)
 
 
 def look_at_quat(pos, target) -> np.ndarray:
@@ -102,7 +99,8 @@ class CameraSpec:
             if np.linalg.norm(np.subtract(self.target, self.pos)) < 1e-6:
                 raise ValueError("CameraSpec.target must differ from pos")
         else:
-            q = _vec(self.quat if self.quat is not None else _quat_about_x(WRIST_CAMERA_EULER_X), 4, "quat")
+            nominal = quat_from_axis_angle((1.0, 0.0, 0.0), WRIST_CAMERA_EULER_X)  # turned about the body's x
+            q = _vec(self.quat if self.quat is not None else nominal, 4, "quat")
             n = math.sqrt(sum(x * x for x in q))
             if n < 1e-9:
                 raise ValueError("CameraSpec.quat must be a non-zero quaternion (wxyz)")
@@ -168,70 +166,24 @@ def load_opencv_calibration(path: str | Path, *, camera: str = "front", **overri
 
 
 def _parse_calibration_text(text: str, path: Path) -> dict:
+    import yaml  # PyYAML: a core dependency (pyproject.toml), so every environment parses a file the same way
+
     try:
         return json.loads(text)
     except json.JSONDecodeError:
         pass
-    # OpenCV YAML: "%YAML:1.0" header and "!!opencv-matrix" tags that a plain YAML parser rejects.
+    # OpenCV YAML: a "%YAML:1.0" header (not YAML's own "%YAML 1.1" form) and "!!opencv-matrix" tags, both of
+    # which PyYAML rejects: drop them, the rest is plain YAML (each matrix a {rows, cols, dt, data} map).
     lines = [ln for ln in text.splitlines() if not ln.startswith("%YAML")]
     cleaned = "\n".join(lines).replace("!!opencv-matrix", "")
     try:
-        import yaml  # PyYAML: present wherever LeRobot is; a tiny fallback parser below otherwise
-    except ImportError:
-        yaml = None
-    if yaml is not None:
-        try:
-            out = yaml.safe_load(cleaned)
-            if isinstance(out, dict):
-                return out
-        except yaml.YAMLError as e:
-            raise ValueError(f"camera calibration {path}: not JSON or YAML ({e})") from None
-    return _mini_yaml(cleaned, path)
-
-
-def _mini_yaml(text: str, path: Path) -> dict:
-    """The subset of OpenCV's YAML a calibration file uses: ``key: scalar`` and one-level maps whose
-    ``data: [..]`` list may span lines."""
-    out: dict = {}
-    current: dict | None = None
-    buf = ""
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0].rstrip()
-        if not line.strip() or line.strip() == "---":
-            continue
-        if buf:
-            buf += " " + line.strip()
-            if "]" in buf:
-                current["data"] = [float(x) for x in buf[buf.index("[") + 1 : buf.index("]")].split(",") if x.strip()]
-                buf = ""
-            continue
-        indented = raw[:1].isspace()
-        key, sep, val = line.strip().partition(":")
-        if not sep:
-            raise ValueError(f"camera calibration {path}: cannot parse line {raw!r}")
-        val = val.strip()
-        if indented and current is not None:
-            if val.startswith("[") and "]" not in val:
-                buf = val
-                continue
-            current[key] = _scalar(val)
-        elif val == "":
-            current = out[key] = {}
-        else:
-            out[key] = _scalar(val)
-            current = None
+        out = yaml.safe_load(cleaned)
+    except yaml.YAMLError as e:
+        raise ValueError(f"camera calibration {path}: not JSON or YAML ({e})") from None
+    if not isinstance(out, dict):
+        raise ValueError(f"camera calibration {path}: not a JSON object or YAML mapping of keys (camera_matrix, "
+                         f"image_width, image_height), got a {type(out).__name__}")
     return out
-
-
-def _scalar(val: str):
-    if val.startswith("[") and val.endswith("]"):
-        return [float(x) for x in val[1:-1].split(",") if x.strip()]
-    for cast in (int, float):
-        try:
-            return cast(val)
-        except ValueError:
-            pass
-    return val.strip("\"'")
 
 
 def resolve_camera(value, camera: str) -> CameraSpec | None:

@@ -8,9 +8,9 @@ print the success rate, and optionally write an MP4 (front | wrist side by side)
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from armtwin.envs import ENV_IDS, TASKS, check_env_id
 from armtwin.video import Mp4Writer
@@ -73,21 +73,19 @@ class RolloutConfig:
 
 def rollout(cfg: RolloutConfig, *, progress: bool = True) -> dict:
     """Roll the expert for ``cfg.episodes`` episodes. Returns {"successes": [bool], "success_rate": float,
-    "steps": [int], "video": path or None}. The video is written to a temp file, then renamed."""
+    "steps": [int], "video": path or None}. The video is written to a temp file beside it
+    (:func:`armtwin.staging.staged_file`), then renamed; a failed run leaves no video behind."""
+    from contextlib import ExitStack, closing
+
     import numpy as np
     from tqdm import tqdm
 
     from armtwin.envs import make
     from armtwin.envs.experts import make_expert, run_episode
+    from armtwin.staging import staged_file
 
     env = make(cfg.env_id, image_size=None, reset_distribution=cfg.reset_distribution)
     u = env.unwrapped
-    writer = None
-    tmp = None
-    if cfg.video:
-        os.makedirs(os.path.dirname(os.path.abspath(cfg.video)), exist_ok=True)
-        tmp = cfg.video + ".part.mp4"
-        writer = Mp4Writer(tmp, fps=round(1.0 / u.config.ctrl_dt))
 
     def frame():
         ims = u.render_images(image_size=cfg.image_size, cameras=("front", "wrist"))
@@ -96,25 +94,24 @@ def rollout(cfg: RolloutConfig, *, progress: bool = True) -> dict:
     successes, steps = [], []
     bar = tqdm(range(cfg.episodes), desc=f"rollout {cfg.env_id}", unit="ep", disable=not progress)
     try:
-        for i in bar:
-            expert = make_expert(cfg.env_id, noise=cfg.noise, seed=cfg.seed + i)
-            # a frame of the state before every step, then the final state
-            ok, n = run_episode(env, expert, seed=cfg.seed + i,
-                                before_step=(lambda obs, action: writer.write(frame())) if writer else None)
-            if writer:
-                writer.write(frame())
-            successes.append(ok)
-            steps.append(n)
-            bar.set_postfix(success=f"{np.mean(successes):.0%}")
-        if writer:
-            writer.close()
+        # Unwound last-in first-out: the writer is closed before the staged file is renamed (or removed).
+        with ExitStack() as stack:
             writer = None
-            os.replace(tmp, cfg.video)
+            if cfg.video:
+                # exists=False: PyAV creates the file (with the umask's permissions, not mkstemp's 0600)
+                tmp = stack.enter_context(staged_file(Path(cfg.video), exists=False))
+                writer = stack.enter_context(closing(Mp4Writer(str(tmp), fps=round(1.0 / u.config.ctrl_dt))))
+            for i in bar:
+                expert = make_expert(cfg.env_id, noise=cfg.noise, seed=cfg.seed + i)
+                # a frame of the state before every step, then the final state
+                ok, n = run_episode(env, expert, seed=cfg.seed + i,
+                                    before_step=(lambda obs, action: writer.write(frame())) if writer else None)
+                if writer:
+                    writer.write(frame())
+                successes.append(ok)
+                steps.append(n)
+                bar.set_postfix(success=f"{np.mean(successes):.0%}")
     finally:
-        if writer:
-            writer.close()
-        if tmp and os.path.exists(tmp):
-            os.remove(tmp)
         env.close()
     return {
         "successes": successes,

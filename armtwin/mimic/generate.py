@@ -19,6 +19,10 @@ whose IK position error exceeds the spec's tolerance; execution stops there),
 ``timeout`` (everything executed, task not solved) or ``unstable`` (the physics diverged: MuJoCo flagged a
 bad acceleration or velocity and reset the simulation, which can look like a solved task; a randomized scene's
 parameters can do that rarely: 3 of 30 PickPlace trials with the ``physics`` preset before this check).
+
+Size: over 400 lines because one trial's stages (:meth:`TrialRunner.run`: plan, execute, classify, package)
+share that trial's ``_Execution`` state and the runner's envs and IK; :class:`GenerationJob` and
+:class:`TrialResult` are only what a worker receives and returns.
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from armtwin.timing import RateKeeper
+
 
 class LatestSlot:
     """One value, overwritten by :meth:`put`; :meth:`take` waits (up to ``timeout`` s) for one newer
@@ -79,7 +81,10 @@ class FrameEncoder:
             raise ValueError(f"max_fps must be > 0, got {max_fps!r}")
         self.slot = slot
         self.quality = quality
-        self.min_interval = 1.0 / float(max_fps)
+        # At most one take per period, counted from the last take (restart()), not a fixed schedule: after a
+        # slow frame the next one still waits a whole period, so a page never gets a burst to catch up.
+        self._rate = RateKeeper(max_fps, spin_s=0.0, due_now=True)
+        self.min_interval = self._rate.period
         self.clients = 0
         self.encoded: dict[str, int] = {}
         self._latest: dict[str, tuple[int, bytes]] = {}
@@ -106,18 +111,17 @@ class FrameEncoder:
                 self._watchers.remove(callback)
 
     def _run(self) -> None:
-        next_t = 0.0
         while not self._stop.is_set():
             if not self.wanted():
                 time.sleep(0.05)
                 continue
-            wait = next_t - time.monotonic()
+            wait = self._rate.remaining()
             if wait > 0:
                 time.sleep(wait)
             got = self.slot.take(timeout=0.2)
             if got is None:
                 continue
-            next_t = time.monotonic() + self.min_interval
+            self._rate.restart()
             seq, obs = got
             _, cams = split_observation(obs)
             encoded = {name: encode_jpeg(img, self.quality) for name, img in cams.items()}

@@ -21,6 +21,10 @@ Episodes: :class:`ControlLoop` has ``start_episode``, ``mark_success``, ``mark_f
 What differs between sim and real is only the :class:`~armtwin.teleop.sides.EpisodeSide` object
 (how to reset, what to record; :mod:`armtwin.teleop.sides`), which
 :func:`armtwin.teleop.factory.build_session` picks once.
+
+Size: over 400 lines because :class:`ControlLoop` is one state machine: its tick, the episode commands
+posted from other threads and the episode bookkeeping share the loop's state; :class:`LoopConfig` and
+:class:`LoopStats` are only what it takes and what it returns.
 """
 
 from __future__ import annotations

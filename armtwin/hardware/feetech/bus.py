@@ -7,7 +7,7 @@ written (the "wire log" tests compare with the commands), counts packets, and
 injects faults (corrupted, dropped or late replies, servo error bits, a
 hang-up). A :class:`Plant` moves the servos' joints between packets.
 
-Why one module of ~460 lines: the pty server loop, the instruction dispatch and
+Size: one module over 400 lines because the pty server loop, the instruction dispatch and
 the fault injection share one lock and one reply path (every reply goes through
 ``_keep`` then ``_fault``, in the order the seeded fault RNG is drawn), so
 splitting them would spread one piece of state over several files.
