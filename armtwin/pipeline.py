@@ -28,7 +28,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from armtwin.assets import so101_constants as C
-from armtwin.cli_fields import check_image_size, check_number
+from armtwin.cli_fields import check_count, check_image_size, check_number
+
+
+#: What ``armtwin demo`` writes in its ``out_dir``: stage -> name.
+OUTPUTS = {
+    "sources": "sources.h5",
+    "annotated": "sources_annotated.h5",
+    "generated": "generated.h5",
+    "dataset": "lerobot",
+    "video": "generated_vs_source.mp4",
+    "state_dataset": "lerobot_state",
+    "policy": "policy",
+    "eval": "eval",
+}
 
 
 @dataclass(kw_only=True)
@@ -40,7 +53,9 @@ class DemoConfig:
     image_size: (H, W) camera frames of the recorded and generated demos. hz: teleop loop rate (also the
     dataset fps). vcodec: LeRobot video codec. side_by_side: generated demos shown in the video.
     train: run stages 6-7 (needs LeRobot); train_steps: lerobot-train steps (batch 32); eval_episodes:
-    evaluation episodes in the twin (seeded apart from every scene the demos came from).
+    evaluation episodes in the twin (seeded apart from every scene the demos came from). overwrite:
+    replace the outputs of an earlier run in ``out_dir`` (:data:`OUTPUTS`); without it such a folder is
+    refused.
     """
 
     out_dir: Path = Path("runs/demo")
@@ -57,6 +72,7 @@ class DemoConfig:
     train_steps: int = 2000
     eval_episodes: int = 20
     train: bool = True
+    overwrite: bool = False
 
     @property
     def repo_id(self) -> str:
@@ -70,8 +86,8 @@ class DemoConfig:
         check_env_id(self.env_id)
         self.out_dir = Path(self.out_dir)
         for name in ("sources", "generate", "workers", "train_steps", "eval_episodes"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}")
+            check_count(getattr(self, name), what="--" + name.replace("_", "-"), optional=False)
+        check_count(self.seed, what="--seed", minimum=0, optional=False)
         if self.side_by_side < 0:
             raise ValueError(f"--side-by-side must be >= 0, got {self.side_by_side}")
         self.image_size = check_image_size(self.image_size)
@@ -81,6 +97,13 @@ class DemoConfig:
         from armtwin.convert.lerobot_video import check_vcodec
 
         check_vcodec(self.vcodec)
+        from armtwin.staging import check_output
+
+        check_output(self.out_dir, overwrite=True, kind="dir", what="--out-dir")
+        found = [n for n in OUTPUTS.values() if (self.out_dir / n).exists()]
+        if found and not self.overwrite:
+            raise ValueError(f"--out-dir {self.out_dir} holds an earlier run's outputs ({', '.join(found)}); "
+                             "pass --overwrite to replace them, or choose another --out-dir")
 
 
 def _banner(text: str) -> None:
@@ -242,16 +265,7 @@ def run_demo(cfg: DemoConfig) -> dict:
 
     out = cfg.out_dir
     out.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "sources": out / "sources.h5",
-        "annotated": out / "sources_annotated.h5",
-        "generated": out / "generated.h5",
-        "dataset": out / "lerobot",
-        "video": out / "generated_vs_source.mp4",
-        "state_dataset": out / "lerobot_state",
-        "policy": out / "policy",
-        "eval": out / "eval",
-    }
+    paths = {stage: out / name for stage, name in OUTPUTS.items()}
     stages: dict[str, dict] = {}
 
     def timed(name, fn):
@@ -349,6 +363,7 @@ def add_demo(subparsers) -> None:
     p.add_argument("--eval-episodes", type=int, default=d.eval_episodes,
                    help=f"episodes the policy is evaluated on in the twin (default {d.eval_episodes})")
     p.add_argument("--no-train", action="store_true", help="stop after the video (no training, no evaluation)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier run's outputs in --out-dir")
     p.add_argument("--side-by-side", type=int, default=d.side_by_side,
                    help=f"generated demos shown next to their sources in the video (default {d.side_by_side})")
     p.set_defaults(func=_run)
@@ -368,6 +383,7 @@ def _run(args) -> int:
             train_steps=args.train_steps,
             eval_episodes=args.eval_episodes,
             train=not args.no_train,
+            overwrite=args.overwrite,
         )
     except (ValueError, KeyError) as e:
         print(f"armtwin demo: {e}", file=sys.stderr)

@@ -251,3 +251,42 @@ def test_backend_choice_without_rclpy_is_cyclone(monkeypatch):
     monkeypatch.setattr(transport, "rclpy_available", lambda: False)
     with pytest.raises(ImportError, match="rclpy"):
         transport.choose_backend("rclpy")
+
+
+def test_refusal_messages_quote_sender_data_bounded():
+    """A hostile sender's names or times appear in a refusal cut to about QUOTE_CHARS, the rest counted."""
+    from armtwin.bridge.stream import JointStreamReceiver, RateLimitedLog
+    from armtwin.bridge.transport import Received
+
+    lines = []
+
+    class Sink:
+        def write(self, s):
+            lines.append(s)
+
+        def flush(self):
+            pass
+
+    long_names = [f"joint_{i}_" + "x" * 1000 for i in range(2000)]
+    msgs = [
+        _js(names=long_names, position=[0.0] * 2000),
+        _js(names=["gripper"] * 2000, position=[0.0] * 2000),
+        _js(names=["shoulder_pan", "y" * 100_000], position=[0.0, 0.0]),
+    ]
+    rx = JointStreamReceiver(max_age_s=0.5, log=RateLimitedLog(interval_s=0, stream=Sink()))
+    now = 17 * 10**17
+    assert rx.feed([Received(M.encode(m), now) for m in msgs]) == 0
+    assert rx.stats.summary()["malformed"] == {"unknown_joint": 2, "duplicate_joint": 1}
+    lines = "".join(lines).splitlines()
+    assert len(lines) == 3
+    for line in lines:
+        assert len(line) < 1000, len(line)
+    assert "more)" in lines[0] and "SO-101 joints are" in lines[0]
+    assert "more)" in lines[1]
+    assert "more characters" in lines[2]
+    times = np.arange(2000, 0, -1, dtype=float)
+    bad = M.make_joint_trajectory(10**18, times, np.zeros((2000, 6)))
+    with pytest.raises(M.MalformedMessage) as ei:
+        M.validate_joint_trajectory(bad)
+    assert len(str(ei.value)) < 1000 and "more)" in str(ei.value)
+    assert M.quote([1, 2, 3]) == "[1, 2, 3]"

@@ -109,7 +109,7 @@ def test_bad_input_leaves_nothing(round_trip, tmp_path):
     shutil.copytree(root, broken)
     vid = broken / "videos/observation.images.front/chunk-000/file-000.mp4"
     vid.write_bytes(vid.read_bytes()[:2000])
-    with pytest.raises(Exception):
+    with pytest.raises(ConvertError, match=r"episode \d+, video \S*broken\S*file-000\.mp4: .*truncated or"):
         export_hdf5(HDF5ExportConfig(dataset_root=broken, output=out / "x.h5"))
     assert list(out.iterdir()) == []
 

@@ -321,3 +321,238 @@ def test_teleop_resume_continues_seeds_and_keeps_the_image_size(tmp_path, capsys
     err = one_line_error(capsys, "armtwin teleop:")
     assert "16x16" in err and "24x24" in err
     assert _seeds(out) == [0, 1]
+
+
+# ------------------------------------------------------------------ issue 13: the audit's gaps
+
+
+def test_view_rerun_onto_its_input_refuses_and_never_replaces(rec, tmp_path, capsys):
+    before = digest(rec)
+    assert main(["view", str(rec), "--rerun", str(rec)]) == 2
+    assert "is the input" in one_line_error(capsys, "armtwin view:")
+    assert digest(rec) == before
+    rrd = tmp_path / "old.rrd"
+    rrd.write_bytes(b"mine")
+    assert main(["view", str(rec), "--rerun", str(rrd)]) == 2
+    assert "already exists" in one_line_error(capsys, "armtwin view:")
+    assert rrd.read_bytes() == b"mine"
+
+
+@pytest.fixture()
+def calib(tmp_path):
+    from armtwin.hardware.virtual_arm import virtual_calibration
+
+    path = tmp_path / "cal.json"
+    virtual_calibration().save(path)
+    return path
+
+
+@pytest.mark.parametrize("cmd", ["publish", "command"])
+def test_bridge_report_onto_its_calibration_refuses(cmd, calib, capsys):
+    before = digest(calib)
+    assert main(["bridge", cmd, "--source", "virtual", "--calibration", str(calib), "--report", str(calib),
+                 "--overwrite", "--duration", "0.1"]) == 2
+    assert "is the input" in one_line_error(capsys, f"armtwin bridge {cmd}:")
+    assert digest(calib) == before
+
+
+def test_bridge_report_and_bag_never_replace(tmp_path, capsys):
+    report = tmp_path / "r.json"
+    report.write_text("mine")
+    assert main(["bridge", "mirror", "--report", str(report), "--duration", "0.1"]) == 2
+    assert "already exists" in one_line_error(capsys, "armtwin bridge mirror:")
+    assert report.read_text() == "mine"
+    bag = tmp_path / "run"
+    bag.mkdir()
+    (bag / "run.mcap").write_bytes(b"old bag")
+    for argv in (["mirror", "--record", str(tmp_path / "run.mcap")], ["record", "--out", str(bag)]):
+        assert main(["bridge", *argv, "--duration", "0.1"]) == 2
+        assert "exists already" in one_line_error(capsys, f"armtwin bridge {argv[0]}:")
+    assert (bag / "run.mcap").read_bytes() == b"old bag"
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["mirror", "--depth", "0"], "--depth"),
+    (["record", "--out", "x.mcap", "--depth", "0"], "--depth"),
+    (["mirror", "--domain-id", "-1"], "--domain-id"),
+    (["command", "--domain-id", "999"], "--domain-id"),
+    (["mirror", "--max-age", "inf"], "--max-age"),
+    (["command", "--max-age", "nan"], "--max-age"),
+    (["publish", "--source", "script", "--wait-timeout", "-1"], "--wait-timeout"),
+    (["publish", "--source", "script", "--wait-for-subscribers", "-1"], "--wait-for-subscribers"),
+])
+def test_bridge_options_refused_when_the_config_is_built(argv, option, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["bridge", *argv, "--duration", "0.1"]) == 2
+    assert option in one_line_error(capsys, f"armtwin bridge {argv[0]}:")
+    out = capsys.readouterr().out
+    assert "transport:" not in out  # refused before any DDS participant was made
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bridge_report_is_strict_json(tmp_path):
+    import json
+
+    from armtwin.bridge.session import write_report
+
+    path = tmp_path / "r.json"
+    write_report(str(path), {"max_age_s": float("inf"), "rms": np.array([1.0, np.nan]), "n": np.int64(3),
+                             "nested": [{"lag": -np.inf}]})
+
+    def no_constants(name):
+        raise AssertionError(f"non-standard JSON token {name}")
+
+    data = json.loads(path.read_text(), parse_constant=no_constants)
+    assert data == {"max_age_s": None, "rms": [1.0, None], "n": 3, "nested": [{"lag": None}]}
+
+
+def test_twin_gap_outputs_never_replace_an_input(rec, tmp_path, capsys):
+    from armtwin.envs.servo import ServoParams
+
+    servo = ServoParams().save(tmp_path / "servo.json")
+    before = digest(rec), digest(servo)
+    assert main(["twin-gap", str(rec), "--out", str(rec)]) == 2
+    assert "is a file" in one_line_error(capsys, "armtwin twin-gap:")
+    assert main(["twin-gap", str(rec), "--fit", "--servo-calibration", str(servo),
+                 "--calibration-out", str(servo), "--overwrite"]) == 2
+    assert "is the input" in one_line_error(capsys, "armtwin twin-gap:")
+    assert main(["twin-gap", str(rec), "--fit", "--calibration-out", str(rec), "--overwrite"]) == 2
+    assert "is the input" in one_line_error(capsys, "armtwin twin-gap:")
+    out = tmp_path / "tg"
+    out.mkdir()
+    (out / "twin_gap.json").write_text("mine")
+    assert main(["twin-gap", str(rec), "--out", str(out)]) == 2
+    assert "already exists" in one_line_error(capsys, "armtwin twin-gap:")
+    assert (out / "twin_gap.json").read_text() == "mine"
+    assert (digest(rec), digest(servo)) == before
+
+
+def test_demo_out_dir_is_checked_before_anything_runs(rec, tmp_path, capsys):
+    before = digest(rec)
+    assert main(["demo", "--out-dir", str(rec)]) == 2
+    assert "is a file" in one_line_error(capsys, "armtwin demo:")
+    assert digest(rec) == before
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "sources.h5").write_bytes(b"an earlier run")
+    assert main(["demo", "--out-dir", str(old)]) == 2
+    assert "--overwrite" in one_line_error(capsys, "armtwin demo:")
+    assert (old / "sources.h5").read_bytes() == b"an earlier run"
+    for argv, option in ((["--seed", "-1"], "--seed"), (["--train-steps", "0"], "--train-steps"),
+                         (["--eval-episodes", "0"], "--eval-episodes")):
+        assert main(["demo", "--out-dir", str(tmp_path / "new"), *argv]) == 2
+        assert option in one_line_error(capsys, "armtwin demo:")
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.fixture()
+def fake_policy(tmp_path):
+    """A directory the policy configs accept at construction (config.json; a state-only input)."""
+    import json
+
+    d = tmp_path / "pol"
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps({"input_features": {"observation.state": {"type": "STATE",
+                                                                                       "shape": [6]}}}))
+    return d
+
+
+def test_run_and_eval_never_record_into_the_policy(fake_policy, tmp_path, capsys):
+    before = digest(fake_policy)
+    assert main(["run", "--policy", str(fake_policy), "--record", str(fake_policy / "r.h5"), "--headless"]) == 2
+    assert "inside the input" in one_line_error(capsys, "armtwin run:")
+    assert main(["eval", "--policy", str(fake_policy), "--env", LIFT, "--episodes", "1", "--out",
+                 str(tmp_path / "e"), "--record", str(fake_policy / "r.h5")]) == 2
+    assert "inside the input" in one_line_error(capsys, "armtwin eval:")
+    assert digest(fake_policy) == before
+    # the config refuses an existing recording itself (not only the command line)
+    from armtwin.policy.eval import EvalConfig
+
+    old = tmp_path / "old.h5"
+    old.write_bytes(b"mine")
+    with pytest.raises(ValueError, match="--record"):
+        EvalConfig(policy=fake_policy, env_id=LIFT, episodes=1, out=tmp_path / "e2", record=old)
+    assert old.read_bytes() == b"mine"
+
+
+@pytest.fixture(scope="module")
+def annotated(tmp_path_factory):
+    """One scripted Lift demo with its subtask boundaries: a source mimic generate accepts."""
+    from armtwin.mimic.annotate import annotate_file
+    from armtwin.mimic.sources import record_expert_demos
+
+    d = tmp_path_factory.mktemp("ann")
+    record_expert_demos(LIFT, d / "raw.h5", num=1, seed=100)
+    annotate_file(str(d / "raw.h5"), str(d / "ann.h5"))
+    return d / "ann.h5"
+
+
+@pytest.mark.parametrize("argv, option", [(["--seed", "-1"], "--seed"), (["--randomize", "bogus"], "--randomize")])
+def test_mimic_generate_bad_option_leaves_no_shards(argv, option, annotated, tmp_path, capsys):
+    out = tmp_path / "g.h5"
+    assert main(["mimic", "generate", str(annotated), "--env", LIFT, "--num", "1", "--out", str(out),
+                 "--no-progress", *argv]) == 2
+    err = one_line_error(capsys, "armtwin mimic generate:")
+    assert option in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["--seed", "-1"], "--seed"),
+    (["--randomize", "bogus"], "--randomize"),
+    (["--leader", "net", "--listen", "garbage"], "--listen"),
+    (["--leader", "net", "--listen", "127.0.0.1:99999"], "--listen"),
+])
+def test_teleop_seed_randomize_and_listen_refused_at_once(argv, option, tmp_path, capsys):
+    assert main(["teleop", "--headless", "--record", str(tmp_path / "r.h5"), *argv]) == 2
+    assert option in one_line_error(capsys, "armtwin teleop:")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_teleop_net_leader_port_in_use_is_one_line_and_leaves_no_recording(tmp_path, capsys):
+    import socket
+
+    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    taken.bind(("127.0.0.1", 0))
+    port = taken.getsockname()[1]
+    try:
+        assert main(["teleop", "--headless", "--leader", "net", "--listen", f"127.0.0.1:{port}",
+                     "--record", str(tmp_path / "r.h5")]) == 1
+    finally:
+        taken.close()
+    err = one_line_error(capsys, "armtwin teleop:")
+    assert "cannot listen" in err and str(port) in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["--seed", "-1"], "--seed"), (["--noise", "nan"], "--noise"), (["--noise", "inf"], "--noise"),
+])
+def test_rollout_seed_and_noise_refused(argv, option, capsys):
+    assert main(["rollout", "--env", LIFT, "--expert", "--episodes", "1", *argv]) == 2
+    assert option in one_line_error(capsys, "armtwin rollout:")
+
+
+def test_convert_lerobot_preset_and_image_size_refused_up_front(rec, tmp_path, capsys):
+    root = tmp_path / "L"
+    assert main(["convert", "lerobot", str(rec), "--repo-id", "u/x", "--root", str(root), "--quiet",
+                 "--vcodec", "h264", "--preset", "zzz"]) == 1
+    err = one_line_error(capsys, "armtwin convert lerobot:")
+    assert "zzz" in err and "superfast" in err
+    assert main(["convert", "lerobot", str(rec), "--repo-id", "u/x", "--root", str(root), "--quiet",
+                 "--image-size", "100000x100000"]) == 1
+    assert "4096" in one_line_error(capsys, "armtwin convert lerobot:")
+    assert not root.exists()
+
+
+@pytest.mark.parametrize("duration", ["-1", "nan", "0"])
+def test_virtual_arm_duration_refused(duration, capsys):
+    assert main(["virtual-arm", "--role", "leader", "--duration", duration]) == 2
+    assert "--duration" in one_line_error(capsys, "armtwin virtual-arm:")
+
+
+def test_virtual_arm_bad_script_file_is_one_line(tmp_path, capsys):
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"not hdf5 at all")
+    assert main(["virtual-arm", "--role", "leader", "--script", str(junk), "--duration", "0.1"]) == 2
+    assert "junk.h5" in one_line_error(capsys, "armtwin virtual-arm:")

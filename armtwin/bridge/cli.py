@@ -30,6 +30,7 @@ def _follower_args(p: argparse.ArgumentParser) -> None:
 def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--record", default=None, metavar="OUT.mcap", help="also write a rosbag2 MCAP bag")
     p.add_argument("--report", default=None, metavar="JSON", help="write a JSON report at the end")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --report")
 
 
 def add_bridge(subparsers) -> None:
@@ -135,7 +136,7 @@ def _publish(args) -> int:
         motion=args.motion, amplitude=args.amplitude, period_s=args.period, env_id=args.env, port=args.port,
         calibration=args.calibration, robot_id=args.robot_id, wait_for_subscribers=args.wait_for_subscribers,
         wait_timeout_s=args.wait_timeout,
-        record=args.record, report=args.report, **_transport(args)), args)
+        record=args.record, report=args.report, overwrite=args.overwrite, **_transport(args)), args)
 
 
 def _mirror(args) -> int:
@@ -143,7 +144,8 @@ def _mirror(args) -> int:
 
     return _run(run_mirror, lambda: MirrorConfig(
         env_id=args.env, topic=args.topic, twin_topic=args.twin_topic, rate_hz=args.rate, max_age_s=args.max_age,
-        duration_s=args.duration, record=args.record, report=args.report, **_transport(args)), args)
+        duration_s=args.duration, record=args.record, report=args.report, overwrite=args.overwrite,
+        **_transport(args)), args)
 
 
 def _command(args) -> int:
@@ -153,7 +155,8 @@ def _command(args) -> int:
         source=args.source, topic=args.topic, msg_type=args.msg_type, state_topic=args.state_topic or None,
         rate_hz=args.rate, max_age_s=args.max_age, duration_s=args.duration, env_id=args.env, port=args.port,
         calibration=args.calibration, robot_id=args.robot_id, max_step_rad=args.max_step,
-        watchdog_s=args.watchdog, record=args.record, report=args.report, **_transport(args)), args)
+        watchdog_s=args.watchdog, record=args.record, report=args.report, overwrite=args.overwrite,
+        **_transport(args)), args)
 
 
 def _record(args) -> int:

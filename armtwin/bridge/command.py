@@ -27,6 +27,8 @@ from armtwin.bridge.session import (
     BridgeSession,
     TransportConfig,
     check_follower,
+    check_max_age,
+    check_outputs,
     check_transport,
     print_summary,
     write_report,
@@ -75,8 +77,7 @@ class CommandConfig(TransportConfig):
         if self.msg_type not in MSG_TYPES:
             raise ValueError(f"unknown message type {self.msg_type!r}; valid: {', '.join(MSG_TYPES)}")
         check_transport(self, max_rate_hz=1000)
-        if not self.max_age_s > 0:
-            raise ValueError(f"max_age_s must be > 0, got {self.max_age_s}")
+        self.max_age_s = check_max_age(self.max_age_s)
         if self.max_step_rad is not None and not self.max_step_rad > 0:
             raise ValueError(f"max_step_rad must be > 0, got {self.max_step_rad}")
         if self.watchdog_s is not None and not self.watchdog_s > 0:
@@ -86,6 +87,7 @@ class CommandConfig(TransportConfig):
             M.dds_topic_name(self.state_topic)
             if self.state_topic == self.topic:
                 raise ValueError("state_topic must differ from the command topic")
+        check_outputs(self, [self.calibration])
 
 
 def _input_stamp(rx: JointStreamReceiver, follower) -> float:

@@ -206,8 +206,31 @@ def encode(msg) -> bytes:
 # --- decode and validate --------------------------------------------------------------
 
 
+#: Characters of sender data a refusal message quotes (a hostile sender must not make a log line
+#: megabytes long: :class:`RateLimitedLog` bounds how often, this bounds how much).
+QUOTE_CHARS = 200
+
+
+def quote(values, limit: int = QUOTE_CHARS) -> str:
+    """Sender data for a message: ``values`` (a sequence) as a list of reprs, cut to about ``limit``
+    characters, the rest counted (``[a, b, ... (N more)]``); one over-long item is cut itself."""
+    items = list(values)
+    parts, used = [], 0
+    for v in items:
+        r = repr(v)
+        if len(r) > limit:
+            r = f"{r[:limit]}... ({len(r) - limit} more characters)"
+        if parts and used + len(r) > limit:
+            break
+        parts.append(r)
+        used += len(r) + 2
+    rest = len(items) - len(parts)
+    return "[" + ", ".join(parts) + (f", ... ({rest} more)" if rest else "") + "]"
+
+
 class MalformedMessage(ValueError):
-    """A message the bridge refuses; ``reason`` is a short counter key."""
+    """A message the bridge refuses; ``reason`` is a short counter key. Sender data in ``detail`` goes
+    through :func:`quote`."""
 
     REASONS = (
         "undecodable",
@@ -221,6 +244,9 @@ class MalformedMessage(ValueError):
 
     def __init__(self, reason: str, detail: str):
         assert reason in self.REASONS, reason
+        cap = 4 * QUOTE_CHARS  # what escapes quote() (e.g. a parser's message holding a sent string)
+        if len(detail) > cap:
+            detail = f"{detail[:cap]}... ({len(detail) - cap} more characters)"
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
 
@@ -276,10 +302,10 @@ def _joint_indices(names) -> list[int]:
     unknown = [n for n in names if n not in C.JOINT_NAMES]
     if unknown:
         raise MalformedMessage(
-            "unknown_joint", f"unknown joint names {unknown}; SO-101 joints are {', '.join(C.JOINT_NAMES)}"
+            "unknown_joint", f"unknown joint names {quote(unknown)}; SO-101 joints are {', '.join(C.JOINT_NAMES)}"
         )
     if len(set(names)) != len(names):
-        raise MalformedMessage("duplicate_joint", f"joint names repeat: {list(names)}")
+        raise MalformedMessage("duplicate_joint", f"joint names repeat: {quote(names)}")
     return [C.JOINT_NAMES.index(n) for n in names]
 
 
@@ -315,7 +341,7 @@ def validate_joint_state(msg) -> JointTarget:
             raise MalformedMessage("length_mismatch", f"{n} names but {len(arr)} {what} (must be 0 or {n})")
     for arr, what in ((pos, "position"), (vel, "velocity"), (eff, "effort")):
         if not np.all(np.isfinite(arr)):
-            raise MalformedMessage("non_finite", f"{what} holds NaN or inf: {arr.tolist()}")
+            raise MalformedMessage("non_finite", f"{what} holds NaN or inf: {quote(arr.tolist())}")
     mask = np.zeros(C.NUM_JOINTS, dtype=bool)
     mask[idx] = True
     return JointTarget(
@@ -370,7 +396,7 @@ def validate_joint_trajectory(msg) -> TrajectoryPlan:
         rows.append(_scatter(idx, pos))
     times_a = np.asarray(times)
     if np.any(np.diff(times_a) <= 0):
-        raise MalformedMessage("wrong_type", f"time_from_start must increase strictly, got {times}")
+        raise MalformedMessage("wrong_type", f"time_from_start must increase strictly, got {quote(times)}")
     mask = np.zeros(C.NUM_JOINTS, dtype=bool)
     mask[idx] = True
     return TrajectoryPlan(stamp_ns=stamp_ns, mask=mask, times=times_a, positions=np.stack(rows))

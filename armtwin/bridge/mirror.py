@@ -19,7 +19,15 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.bridge import messages as M
-from armtwin.bridge.session import BridgeSession, TransportConfig, check_transport, print_summary, write_report
+from armtwin.bridge.session import (
+    BridgeSession,
+    TransportConfig,
+    check_max_age,
+    check_outputs,
+    check_transport,
+    print_summary,
+    write_report,
+)
 from armtwin.bridge.stream import (
     FollowerReader,
     JointStatePublisher,
@@ -56,8 +64,7 @@ class MirrorConfig(TransportConfig):
 
     def __post_init__(self):
         check_transport(self, max_rate_hz=1000)
-        if not self.max_age_s > 0:
-            raise ValueError(f"max_age_s must be > 0, got {self.max_age_s}")
+        self.max_age_s = check_max_age(self.max_age_s)
         if self.settle_s < 0:
             raise ValueError(f"settle_s must be >= 0, got {self.settle_s}")
         if self.trace_every < 0:
@@ -70,6 +77,7 @@ class MirrorConfig(TransportConfig):
             M.dds_topic_name(self.twin_topic)
             if self.twin_topic == self.topic:
                 raise ValueError("twin_topic must differ from topic, or the mirror would follow itself")
+        check_outputs(self)
 
 
 def run_mirror(cfg: MirrorConfig, *, out=sys.stdout, follower=None, converter=None) -> dict:

@@ -22,7 +22,14 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.bridge import messages as M
-from armtwin.bridge.session import BridgeSession, TransportConfig, check_follower, check_transport, write_report
+from armtwin.bridge.session import (
+    BridgeSession,
+    TransportConfig,
+    check_follower,
+    check_outputs,
+    check_transport,
+    write_report,
+)
 from armtwin.bridge.stream import FollowerReader, JointStatePublisher, percentiles, report_safety_stop
 from armtwin.bridge.transport import wait_for_match
 from armtwin.robots.safety import SafetyStop
@@ -86,6 +93,12 @@ class PublishConfig(TransportConfig):
         if self.source == "script" and self.motion == "none":
             self.motion = "sine"
         M.dds_topic_name(self.topic)
+        from armtwin.cli_fields import check_count, check_number
+
+        check_count(self.wait_for_subscribers, what="--wait-for-subscribers", minimum=0, optional=False)
+        self.wait_timeout_s = check_number(self.wait_timeout_s, what="--wait-timeout (s)", minimum=0,
+                                           exclusive=True, optional=False)
+        check_outputs(self, [self.calibration])
 
 
 def run_publish(cfg: PublishConfig, *, out=sys.stdout) -> dict:

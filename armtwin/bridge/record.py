@@ -39,7 +39,8 @@ class RecordConfig:
         self.topic_types()  # validates
         bag_dir, _ = bag_paths(self.out)
         if bag_dir.exists():
-            raise FileExistsError(f"bag directory {bag_dir} exists already; choose another --out")
+            raise ValueError(f"--out: bag directory {bag_dir} exists already (a bag is never replaced); "
+                             "choose another --out")
 
     def topic_types(self) -> dict[str, str]:
         kinds = {"joint_state": M.JOINT_STATE_ROS_TYPE, "joint_trajectory": M.JOINT_TRAJECTORY_ROS_TYPE}

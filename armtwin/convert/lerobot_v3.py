@@ -53,6 +53,7 @@ from armtwin.convert.lerobot_video import (  # noqa: F401 - also importable from
     DEFAULT_SVTAV1_PRESET,
     DEFAULT_X264_PRESET,
     VIDEO_CODECS,
+    check_preset,
     check_vcodec,
     codec_options,
     encode_camera,
@@ -65,6 +66,10 @@ def video_key(cam: str) -> str:
     return f"observation.images.{cam}"
 
 
+#: Largest video side ``--image-size`` takes, pixels (4K; the sim renders at most 2048).
+MAX_VIDEO_SIDE = 4096
+
+
 def parse_image_size(text: str | None) -> tuple[int, int] | None:
     """"WxH" -> (W, H) ints (both even, as yuv420p needs); None passes through."""
     if text is None:
@@ -73,8 +78,9 @@ def parse_image_size(text: str | None) -> tuple[int, int] | None:
         w, h = (int(v) for v in str(text).lower().split("x"))
     except ValueError:
         raise ConvertError(f"bad image size {text!r}; expected WxH, e.g. 640x480") from None
-    if w <= 0 or h <= 0 or w % 2 or h % 2:
-        raise ConvertError(f"bad image size {text!r}: width and height must be positive and even (yuv420p)")
+    if not (2 <= w <= MAX_VIDEO_SIDE and 2 <= h <= MAX_VIDEO_SIDE) or w % 2 or h % 2:
+        raise ConvertError(f"bad image size {text!r}: width and height must be even (yuv420p) and in "
+                           f"2..{MAX_VIDEO_SIDE} pixels")
     return w, h
 
 
@@ -125,6 +131,7 @@ class LeRobotExportConfig:
             raise ConvertError("no input files given")
         try:
             check_vcodec(self.vcodec)  # the name, and that this PyAV build has the encoder
+            self.preset = check_preset(self.vcodec, self.preset)
         except ValueError as e:
             raise ConvertError(str(e)) from None
         if self.episodes not in ("success", "all"):

@@ -31,6 +31,12 @@ DEFAULT_CRF: dict[str, int] = {"libsvtav1": 30, "h264": 20, "hevc": 26}
 DEFAULT_X264_PRESET = "superfast"
 #: LeRobot's default svt-av1 preset.
 DEFAULT_SVTAV1_PRESET = "12"
+#: ``--preset`` values each encoder takes: svt-av1's speed levels (-2 slowest .. 13 fastest; this
+#: build's libsvtav1 refuses others), x264's and x265's named presets.
+_X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+                 "placebo")
+PRESETS: dict[str, tuple[str, ...]] = {"libsvtav1": tuple(str(i) for i in range(-2, 14)), "h264": _X26X_PRESETS,
+                                       "hevc": _X26X_PRESETS}
 
 
 
@@ -46,6 +52,17 @@ def check_vcodec(vcodec: str) -> str:
         raise ValueError(f"video codec {vcodec!r} (encoder {VIDEO_CODECS[vcodec]}) is not available in this PyAV "
                          f"build; valid codecs: {', '.join(VIDEO_CODECS)}") from None
     return vcodec
+
+
+def check_preset(vcodec: str, preset: str | None) -> str | None:
+    """``preset`` (None: the codec's default) is one ``vcodec``'s encoder takes (:data:`PRESETS`);
+    ValueError naming them otherwise, before any encoder process starts."""
+    if preset is None:
+        return None
+    valid = PRESETS[vcodec]
+    if str(preset) not in valid:
+        raise ValueError(f"unknown --preset {preset!r} for --vcodec {vcodec}; valid presets: {', '.join(valid)}")
+    return str(preset)
 
 
 # --- video encoding (runs in one process per camera) ---------------------------------------------

@@ -50,19 +50,18 @@ class RolloutConfig:
     overwrite: bool = False
 
     def __post_init__(self):
-        from armtwin.cli_fields import check_image_size
+        from armtwin.cli_fields import check_count, check_image_size, check_number
         from armtwin.staging import check_output
 
         check_env_id(self.env_id)
         self.image_size = check_image_size(self.image_size, what="--size")
         if self.image_size is None:
             raise ValueError("--size must be H W (the video's camera size)")
-        if self.episodes < 1:
-            raise ValueError(f"episodes must be >= 1, got {self.episodes}")
+        check_count(self.episodes, what="--episodes", optional=False)
+        check_count(self.seed, what="--seed", minimum=0, optional=False)  # gymnasium takes no negative seed
         if not self.expert:
             raise ValueError("rollout needs a policy: pass --expert (the scripted expert is the only one here)")
-        if self.noise < 0:
-            raise ValueError(f"noise must be >= 0 radians, got {self.noise}")
+        self.noise = check_number(self.noise, what="--noise (radians)", minimum=0, optional=False)
         if self.video is not None and not self.video.lower().endswith(".mp4"):
             raise ValueError(f"video must be an .mp4 path, got {self.video!r}")
         if self.video is not None:

@@ -65,8 +65,14 @@ def add_virtual_arm(subparsers) -> None:
 def run_virtual_arm(args: argparse.Namespace) -> int:
     from armtwin.cli_fields import field_values
     from armtwin.hardware.virtual_arm import VirtualArm, VirtualArmConfig, default_lerobot_calibration_dir
+    from armtwin.cli_fields import check_number
     from armtwin.robots.registry import get
 
+    try:  # the serve loop's, not the arm's: checked before any arm (pty, calibration file) exists
+        check_number(args.duration, what="--duration (s)", minimum=0, exclusive=True)
+    except ValueError as e:
+        print(f"armtwin virtual-arm: {e}", file=sys.stderr)
+        return 2
     spec = get(getattr(args, "robot", "so101"))
     if spec.virtual_arm != "armtwin.hardware.virtual_arm:VirtualArm":
         return _run_registered_arm(spec, args)

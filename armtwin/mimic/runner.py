@@ -102,6 +102,14 @@ class GenerateConfig:
         self.image_size = check_image_size(self.image_size)
         if self.max_steps is not None:
             check_count(self.max_steps, what="max_steps")
+        check_count(self.seed, what="--seed", minimum=0, optional=False)  # numpy's SeedSequence takes no negatives
+        if "randomize" in self.env_kwargs:
+            from armtwin.envs.randomize import resolve_randomization
+
+            try:
+                resolve_randomization(self.env_kwargs["randomize"])  # a bad preset fails now, not in a worker
+            except ValueError as e:
+                raise ValueError(f"--{e}") from None
         out = Path(self.out)
         sdir = shard_dir(self.out)
         # An existing --out is replaced only with --overwrite, unless its shards are there to resume;

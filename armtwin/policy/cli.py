@@ -19,8 +19,6 @@ def _cmd_eval(args) -> int:
                          workers=args.workers, ray_address=args.ray_address, record=args.record,
                          policy_server=args.policy_server, progress=not args.no_progress,
                          randomize=args.randomize, **field_values(args, EvalConfig, EVAL_FIELDS))
-        if cfg.record is not None and cfg.record.exists():
-            raise FileExistsError(f"--record {cfg.record} exists; choose a new file")
     except (ValueError, FileNotFoundError, FileExistsError, ImportError) as e:
         print(f"armtwin eval: {e}", file=sys.stderr)
         return 2

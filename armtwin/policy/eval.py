@@ -103,6 +103,10 @@ class EvalConfig:
             self.record = Path(self.record)
             if self.record.suffix not in (".h5", ".hdf5"):
                 raise ValueError(f"--record must name an .h5/.hdf5 file, got {self.record}")
+            # never the policy or inside it; and never an existing file (the recorder does not replace one)
+            check_output(self.record, [self.policy], overwrite=True, what="--record")
+            if self.record.exists():
+                raise ValueError(f"--record {self.record} exists; choose a new file (a recording is never replaced)")
 
     def job(self) -> EvalJob:
         return EvalJob(policy=str(self.policy), env_id=self.env_id, dist=self.dist, seed=self.seed,

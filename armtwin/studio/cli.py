@@ -44,6 +44,7 @@ def add_view(subparsers) -> None:
     p.add_argument("path", help="an .h5 recording or a LeRobot v3 dataset folder")
     p.add_argument("--rerun", metavar="OUT.rrd", default=None, help="write a Rerun recording instead of serving")
     p.add_argument("--episode", default=None, help="with --rerun: one episode (name or index; default: all)")
+    p.add_argument("--overwrite", action="store_true", help="with --rerun: replace an existing OUT.rrd")
     p.add_argument("--host", default=DEFAULT_HOST)
     p.add_argument("--port", type=int, default=DEFAULT_PORT)
     p.add_argument("--open", action="store_true", help="open the browser")
@@ -57,12 +58,17 @@ def _view(args) -> int:
               file=sys.stderr)
         return 2
     if args.rerun:
+        from armtwin.staging import OutputError, check_output, staged_file
         from armtwin.studio.datasets import DatasetError
         from armtwin.studio.rerun_export import write_rrd
 
         try:
-            out = write_rrd(path, args.rerun, episode=args.episode)
-        except (ImportError, DatasetError) as e:
+            # The .rrd never is, holds or lies in PATH, and replaces an existing one only with --overwrite;
+            # it is written under a temporary name so a failure leaves nothing behind.
+            out = check_output(args.rerun, [path], overwrite=args.overwrite, what="--rerun")
+            with staged_file(out) as tmp:
+                write_rrd(path, tmp, episode=args.episode)
+        except (ImportError, DatasetError, OutputError) as e:
             print(f"armtwin view: {e}", file=sys.stderr)
             return 2
         print(f"wrote {out} (open it with: rerun {out})")

@@ -94,6 +94,9 @@ def _cmd_teleop(args) -> int:
         # Bad input found at connect time (missing episode, silent publisher, unplugged arm).
         print(f"armtwin teleop: {e.args[0] if isinstance(e, KeyError) and e.args else e}", file=sys.stderr)
         return 1
+    except OSError as e:  # e.g. --leader net: the --listen port is taken (the message says which)
+        print(f"armtwin teleop: {e}", file=sys.stderr)
+        return 1
     n_ok = sum(r.success for r in loop.results)
     print(f"episodes: {len(loop.results)} (success {n_ok})" + (f", recorded to {cfg.record}" if cfg.record else ""))
     if loop.safety_stop:

@@ -84,6 +84,8 @@ class TeleopConfig:
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     #: --resume: the seed the next episode uses (after every seed in the file); set on construction.
     resume_seed: int | None = field(default=None, init=False)
+    #: --leader net: the UDP leader's config (``net_listen``, ``net_wait_s``), built and checked on construction.
+    net_leader: Any = field(default=None, init=False)
 
     def __post_init__(self):
         from armtwin.assets.models import robot_model
@@ -131,7 +133,15 @@ class TeleopConfig:
             resolve_servo(self.env_kwargs["servo_calibration"])  # a bad file is named now, not at the first reset
         if self.leader == "scripted" and self.target != "sim":
             raise ValueError("--leader scripted needs --target sim: the expert plans from the simulated scene")
+        if "randomize" in self.env_kwargs:
+            from armtwin.envs.randomize import resolve_randomization
+
+            try:
+                resolve_randomization(self.env_kwargs["randomize"])  # now, not at the first reset
+            except ValueError as e:
+                raise ValueError(f"--{e}") from None
         self.image_size = check_image_size(self.image_size)
+        check_count(self.seed, what="--seed", minimum=0)  # gymnasium's reset takes no negative seed
         check_count(self.episodes, what="--episodes")
         check_count(self.episode_steps, what="--episode-steps")
         check_count(self.flush_every, what="--flush-every", optional=False)
@@ -139,6 +149,13 @@ class TeleopConfig:
         check_number(self.reset_s, what="--reset-s", minimum=0)
         check_number(self.expert_noise, what="--expert-noise", minimum=0, optional=False)
         check_number(self.net_wait_s, what="net_wait_s", minimum=0, exclusive=True, optional=False)
+        if self.leader == "net":
+            from armtwin.teleop.net import NetLeaderConfig
+
+            try:
+                self.net_leader = NetLeaderConfig(listen=self.net_listen, wait_first_s=self.net_wait_s)
+            except ValueError as e:
+                raise ValueError(f"--listen: {e}") from None
         if self.resume and self.record is None:
             raise ValueError("--resume needs --record FILE.h5 (the recording to append to)")
         if self.record is not None:
@@ -148,7 +165,7 @@ class TeleopConfig:
             if self.resume and not self.record.exists():
                 raise FileNotFoundError(f"--resume: recording to append to not found: {self.record}")
             # --resume appends to the file; otherwise it must not exist (never replaced).
-            check_output(self.record, [self.replay], overwrite=self.resume, what="--record")
+            check_output(self.record, [self.replay, self.policy], overwrite=self.resume, what="--record")
             if self.resume:
                 self.resume_seed = _check_resume(self)
         if self.hz is None:
@@ -304,7 +321,7 @@ def _replay_leader(cfg, follower, side):
 def _net_leader(cfg, follower, side):
     from armtwin.teleop.net import NetLeader, NetLeaderConfig
 
-    return NetLeader(NetLeaderConfig(listen=cfg.net_listen, wait_first_s=cfg.net_wait_s))
+    return NetLeader(cfg.net_leader or NetLeaderConfig(listen=cfg.net_listen, wait_first_s=cfg.net_wait_s))
 
 
 def _policy_leader(cfg, follower, side):
@@ -412,6 +429,7 @@ def run_teleop(cfg: TeleopConfig, *, keys: bool = False):
     recorded is kept (a failure unless the task reports success), the summary is printed, and
     ``loop.stop_signal`` names the signal."""
     session = build_session(cfg)
+    failed = True
     try:
         with _stop_on_signals(session.loop):
             if keys:
@@ -421,8 +439,15 @@ def run_teleop(cfg: TeleopConfig, *, keys: bool = False):
                     session.loop.run()
             else:
                 session.loop.run()
+        failed = False
     finally:
+        # A run that failed before finishing an episode (e.g. the leader could not connect) leaves no
+        # empty recording behind: the file is this run's own (without --resume it did not exist).
+        drop = (failed and session.recorder is not None and not cfg.resume
+                and session.recorder.num_episodes == 0)
         session.close()
+        if drop:
+            Path(cfg.record).unlink(missing_ok=True)
     return session.loop
 
 

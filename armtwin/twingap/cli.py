@@ -21,7 +21,9 @@ class TwinGapConfig:
     """recording: LeRobot v3 dataset folder or armtwin .h5. episode: index >= 0. out: output folder.
     fit: fit the servo model. servo_calibration: calibration to start from (and to compare). calibration:
     LeRobot calibration JSON of the arm (LeRobot datasets). use_degrees: LeRobot body-joint units.
-    calibration_out: where --fit writes the calibration (default out/servo_calibration.json)."""
+    calibration_out: where --fit writes the calibration (default out/servo_calibration.json). overwrite:
+    replace existing outputs (``out/twin_gap.json``, ``out/twin_gap.png``, the calibration); an output is
+    never one of the inputs (:func:`armtwin.staging.check_output`)."""
 
     recording: Path
     episode: int = 0
@@ -31,14 +33,27 @@ class TwinGapConfig:
     calibration: Path | None = None
     use_degrees: bool = True
     calibration_out: Path | None = None
+    overwrite: bool = False
 
     def __post_init__(self):
+        from armtwin.staging import check_output
+
         self.recording = Path(self.recording)
         if not self.recording.exists():
             raise ValueError(f"recording {self.recording} does not exist")
         if self.episode < 0:
             raise ValueError(f"episode must be >= 0, got {self.episode}")
         self.out = Path(self.out)
+        # --out is a folder the outputs are added to (it may hold the inputs); each output file is checked.
+        check_output(self.out, overwrite=True, kind="dir", what="--out")
+        inputs = [self.recording, self.servo_calibration, self.calibration]
+        outputs = [self.out / "twin_gap.json", self.out / "twin_gap.png"]
+        for f in outputs:
+            check_output(f, inputs, overwrite=self.overwrite, what="--out")
+        if self.fit:
+            what = "--calibration-out" if self.calibration_out is not None else "--out"
+            self.calibration_out = check_output(self.calibration_out or self.out / "servo_calibration.json",
+                                                [*inputs, *outputs], overwrite=self.overwrite, what=what)
 
 
 def add_twin_gap(subparsers) -> None:
@@ -51,6 +66,7 @@ def add_twin_gap(subparsers) -> None:
     p.add_argument("--calibration", type=Path, default=None, help="LeRobot calibration JSON (LeRobot datasets)")
     p.add_argument("--range-units", action="store_true", help="LeRobot body joints in -100..100, not degrees")
     p.add_argument("--calibration-out", type=Path, default=None, help="where --fit writes the calibration")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.set_defaults(func=_run)
 
 
@@ -58,7 +74,8 @@ def _run(args) -> int:
     try:
         cfg = TwinGapConfig(recording=args.recording, episode=args.episode, out=args.out, fit=args.fit,
                             servo_calibration=args.servo_calibration, calibration=args.calibration,
-                            use_degrees=not args.range_units, calibration_out=args.calibration_out)
+                            use_degrees=not args.range_units, calibration_out=args.calibration_out,
+                            overwrite=args.overwrite)
         report = run_twin_gap(cfg)
     except ValueError as e:
         print(f"armtwin twin-gap: {e}", file=sys.stderr)
@@ -96,7 +113,7 @@ def run_twin_gap(cfg: TwinGapConfig) -> dict:
     shown = sim
     if cfg.fit:
         res = fit_servo(traj, start=start)
-        path = res.params.save(cfg.calibration_out or cfg.out / "servo_calibration.json")
+        path = res.params.save(cfg.calibration_out)  # TwinGapConfig set it (default out/servo_calibration.json)
         shown = twin.run(traj.q[0], traj.actions, res.params)
         fitted_gaps = tracking_error(traj.q, shown, traj.fps)
         report.update(fit={"factors": list(res.factors), "latency_s": res.latency_s,
