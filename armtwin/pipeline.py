@@ -112,12 +112,12 @@ def _banner(text: str) -> None:
 
 def record_sources(cfg: DemoConfig, path: Path) -> dict:
     """Stage 1: scripted demos through the same teleop loop a human uses."""
-    from armtwin.teleop.factory import TeleopConfig, run_teleop
     from armtwin.data import format_summary, summarize
+    from armtwin.staging import staged_file
+    from armtwin.teleop.factory import TeleopConfig, run_teleop
 
-    tmp = path.with_name(path.stem + ".part.h5")
-    tmp.unlink(missing_ok=True)
-    try:
+    # an interrupted recording must not be mistaken for a complete one: it becomes ``path`` only whole
+    with staged_file(path, exists=False) as tmp:
         loop = run_teleop(
             TeleopConfig(
                 env_id=cfg.env_id,
@@ -131,10 +131,6 @@ def record_sources(cfg: DemoConfig, path: Path) -> dict:
                 expert_noise=cfg.expert_noise,
             )
         )
-        tmp.replace(path)
-    finally:
-        # an interrupted recording must not be mistaken for a complete one
-        tmp.unlink(missing_ok=True)
     summary = summarize(path)
     print(format_summary(summary))
     return {"loop": loop, "summary": summary}
@@ -167,7 +163,10 @@ def side_by_side_video(sources_h5: Path, generated_h5: Path, out: Path, *, count
     """
     import numpy as np
 
+    from contextlib import closing as _closing
+
     from armtwin.data import demo_name, open_recording
+    from armtwin.staging import staged_file
     from armtwin.video import Mp4Writer
 
     def column(demo) -> np.ndarray:  # (T, H*k*scale, W*scale, 3)
@@ -176,10 +175,8 @@ def side_by_side_video(sources_h5: Path, generated_h5: Path, out: Path, *, count
         col = np.concatenate(ims, axis=1) if len(ims) > 1 else ims[0]
         return col.repeat(scale, axis=1).repeat(scale, axis=2) if scale > 1 else col
 
-    tmp = out.with_name(out.stem + ".part.mp4")
-    writer = Mp4Writer(str(tmp), fps=round(fps))
     clips: list[dict] = []
-    try:
+    with staged_file(out) as tmp, _closing(Mp4Writer(str(tmp), fps=round(fps))) as writer:
         with open_recording(sources_h5) as fs, open_recording(generated_h5) as fg:
             for name in fg.demo_names[:count]:
                 g = fg.demo(name)
@@ -203,11 +200,8 @@ def side_by_side_video(sources_h5: Path, generated_h5: Path, out: Path, *, count
                     writer.write(np.concatenate([left, sep, right], axis=1))
                 clips.append({"generated": name, "sources": src_names, "frames": max(len(a), len(b))})
         writer.close()
-        if clips:  # no clip, no frame: no video (and no empty file)
-            tmp.replace(out)
-    finally:
-        writer.close()
-        tmp.unlink(missing_ok=True)
+        if not clips:  # no clip, no frame: no video (and no empty file)
+            tmp.unlink(missing_ok=True)
     return clips
 
 

@@ -147,7 +147,8 @@ def staged_dir(dest: Path, *, nested: bool = False) -> Iterator[Path]:
 def staged_file(dest: Path, *, exists: bool = True) -> Iterator[Path]:
     """Yields a temporary file path beside ``dest`` (same suffix); on a clean exit it replaces ``dest``,
     on an error it is deleted. ``exists`` False: the path is free (for writers that refuse to open an
-    existing file)."""
+    existing file). A writer that decides to write nothing deletes the temporary path (or, with
+    ``exists`` False, never creates it): ``dest`` is then left as it was."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     reclaim_stale(dest.parent)
@@ -158,7 +159,8 @@ def staged_file(dest: Path, *, exists: bool = True) -> Iterator[Path]:
         tmp.unlink()
     try:
         yield tmp
-        tmp.replace(dest)
+        if tmp.exists():
+            tmp.replace(dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
