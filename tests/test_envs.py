@@ -384,7 +384,7 @@ def test_task_spec_is_the_envs_own(env_id):
 def test_a_task_spec_that_does_not_fit_its_env_fails_when_the_class_is_defined():
     from armtwin.envs.tasks.lift import LiftEnv
     from armtwin.envs.tasks.sandwich import INGREDIENTS, SandwichEnv
-    from armtwin.mimic.spec import SubtaskSpec, TaskSpec
+    from armtwin.envs.task_spec import SubtaskSpec, TaskSpec
 
     def define(base, spec, **attrs):
         return type("Bad", (base,), {"TASK_SPEC": spec, **attrs})

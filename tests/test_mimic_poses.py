@@ -9,7 +9,7 @@ import pytest
 from armtwin import poses as P
 from armtwin.envs import ENV_IDS, get_task_spec
 from armtwin.mimic.select import select_nearest_object, select_nearest_robot_distance, select_random, select_source
-from armtwin.mimic.spec import SubtaskSpec, TaskSpec
+from armtwin.envs.task_spec import SubtaskSpec, TaskSpec
 
 
 def random_pose(rng):

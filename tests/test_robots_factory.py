@@ -47,7 +47,8 @@ import importlib.util  # the torchvision hook of this machine's setup (requireme
 spec = importlib.util.spec_from_file_location("armtwin_tv_compat", Path(os.environ["ARMTWIN_ROOT"]) / "requirements" / "tv_compat.py")
 mod = importlib.util.module_from_spec(spec); import sys; sys.modules["armtwin_tv_compat"] = mod; spec.loader.exec_module(mod); mod.install()
 
-from armtwin.hardware.virtual_arm import default_lerobot_calibration_dir, virtual_calibration
+from armtwin.hardware.cli import virtual_arm_calibration_dir
+from armtwin.hardware.virtual_arm import virtual_calibration
 from armtwin.teleop.factory import TeleopConfig, build_session
 
 home = Path(os.environ["HF_LEROBOT_HOME"])
@@ -64,7 +65,7 @@ print(json.dumps({
     "user_file": str(user_file),
     "teleop": str(session.follower.follower.config.calibration_fpath),
     "lerobot": str(robot.calibration_fpath),
-    "virtual_arm": str(default_lerobot_calibration_dir("follower") / "my_arm.json"),
+    "virtual_arm": str(virtual_arm_calibration_dir("follower") / "my_arm.json"),
     "converter_is_the_users": session.side.converter.calibration.to_dict() == cal.to_dict(),
     "lerobot_read_the_users": {m: c.homing_offset for m, c in robot.calibration.items()}
     == {m: c.homing_offset for m, c in cal.motors.items()},

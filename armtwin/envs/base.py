@@ -19,7 +19,7 @@ a NaN/inf raises ValueError; values outside the joint limits are clamped to ``C.
 command really applied is ``info["action"]``, and ``info["action_clamped"]`` says whether clamping
 happened). One env step holds the targets for ``ctrl_dt`` seconds = ``ctrl_dt / sim_dt`` physics steps.
 
-Subtasks: each task's MimicGen spec (``TASK_SPEC``, an :class:`armtwin.mimic.spec.TaskSpec`) is the one
+Subtasks: each task's MimicGen spec (``TASK_SPEC``, an :class:`armtwin.envs.task_spec.TaskSpec`) is the one
 statement of its subtasks; the env's ``SIGNALS`` (the subtasks' end signals, then ``SUCCESS_SIGNAL``),
 ``subtask_spec`` and :meth:`SO101Env.subtask_objects` are derived from it, and the spec's names are
 checked against the task's objects and frames when the task class is defined.
@@ -48,7 +48,7 @@ from armtwin.envs import sim2real as S2R
 from armtwin.envs.config import EnvConfig
 from armtwin.envs.ik import site_quat
 from armtwin.envs.servo import step_servos
-from armtwin.mimic.spec import TaskSpec
+from armtwin.envs.task_spec import TaskSpec
 from armtwin.poses import pose_from_pos_quat
 
 _TEXT_CHARSET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,.'-_!?()"
@@ -459,7 +459,7 @@ def _check_task(cls) -> tuple[str, ...]:
     defined; returns its ``SIGNALS`` (the subtasks' end signals, then the success signal)."""
     spec = cls.TASK_SPEC
     if not isinstance(spec, TaskSpec):
-        raise TypeError(f"{cls.__name__}.TASK_SPEC must be an armtwin.mimic.spec.TaskSpec, got {type(spec).__name__}")
+        raise TypeError(f"{cls.__name__}.TASK_SPEC must be an armtwin.envs.task_spec.TaskSpec, got {type(spec).__name__}")
     objects = tuple(o.name for o in cls.OBJECTS)
     poses = objects + tuple(cls.FRAMES)
     for i, st in enumerate(spec.subtasks):

@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from armtwin.mimic.spec import TaskSpec
+    from armtwin.envs.task_spec import TaskSpec
 
 #: The default horizon, env steps: EnvConfig's ``max_episode_steps`` default and the registered TimeLimit's
 #: (here, so registering does not import the env module and MuJoCo).

@@ -62,9 +62,17 @@ def add_virtual_arm(subparsers) -> None:
     p.set_defaults(func=run_virtual_arm)
 
 
+def virtual_arm_calibration_dir(role: str) -> Path:
+    """Where ``armtwin virtual-arm --role ROLE`` keeps its calibration file by default: the folder LeRobot
+    looks in (``armtwin.robots.calibration``), so LeRobot's drivers find the virtual arm's file."""
+    from armtwin.robots.calibration import lerobot_calibration_dir
+
+    return lerobot_calibration_dir(role)
+
+
 def run_virtual_arm(args: argparse.Namespace) -> int:
     from armtwin.cli_fields import field_values
-    from armtwin.hardware.virtual_arm import VirtualArm, VirtualArmConfig, default_lerobot_calibration_dir
+    from armtwin.hardware.virtual_arm import VirtualArm, VirtualArmConfig
     from armtwin.cli_fields import check_number
     from armtwin.robots.registry import get
 
@@ -81,7 +89,7 @@ def run_virtual_arm(args: argparse.Namespace) -> int:
         config = VirtualArmConfig(
             role=args.role,
             env_id=args.env_id,
-            calibration_dir=Path(args.calibration_dir or default_lerobot_calibration_dir(args.role)),
+            calibration_dir=Path(args.calibration_dir or virtual_arm_calibration_dir(args.role)),
             faults=tuple(args.fault),
             faults_after_s=args.faults_after,
             **field_values(args, VirtualArmConfig, VIRTUAL_ARM_FIELDS),

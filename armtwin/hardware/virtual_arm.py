@@ -43,14 +43,6 @@ SCRIPTS = ("sine", "hold")
 FAULT_KINDS = ("corrupt", "drop", "delay", "error", "corrupt-rate", "drop-rate", "delay-rate", "disconnect")
 
 
-def default_lerobot_calibration_dir(role: str) -> Path:
-    """Where LeRobot looks for this role's calibration files (``armtwin.robots.calibration``)."""
-    from armtwin.robots.calibration import lerobot_calibration_dir
-
-    _check_role(role)
-    return lerobot_calibration_dir(role)
-
-
 def virtual_calibration(mount_offsets: Sequence[int] = DEFAULT_MOUNT_OFFSETS) -> Calibration:
     """The ideal arm's ranges (``Calibration.default()``) with these homing offsets."""
     base = Calibration.default()

@@ -15,7 +15,7 @@ Pipeline (``armtwin mimic ...``):
    ``seed`` (the env reset seed), ``mimic_seed`` (the run seed) and ``trial_index``; the run writes
    ``GEN.h5.stats.json``.
 
-The per-task settings are :mod:`.spec`'s dataclasses; each task's own lives with its env
+The per-task settings are :mod:`armtwin.envs.task_spec`'s dataclasses; each task's own lives with its env
 (``armtwin.envs.get_task_spec(env_id)``).
 Importing this package loads neither MuJoCo nor torch.
 """

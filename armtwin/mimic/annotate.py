@@ -26,7 +26,7 @@ import numpy as np
 
 from armtwin.data import DemoView, RecordingError, open_recording, write_subset
 from armtwin.envs.registry import get_task_spec
-from armtwin.mimic.spec import TaskSpec
+from armtwin.envs.task_spec import TaskSpec
 from armtwin.staging import check_output
 
 

@@ -41,7 +41,7 @@ from armtwin.data.schema import datagen_row
 from armtwin.mimic.annotate import SourceDemo
 from armtwin.poses import interpolate_poses, path_length, perturb_pose, pose_to_pos_quat, transform_segment
 from armtwin.mimic.select import select_source
-from armtwin.mimic.spec import TaskSpec
+from armtwin.envs.task_spec import TaskSpec
 
 FAILURE_REASONS: tuple[str, ...] = ("ik_unreachable", "grasp_missed", "drop", "timeout", "unstable")
 #: A grasp lost while the gripper command is within this many radians of the command at the moment

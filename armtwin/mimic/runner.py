@@ -37,7 +37,7 @@ from armtwin.mimic.backends import BACKENDS, make_executor  # noqa: F401 - BACKE
 from armtwin.mimic.generate import GenerationJob
 from armtwin.mimic.shards import Prefix, check_manifest, merge_demos, scan_prefix, scan_shards, shard_dir, write_shard
 from armtwin.envs.registry import get_task_spec
-from armtwin.mimic.spec import TaskSpec
+from armtwin.envs.task_spec import TaskSpec
 from armtwin.mimic.stats import format_stats, run_stats, write_stats  # noqa: F401 - format_stats: the CLI's table
 from armtwin.staging import check_output
 RESET_DISTRIBUTIONS = ("D0", "D1")

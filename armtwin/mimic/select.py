@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from armtwin.mimic.spec import SELECTION_STRATEGIES, SubtaskSpec
+from armtwin.envs.task_spec import SELECTION_STRATEGIES, SubtaskSpec
 from armtwin.poses import pose_distance, transform_segment
 
 

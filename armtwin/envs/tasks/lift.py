@@ -12,7 +12,7 @@ from armtwin.assets.scene import ObjectSpec
 from armtwin.envs.base import SO101Env
 from armtwin.envs.experts import PickPlaceExpert
 from armtwin.envs.tasks._common import OMX_RING, jitter, ring
-from armtwin.mimic.spec import SubtaskSpec, TaskSpec
+from armtwin.envs.task_spec import SubtaskSpec, TaskSpec
 
 ENV_ID = "armtwin/SO101-Lift-v0"
 OMX_ENV_ID = "armtwin/OMX-Lift-v0"

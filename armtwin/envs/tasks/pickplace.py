@@ -14,7 +14,7 @@ from armtwin.assets.scene import ObjectSpec
 from armtwin.envs.base import SO101Env
 from armtwin.envs.experts import PickPlaceExpert
 from armtwin.envs.tasks._common import GRASP_OFFSET, OMX_PLATE, OMX_RING, PLATE, jitter, ring
-from armtwin.mimic.spec import SubtaskSpec, TaskSpec
+from armtwin.envs.task_spec import SubtaskSpec, TaskSpec
 
 ENV_ID = "armtwin/SO101-PickPlace-v0"
 OMX_ENV_ID = "armtwin/OMX-PickPlace-v0"

@@ -9,7 +9,7 @@ from armtwin.assets.so101_mjcf import ObjectSpec, StaticSpec
 from armtwin.envs.base import SO101Env
 from armtwin.envs.experts import PickPlaceExpert
 from armtwin.envs.tasks._common import GRASP_OFFSET, PLATE, jitter, ring
-from armtwin.mimic.spec import SubtaskSpec, TaskSpec
+from armtwin.envs.task_spec import SubtaskSpec, TaskSpec
 
 ENV_ID = "armtwin/SO101-Sandwich-v0"
 

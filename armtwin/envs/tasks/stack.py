@@ -11,7 +11,7 @@ from armtwin.assets.so101_mjcf import ObjectSpec
 from armtwin.envs.base import SO101Env
 from armtwin.envs.experts import PickPlaceExpert
 from armtwin.envs.tasks._common import GRASP_OFFSET, jitter, ring
-from armtwin.mimic.spec import SubtaskSpec, TaskSpec
+from armtwin.envs.task_spec import SubtaskSpec, TaskSpec
 
 ENV_ID = "armtwin/SO101-Stack-v0"
 
