@@ -1,4 +1,4 @@
-"""No import cycles inside the armtwin package.
+"""No import cycles inside the armtwin package, and its packages in layers.
 
 The graph is built from the source, not by importing it: every ``import`` / ``from ... import``
 statement counts, at module level or inside a function (a function-level import hides a cycle,
@@ -131,6 +131,59 @@ def test_a_cycle_through_a_function_level_import_is_found(tmp_path):
     assert graph["pkg.a"] == {"pkg.sub.b"} and graph["pkg.sub.b"] == {"pkg.a"}
     assert graph["pkg"] == {"pkg.sub.b"} and graph["pkg.c"] == {"pkg.sub.b"}
     assert cycles(graph) == [["pkg.a", "pkg.sub.b"]]
+
+
+#: armtwin's packages from the bottom up (docs/architecture.md, "Layers"): a package imports only from
+#: its own layer or below. Commands (:func:`is_command`) sit above every layer: they wire packages
+#: together and may import any of them.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("assets", "poses", "units", "timing", "staging", "_optional", "lifeline", "video"),
+    ("envs",),
+    ("data",),
+    ("hardware",),
+    ("robots",),
+    ("teleop", "mimic", "convert", "bridge", "twingap"),
+    ("policy",),
+    ("studio", "pipeline"),
+)
+
+
+def is_command(module: str) -> bool:
+    """A command module: ``armtwin.cli``, ``armtwin.__main__``, ``armtwin.cli_fields`` or a package's ``cli``."""
+    parts = module.split(".")
+    return parts[-1] in ("cli", "__main__", "cli_fields")
+
+
+def layer_violations(graph: dict[str, set[str]], layers=LAYERS, root: str = "armtwin") -> list[str]:
+    """``a -> b`` for every edge from a non-command module to a package of a higher layer (or to a
+    package that no layer names, which the check would otherwise miss)."""
+    rank = {pkg: i for i, names in enumerate(layers) for pkg in names}
+    bad = []
+    for module in sorted(graph):
+        parts = module.split(".")
+        if len(parts) < 2 or is_command(module):
+            continue
+        for target in sorted(graph[module]):
+            tparts = target.split(".")
+            if len(tparts) < 2 or tparts[1] == parts[1] or is_command(target):
+                continue
+            src, dst = rank.get(parts[1]), rank.get(tparts[1])
+            if src is None or dst is None or dst > src:
+                bad.append(f"{module} -> {target}")
+    return bad
+
+
+def test_armtwin_packages_import_only_their_own_layer_or_below():
+    found = layer_violations(import_graph())
+    assert not found, "imports against the layers of tests/test_import_graph.py:LAYERS:\n" + "\n".join(found)
+
+
+def test_a_layer_violation_is_found():
+    graph = {"armtwin.data.reader": {"armtwin.robots.factory", "armtwin.assets.models"},
+             "armtwin.robots.factory": {"armtwin.data.reader"}, "armtwin.robots.cli": {"armtwin.policy.x"},
+             "armtwin.newpkg.m": set(), "armtwin.assets.models": {"armtwin.newpkg.m"}}
+    assert layer_violations(graph) == ["armtwin.assets.models -> armtwin.newpkg.m",
+                                       "armtwin.data.reader -> armtwin.robots.factory"]
 
 
 if __name__ == "__main__":
