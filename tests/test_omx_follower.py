@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from armtwin.assets import omx_constants as OC
 from armtwin.hardware.virtual_omx import VirtualOmxArm, VirtualOmxArmConfig
 from armtwin.robots.factory import make_follower
-from armtwin.robots.safety import SafeFollower, SafetyConfig
+from armtwin.robots.safety import SafeFollower, SafetyConfig, SafetyStop
 
 KEYS = OC.LEROBOT_MOTOR_KEYS
 MAX_STEP_RAD = 0.12
@@ -103,6 +103,35 @@ def test_dynamixel_wire_never_exceeds_limits_or_step(rig, steps):
         present = conv.lerobot_to_ticks(safe.last_present)
         assert np.all(np.abs(ticks - present) <= MAX_STEP_RAD / OC.RAD_PER_TICK + 1 + 1e-6)
     assert arm.bus.goal_write_count() == before
+
+
+@pytest.mark.lerobot
+def test_omx_servo_error_is_named_from_its_hardware_error_status(tmp_path):
+    """A Dynamixel status reply says only "alert" (bit 7); the follower reads the servo's
+    Hardware_Error_Status to name the error: overload on the elbow stops the follower with that name."""
+    from armtwin.hardware.dynamixel import protocol as P
+
+    arm = VirtualOmxArm(VirtualOmxArmConfig(role="follower")).start()
+    try:
+        built = make_follower("real", robot="omx", port=arm.port, robot_id="omx_fault", calibration_dir=tmp_path,
+                              use_degrees=False, max_step_rad=MAX_STEP_RAD)
+        follower = built.follower
+        try:
+            hold = follower.get_observation()
+            hold = {k: hold[k] for k in KEYS}
+            follower.send_action(hold, stamp=follower.config.clock())
+            arm.bus.set_error(OC.MOTOR_IDS["elbow_flex"], P.HW_OVERLOAD)
+            with pytest.raises(SafetyStop) as stop:
+                for _ in range(3):
+                    follower.send_action(hold, stamp=follower.config.clock())
+            msg = str(stop.value)
+            assert "servo 13 (elbow_flex) reports alert, overload" in msg, msg
+            assert "Hardware_Error_Status 0x20" in msg, msg
+            assert follower.events["stops"] == 1
+        finally:
+            follower.disconnect()
+    finally:
+        arm.close()
 
 
 @pytest.mark.lerobot

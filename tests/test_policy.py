@@ -110,6 +110,7 @@ class _HoldBackend:
 
     def __init__(self):
         self.resets = 0
+        self.closes = 0
         self.frames = []
 
     def reset(self):
@@ -118,6 +119,9 @@ class _HoldBackend:
     def act(self, frame):
         self.frames.append(frame)
         return frame[STATE_KEY] + np.array([2.0, 0, 0, 0, 0, 0], np.float32)
+
+    def close(self):
+        self.closes += 1
 
 
 def test_policy_leader_drives_the_sim_through_the_loop():
@@ -141,8 +145,27 @@ def test_policy_leader_drives_the_sim_through_the_loop():
         assert len(backend.frames) == 10 and backend.frames[0]["task"] == "lift the red cube"
         # the pan joint moved towards +2 degrees per step, within the safety clamp
         assert built.device.get_joint_positions()["shoulder_pan.pos"] > start + 1.0
+        assert backend.closes == 0
+        leader.disconnect()
+        assert backend.closes == 1  # the declared close(), called on the leader's disconnect
     finally:
         built.follower.disconnect()
+
+
+def test_policy_leader_refuses_a_backend_without_the_declared_members():
+    from armtwin.policy.source import PolicyLeader
+
+    class _NoClose:
+        input_features = {STATE_KEY: _feat("STATE", 6)}
+
+        def reset(self):
+            pass
+
+        def act(self, frame):
+            return frame[STATE_KEY]
+
+    with pytest.raises(TypeError, match=r"not a PolicyBackend.*close\(\)"):
+        PolicyLeader(_NoClose())
 
 
 def test_policy_leader_refuses_to_run_unchecked_and_mismatch_is_before_motion():

@@ -93,7 +93,7 @@ import importlib, json, os, sys
 
 import huggingface_hub.constants as hub_constants
 import lerobot.utils.constants as lerobot_constants
-from armtwin.robots.calibration import _calibration_root_from_env, lerobot_calibration_root
+from armtwin.robots.calibration import _calibration_root_from_env, lerobot_calibration_root, lerobot_home
 
 out = []
 for env in json.loads(sys.argv[1]):
@@ -107,6 +107,7 @@ for env in json.loads(sys.argv[1]):
     sys.modules["lerobot.utils.constants"] = None  # LeRobot not importable: the same rule from the environment
     row.append(str(lerobot_calibration_root()))
     sys.modules["lerobot.utils.constants"] = lerobot_constants
+    row += [str(lerobot_constants.HF_LEROBOT_HOME), str(lerobot_home())]
     out.append(row)
 print(json.dumps(out))
 """
@@ -123,9 +124,35 @@ def test_without_lerobot_the_lookup_applies_lerobots_rule(tmp_path):
         {"HF_LEROBOT_HOME": str(tmp_path / "lr"), "HF_LEROBOT_CALIBRATION": str(tmp_path / "cal")},
     ]
     rows = _run(FALLBACK_RULE, {"HOME": str(tmp_path)}, json.dumps(cases))
-    for env, (lerobot_says, ours, rule, without_lerobot) in zip(cases, rows):
+    for env, (lerobot_says, ours, rule, without_lerobot, lerobot_home_says, our_home) in zip(cases, rows):
         assert ours == rule == without_lerobot == lerobot_says, env
+        assert our_home == lerobot_home_says, env
     assert len({r[0] for r in rows}) == len(cases)  # each case moved the folder: the cases test something
+
+
+WITHOUT_LEROBOT = r"""
+import json, sys
+sys.modules["lerobot"] = None  # LeRobot absent, as in the core CI run
+from armtwin.robots.calibration import lerobot_calibration_root, lerobot_home
+print(json.dumps([str(lerobot_home()), str(lerobot_calibration_root())]))
+"""
+
+
+def test_lerobot_home_and_calibration_root_follow_hf_lerobot_home_hf_home_xdg_cache_home(tmp_path):
+    """LeRobot's rule, applied by armtwin alone (no LeRobot): ``HF_LEROBOT_HOME``, else ``HF_HOME/lerobot``,
+    else ``${XDG_CACHE_HOME:-~/.cache}/huggingface/lerobot``; calibration under it unless
+    ``HF_LEROBOT_CALIBRATION``. Expected paths written out, not recomputed."""
+    t = tmp_path
+    cases = [
+        ({}, t / ".cache/huggingface/lerobot", t / ".cache/huggingface/lerobot/calibration"),
+        ({"XDG_CACHE_HOME": str(t / "xdg")}, t / "xdg/huggingface/lerobot", t / "xdg/huggingface/lerobot/calibration"),
+        ({"HF_HOME": str(t / "hf")}, t / "hf/lerobot", t / "hf/lerobot/calibration"),
+        ({"HF_HOME": str(t / "hf"), "XDG_CACHE_HOME": str(t / "xdg")}, t / "hf/lerobot", t / "hf/lerobot/calibration"),
+        ({"HF_HOME": str(t / "hf"), "HF_LEROBOT_HOME": "~/lr"}, t / "lr", t / "lr/calibration"),
+        ({"HF_LEROBOT_HOME": str(t / "lr"), "HF_LEROBOT_CALIBRATION": str(t / "cal")}, t / "lr", t / "cal"),
+    ]
+    for env, home, calibration in cases:
+        assert _run(WITHOUT_LEROBOT, {"HOME": str(t), **env}) == [str(home), str(calibration)], env
 
 
 def test_every_target_is_behind_the_safety_layer_and_errors_name_the_choices(tmp_path):

@@ -65,6 +65,31 @@ def test_stop_with_replies_lost_leaves_every_servo_holding_through_close(followe
         assert follower_arm.bus.get_register(sid, "Goal_Position") == goal
 
 
+def test_a_stop_raised_by_the_safety_layer_itself_leaves_every_servo_holding_through_close(follower_arm, monkeypatch):
+    """A present position that is not finite is refused by SafeFollower itself (the follower raised
+    nothing): the same stated stop as a bus fault, through the close: torque on, every goal where the
+    last clamped command put it (before, the close did LeRobot's torque-off). No bus reply decodes to
+    NaN through LeRobot, so the reading is corrupted at the contract, after the real bus read."""
+    f, safe, conv = _safe(follower_arm)
+    try:
+        safe.send_action(conv.to_lerobot_dict(np.full(6, 0.05)))
+        n = len(follower_arm.bus.wait_goal_writes(1))
+        last_goal = follower_arm.bus.goal_writes()[-1].goals
+        read = f.get_joint_positions
+        monkeypatch.setattr(f, "get_joint_positions", lambda: {**read(), "elbow_flex.pos": float("nan")})
+        with pytest.raises(SafetyStop, match="present position is not finite"):
+            safe.send_action(conv.to_lerobot_dict(np.full(6, 0.5)))
+        assert f.fault is not None and "not finite" in f.fault
+    finally:
+        safe.disconnect()
+    assert not safe.is_connected
+    follower_arm.bus.wait_idle()
+    assert follower_arm.bus.torque_enabled() == [True] * 6
+    assert follower_arm.bus.goal_write_count() == n
+    for sid, goal in last_goal.items():
+        assert follower_arm.bus.get_register(sid, "Goal_Position") == goal
+
+
 def test_servo_overload_stops_the_follower_naming_the_servo(follower_arm):
     f, safe, conv = _safe(follower_arm)
     try:

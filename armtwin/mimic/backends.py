@@ -96,6 +96,9 @@ def _ray_run(job, indices, run=run_batch):
 
 class _Ray:
     def __init__(self, job, address, run=run_batch):
+        from armtwin._optional import require
+
+        require("ray", extra="cluster", what="running on a Ray cluster (--ray-address)")
         import ray
 
         self.ray = ray

@@ -140,6 +140,9 @@ class EpisodeRunner:
     """The per-process objects of an evaluation (see the module docstring); ``run(i)`` -> EpisodeOutcome."""
 
     def __init__(self, job: EvalJob):
+        from armtwin._optional import require
+
+        require("torch", extra="lerobot", what="evaluating a policy (armtwin eval)")
         import torch
 
         from armtwin.policy.local import policy_robot_type

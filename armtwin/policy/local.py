@@ -11,13 +11,15 @@ torch and LeRobot are imported on first use (``armtwin[lerobot]``).
 Per-step overhead removed (measured in one eval step, see benchmarks/eval_speed.py): policies call
 ``self.eval()`` in every ``select_action``, which walks every submodule (~1.8 ms a step for ACT with a
 ResNet-18); the loaded policy is put in eval mode once and its ``eval`` made a no-op while it stays there
-(:func:`_eval_once`). For ACT without temporal ensembling, a step whose action is already queued pops it
-and postprocesses it without converting and preprocessing the observation it would not read (what
-``select_action`` does, minus the unused work); other policies go through ``predict_action`` every step.
+(:func:`_eval_once`). For ACT without temporal ensembling, the action queue is kept here, filled through
+LeRobot's public ``predict_action_chunk`` (first ``n_action_steps`` of a chunk, as ACT's ``select_action``
+does), so a step whose action is already queued pops and postprocesses it without converting and
+preprocessing the observation it would not read; other policies go through ``predict_action`` every step.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +56,6 @@ def policy_robot_type(path: str | Path) -> tuple[str, str] | None:
     Reads two JSON files; no torch.
     """
     import json
-    import os
 
     p = Path(path)
     if not p.exists():
@@ -66,8 +67,9 @@ def policy_robot_type(path: str | Path) -> tuple[str, str] | None:
         return None
     roots = [dataset.get("root")]
     if dataset.get("repo_id"):
-        home = os.environ.get("HF_LEROBOT_HOME") or Path.home() / ".cache" / "huggingface" / "lerobot"
-        roots.append(Path(home) / str(dataset["repo_id"]))
+        from armtwin.robots.calibration import lerobot_home
+
+        roots.append(lerobot_home() / str(dataset["repo_id"]))
     for root in roots:
         info = Path(root) / "meta" / "info.json" if root else None
         if info is not None and info.is_file():
@@ -114,9 +116,10 @@ class LocalPolicy:
         self._torch = torch
         self._torch_device = torch.device(device)
         cfg = policy.config
-        # ACT pops queued actions without reading the observation (see the module doc)
-        self._act_queue = (getattr(cfg, "type", None) == "act" and getattr(cfg, "temporal_ensemble_coeff", None) is None
-                           and hasattr(policy, "_action_queue"))
+        # ACT pops queued actions without reading the observation (see the module doc); the queue is
+        # this object's, so LeRobot's own (private) one is never touched
+        self._act_queue = cfg.type == "act" and cfg.temporal_ensemble_coeff is None
+        self._queue: deque = deque()
 
     @classmethod
     def from_pretrained(cls, path: str | Path, *, device: str = "cpu") -> "LocalPolicy":
@@ -148,18 +151,30 @@ class LocalPolicy:
 
     def reset(self) -> None:
         self.policy.reset()
+        self._queue.clear()
         for proc in (self.preprocessor, self.postprocessor):
             proc.reset()
 
+    def close(self) -> None:
+        """Nothing to release: the policy lives in this process (``PolicyBackend.close``)."""
+
     def act(self, frame: dict[str, Any]) -> np.ndarray:
         """One action for one frame: ``(n_joints,) float32``, LeRobot units, the frame's joint order."""
-        from lerobot.utils.control_utils import predict_action
-
-        if self._act_queue and len(self.policy._action_queue):
-            with self._torch.inference_mode():
-                action = self.postprocessor(self.policy._action_queue.popleft())
-            return action.squeeze(0).to("cpu").numpy().astype(np.float32)
         obs = {k: v for k, v in frame.items() if k != TASK_KEY}
-        action = predict_action(obs, self.policy, self._torch_device, self.preprocessor, self.postprocessor,
-                                use_amp=False, task=frame.get(TASK_KEY) or None)
+        task = frame.get(TASK_KEY) or None
+        if not self._act_queue:
+            from lerobot.utils.control_utils import predict_action
+
+            action = predict_action(obs, self.policy, self._torch_device, self.preprocessor, self.postprocessor,
+                                    use_amp=False, task=task)
+            return action.squeeze(0).to("cpu").numpy().astype(np.float32)
+        with self._torch.inference_mode():
+            if not self._queue:
+                # predict_action's steps, with ACT's select_action's queue filling in place of select_action
+                from lerobot.policies.utils import prepare_observation_for_inference
+
+                batch = self.preprocessor(prepare_observation_for_inference(obs, self._torch_device, task, None))
+                chunk = self.policy.predict_action_chunk(batch)[:, : self.policy.config.n_action_steps]
+                self._queue.extend(chunk.transpose(0, 1))  # (B, n, A) -> n actions of (B, A)
+            action = self.postprocessor(self._queue.popleft())
         return action.squeeze(0).to("cpu").numpy().astype(np.float32)

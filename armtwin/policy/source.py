@@ -4,7 +4,7 @@ The control loop (:mod:`armtwin.teleop.loop`) calls ``observe(observation)`` the
 tick and ``on_episode_reset`` after each reset, as for any leader; the follower stays behind the safety
 layer. The policy itself is a :class:`PolicyBackend`: :class:`armtwin.policy.local.LocalPolicy` runs a
 LeRobot checkpoint in this process; a remote backend (LeRobot's async inference server over gRPC) has the
-same three members and drops in unchanged.
+same four members and drops in unchanged.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ class PolicyBackend(Protocol):
     ``act(frame)``: frame from :func:`armtwin.policy.features.to_frame` (numpy arrays and ``"task"``) ->
     ``(n_joints,)`` action, LeRobot units, the frame's joint order (the follower's). May block (a remote backend waits for
     its server); the loop's latency statistics then show it.
+    ``close()``: the leader disconnects; release what the backend holds (a remote backend's gRPC channel;
+    nothing for an in-process policy). Called once, by :meth:`PolicyLeader.disconnect`.
     """
 
     @property
@@ -44,6 +46,8 @@ class PolicyBackend(Protocol):
     def reset(self) -> None: ...
 
     def act(self, frame: dict[str, Any]) -> np.ndarray: ...
+
+    def close(self) -> None: ...
 
 
 def make_backend(policy, *, device: str = "cpu", policy_server: str | None = None,
@@ -80,10 +84,9 @@ class PolicyLeader(Leader):
     def __init__(self, backend: PolicyBackend, *, task: str = "",
                  environment_state: Callable[[], np.ndarray] | None = None,
                  trained_on: tuple[str, str] | None = None):
-        for member in ("input_features", "reset", "act"):
-            if not hasattr(backend, member):
-                raise TypeError(f"policy backend {type(backend).__name__} has no {member!r}; a PolicyBackend has "
-                                "input_features, reset() and act(frame)")
+        if not isinstance(backend, PolicyBackend):  # the declared protocol, checked once here
+            raise TypeError(f"policy backend {type(backend).__name__} is not a PolicyBackend: one has "
+                            "input_features, reset(), act(frame) and close()")
         self.backend = backend
         self.task = task
         self.environment_state = environment_state
@@ -128,9 +131,7 @@ class PolicyLeader(Leader):
 
     def disconnect(self) -> None:
         self._connected = False
-        close = getattr(self.backend, "close", None)
-        if close is not None:  # a remote backend's channel
-            close()
+        self.backend.close()
 
     def observe(self, observation: dict[str, Any]) -> None:
         if not self._checked:

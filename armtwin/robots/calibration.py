@@ -1,4 +1,5 @@
-"""Where LeRobot keeps an arm's calibration file: the one lookup armtwin uses (teleop, bridge, virtual-arm).
+"""Where LeRobot keeps its files (datasets, an arm's calibration): the one lookup armtwin uses (teleop,
+bridge, virtual-arm, the policy runner's dataset lookup).
 
 LeRobot 0.4.4 (``lerobot/utils/constants.py``) reads, once, at import::
 
@@ -19,6 +20,15 @@ import os
 from pathlib import Path
 
 
+def lerobot_home() -> Path:
+    """LeRobot's ``HF_LEROBOT_HOME`` (datasets by repo id live under it; see the module docstring)."""
+    try:
+        from lerobot.utils.constants import HF_LEROBOT_HOME
+    except ImportError:  # LeRobot not installed: the same rule, read from the environment
+        return _lerobot_home_from_env(os.environ)
+    return Path(HF_LEROBOT_HOME)
+
+
 def lerobot_calibration_root() -> Path:
     """LeRobot's ``HF_LEROBOT_CALIBRATION`` (see the module docstring)."""
     try:
@@ -28,13 +38,18 @@ def lerobot_calibration_root() -> Path:
     return Path(HF_LEROBOT_CALIBRATION)
 
 
-def _calibration_root_from_env(environ) -> Path:
-    """LeRobot 0.4.4's rule for ``HF_LEROBOT_CALIBRATION`` applied to ``environ`` (a mapping)."""
+def _lerobot_home_from_env(environ) -> Path:
+    """LeRobot 0.4.4's rule for ``HF_LEROBOT_HOME`` applied to ``environ`` (a mapping)."""
     default_hf_home = os.path.join(environ.get("XDG_CACHE_HOME", os.path.join(os.path.expanduser("~"), ".cache")),
                                    "huggingface")
     hf_home = os.path.expandvars(os.path.expanduser(environ.get("HF_HOME", default_hf_home)))
-    lerobot_home = Path(environ.get("HF_LEROBOT_HOME", Path(hf_home) / "lerobot")).expanduser()
-    return Path(environ.get("HF_LEROBOT_CALIBRATION", lerobot_home / "calibration")).expanduser()
+    return Path(environ.get("HF_LEROBOT_HOME", Path(hf_home) / "lerobot")).expanduser()
+
+
+def _calibration_root_from_env(environ) -> Path:
+    """LeRobot 0.4.4's rule for ``HF_LEROBOT_CALIBRATION`` applied to ``environ`` (a mapping)."""
+    home = _lerobot_home_from_env(environ)
+    return Path(environ.get("HF_LEROBOT_CALIBRATION", home / "calibration")).expanduser()
 
 
 def lerobot_calibration_dir(role: str, robot: str = "so101") -> Path:

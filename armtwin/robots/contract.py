@@ -18,7 +18,8 @@ Who calls what:
 
 * :class:`Follower`: ``armtwin.robots.safety.SafeFollower`` wraps every follower and calls
   ``get_joint_positions`` before each command (the per-step clamp's present position),
-  ``send_action``, and ``disable_torque`` on a fault with the ``"torque_off"`` policy.
+  ``send_action``, ``on_safety_stop`` on every safety stop, and ``disable_torque`` on a fault with
+  the ``"torque_off"`` policy.
 * The control loop and the bridge drive only the ``SafeFollower`` (built by
   ``armtwin.robots.factory.make_follower``), whose ``send_action(action, *, stamp=None)`` also
   takes the time the input was produced (its watchdog).
@@ -87,6 +88,13 @@ class Follower(ABC):
 
     @abstractmethod
     def disconnect(self) -> None: ...
+
+    # ---------------------------------------------------------------- optional hook (default: nothing)
+    def on_safety_stop(self, reason: str) -> None:
+        """The safety layer stopped this follower (``reason``: the cause), whatever the cause was. A
+        follower with servos must then leave every one as the stop left it when it disconnects (torque
+        on, holding its last goal: ``docs/safety.md``) instead of its normal close; the sim has nothing
+        to do."""
 
 
 class Leader(ABC):

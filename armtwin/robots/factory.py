@@ -253,6 +253,9 @@ def parse_camera_spec(spec: str) -> tuple[str, str, tuple[int, int] | None]:
 def opencv_cameras(specs, *, image_size: tuple[int, int] | None = None, fps: int = 30) -> dict[str, Any]:
     """``{name: OpenCVCameraConfig}`` for ``NAME=DEVICE[@WxH]`` specs (:func:`parse_camera_spec`); a device
     that is all digits is a camera index. Size: the spec's, else ``image_size`` (H, W), else the camera's."""
+    from armtwin._optional import require
+
+    require("lerobot", extra="lerobot", what="real cameras (--camera, LeRobot's OpenCV camera)")
     from lerobot.cameras.opencv import OpenCVCameraConfig
 
     out: dict[str, Any] = {}
@@ -269,7 +272,10 @@ def opencv_cameras(specs, *, image_size: tuple[int, int] | None = None, fps: int
 def twin_cameras(socket: str | Path, names, *, image_size: tuple[int, int] = (128, 128), fps: int = 30) -> dict[str, Any]:
     """``{name: TwinCameraConfig}``: cameras ``names`` rendered at ``image_size`` (H, W) by the twin of the
     virtual arm serving frames on ``socket`` (``armtwin virtual-arm --role follower --env ID --frame-socket``)."""
-    from armtwin.robots.config_twin_camera import TwinCameraConfig
+    from armtwin._optional import require
+
+    require("lerobot", extra="lerobot", what="twin cameras (--twin-cameras, a LeRobot camera config)")
+    from armtwin.robots.config_twin_camera import TwinCameraConfig  # imports LeRobot
 
     h, w = image_size
     return {n: TwinCameraConfig(socket=str(socket), camera=n, width=int(w), height=int(h), fps=int(fps)) for n in names}

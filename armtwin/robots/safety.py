@@ -21,9 +21,10 @@ first one), through limits and the per-step clamp like any other command.
 
 Faults (LeRobot's ``ConnectionError``/``RuntimeError`` after the follower's own retries, a
 vanished serial port, a servo reporting overload/overheating/voltage in its status reply
-(``armtwin.robots.real.ServoFault``); in fact any exception while reading the present position,
-sending, or in ``get_observation``): nothing more is sent and :class:`SafetyStop` is raised,
-naming the cause; every later ``send_action`` raises it too until :meth:`SafeFollower.rearm`.
+(``armtwin.robots.real.ServoFault``), a present position that is not finite; in fact any exception
+while reading the present position, sending, or in ``get_observation``): nothing more is sent, the
+follower is told (``Follower.on_safety_stop``) and :class:`SafetyStop` is raised, naming the cause;
+every later ``send_action`` raises it too until :meth:`SafeFollower.rearm`.
 
 The safety stop (``on_fault="hold"``, the default) is one state for every servo: **torque on,
 holding its last goal**, which was clamped, and the session's close keeps it so (a faulted
@@ -276,6 +277,9 @@ class SafeFollower:
         self.events["stops"] += 1
         self.stopped = f"{type(error).__name__}: {error}"
         logger.error("%s: safety stop after %s: %s", self.name, type(error).__name__, error)
+        # Every stop, whether the follower raised or this layer refused its reading (a present position
+        # that is not finite), leaves the servos in the one stated state, through the close too.
+        self.follower.on_safety_stop(self.stopped)
         if self.config.on_fault == "torque_off":
             try:
                 self.follower.disable_torque()

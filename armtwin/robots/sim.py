@@ -234,7 +234,7 @@ class SimFollower(Follower):
 
     @property
     def instruction(self) -> str:
-        return str(getattr(self.unwrapped, "instruction", ""))
+        return str(self.unwrapped.instruction)  # every armtwin env declares it (envs.base)
 
     @property
     def env_args(self) -> dict[str, Any]:
