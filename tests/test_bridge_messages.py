@@ -11,6 +11,7 @@ import pytest
 
 from armtwin.assets import so101_constants as C
 from armtwin.bridge import messages as M
+from armtwin.bridge import validate as V
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 
@@ -113,7 +114,7 @@ def _js(**kw):
 def test_malformed_joint_states_are_rejected_with_reason(msg, reason):
     data = M.encode(msg())
     with pytest.raises(M.MalformedMessage) as ei:
-        M.validate_joint_state(M.decode(M.JOINT_STATE_ROS_TYPE, data))
+        V.validate_joint_state(M.decode(M.JOINT_STATE_ROS_TYPE, data))
     assert ei.value.reason == reason
 
 
@@ -127,7 +128,7 @@ def test_wrong_types_and_garbage_are_rejected():
     # a trajectory decoded as if it were a JointState: wrong type, not a crash
     traj = M.make_joint_trajectory(10**18, [1.0], np.zeros((1, 6)))
     with pytest.raises(M.MalformedMessage) as ei:
-        M.validate_joint_state(traj)
+        V.validate_joint_state(traj)
     assert ei.value.reason == "wrong_type"
 
     class Fake:
@@ -138,12 +139,12 @@ def test_wrong_types_and_garbage_are_rejected():
         header = M.Header(M.Time(1, 0), "x")
 
     with pytest.raises(M.MalformedMessage) as ei:
-        M.validate_joint_state(Fake())
+        V.validate_joint_state(Fake())
     assert ei.value.reason == "wrong_type"
 
 
 def test_partial_joint_state_sets_only_named_joints():
-    t = M.validate_joint_state(M.decode(M.JOINT_STATE_ROS_TYPE, M.encode(
+    t = V.validate_joint_state(M.decode(M.JOINT_STATE_ROS_TYPE, M.encode(
         _js(names=["gripper", "shoulder_pan"], position=[0.5, -0.25], velocity=[1.0, 2.0]))))
     assert t.mask.tolist() == [True, False, False, False, False, True]
     assert t.position[0] == -0.25 and t.position[5] == 0.5 and np.isnan(t.position[1])
@@ -151,14 +152,14 @@ def test_partial_joint_state_sets_only_named_joints():
 
 
 def test_trajectory_validation_and_sampling():
-    plan = M.validate_joint_trajectory(M.decode(M.JOINT_TRAJECTORY_ROS_TYPE, M.encode(
+    plan = V.validate_joint_trajectory(M.decode(M.JOINT_TRAJECTORY_ROS_TYPE, M.encode(
         M.make_joint_trajectory(10**18, [1.0, 2.0], [[0.0], [1.0]], names=["wrist_roll"]))))
     assert plan.mask.tolist() == [False, False, False, False, True, False]
     assert plan.sample(10**18 + 1_500_000_000)[4] == pytest.approx(0.5)
     assert plan.sample(10**18)[4] == 0.0 and plan.sample(10**18 + 9 * 10**9)[4] == 1.0
     bad = M.make_joint_trajectory(10**18, [2.0, 1.0], np.zeros((2, 6)))
     with pytest.raises(M.MalformedMessage):
-        M.validate_joint_trajectory(bad)
+        V.validate_joint_trajectory(bad)
 
 
 def test_receiver_drops_out_of_order_stale_and_malformed():
@@ -287,6 +288,6 @@ def test_refusal_messages_quote_sender_data_bounded():
     times = np.arange(2000, 0, -1, dtype=float)
     bad = M.make_joint_trajectory(10**18, times, np.zeros((2000, 6)))
     with pytest.raises(M.MalformedMessage) as ei:
-        M.validate_joint_trajectory(bad)
+        V.validate_joint_trajectory(bad)
     assert len(str(ei.value)) < 1000 and "more)" in str(ei.value)
     assert M.quote([1, 2, 3]) == "[1, 2, 3]"

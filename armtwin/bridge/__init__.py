@@ -1,7 +1,9 @@
 """ROS 2 joint-state bridge: the SO-101 between MuJoCo and a ROS 2 graph, with or without rclpy.
 
 * ``messages``: the ROS 2 types on the DDS wire (``sensor_msgs/msg/JointState``,
-  ``trajectory_msgs/msg/JointTrajectory``), CDR codec, validation (``MalformedMessage``).
+  ``trajectory_msgs/msg/JointTrajectory``), CDR codec, refusals (``MalformedMessage``).
+* ``validate``: what arrives, checked: a JointState / JointTrajectory becomes a ``JointTarget`` /
+  ``TrajectoryPlan`` over the arm's joints, or a ``MalformedMessage``.
 * ``transport``: ``Backend`` with two implementations chosen at start-up: ``RclpyBackend`` (a
   sourced ROS 2 install) or ``CycloneBackend`` (a Cyclone DDS participant that speaks ROS 2's
   wire conventions).

@@ -17,6 +17,7 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.bridge import messages as M
+from armtwin.bridge import validate as V
 from armtwin.bridge.transport import QosProfile
 from armtwin.timing import RateKeeper
 
@@ -154,7 +155,7 @@ class JointStreamReceiver:
         self.last_stamp_ns: int | None = None
         self.last_rx_ns: int | None = None
         self.last_key_ns: int | None = None
-        self.plan: M.TrajectoryPlan | None = None
+        self.plan: V.TrajectoryPlan | None = None
 
     def feed(self, received) -> int:
         """Process a batch of ``transport.Received``; returns how many were accepted."""
@@ -170,9 +171,9 @@ class JointStreamReceiver:
         try:
             msg = M.decode(self.ros_type, r.data)
             if self.ros_type == M.JOINT_STATE_ROS_TYPE:
-                item = M.validate_joint_state(msg)
+                item = V.validate_joint_state(msg)
             else:
-                item = M.validate_joint_trajectory(msg)
+                item = V.validate_joint_trajectory(msg)
         except M.MalformedMessage as e:
             self.stats.malformed[e.reason] += 1
             self.log(f"malformed:{e.reason}", f"dropped malformed {self.ros_type.rsplit('/', 1)[-1]}: {e}")
