@@ -129,7 +129,7 @@ def add_convert(subparsers) -> None:
     h5.add_argument("--no-images", action="store_true", help="do not decode and store camera frames")
     h5.add_argument("--source", choices=("real", "sim"), default="real", help="source attr of the written demos")
     h5.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    _units_args(h5)
+    _units_args(h5, robot_default=True)
     h5.set_defaults(func=_cmd_hdf5)
 
     ac = sub.add_parser("actions", help="joint-position actions <-> end-effector pose actions")
