@@ -143,7 +143,7 @@ def add_convert(subparsers) -> None:
     h5.add_argument("--no-images", action="store_true", help="do not decode and store camera frames")
     add_field(h5, HDF5ExportConfig, "source", "source attr of the written demos", choices=("real", "sim"))
     add_field(h5, HDF5ExportConfig, "overwrite", "replace an existing output file")
-    _units_args(h5, HDF5ExportConfig)
+    _units_args(h5, HDF5ExportConfig, robot_default=True)
     h5.set_defaults(func=_cmd_hdf5)
 
     ac = sub.add_parser("actions", help="joint-position actions <-> end-effector pose actions")

@@ -4,7 +4,9 @@ Each LeRobot episode becomes ``/data/demo_<i>`` written through
 ``armtwin.data.Recorder`` (so the layout is the recorder's own):
 ``actions`` and ``obs/joint_pos`` in radians (LeRobot units converted with
 ``armtwin.units.UnitConverter``), ``obs/joint_vel`` by finite differences,
-``obs/eef_pos``/``obs/eef_quat`` by SO-101 forward kinematics, the camera
+``obs/eef_pos``/``obs/eef_quat`` and ``datagen_info`` (eef and target poses, gripper action; no object
+poses: there is no scene) by forward kinematics of the dataset's arm (its LeRobot ``robot_type``:
+``so_follower`` -> SO-101, ``omx_follower`` -> OMX, see :func:`armtwin.data.robot_of`), the camera
 frames decoded from the videos (``obs/images/<cam>``), ``timestamps`` from the
 dataset and the episode's task as ``instruction``. ``armtwin teleop --leader
 replay`` replays ``actions`` on the sim follower.
@@ -19,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 
-from armtwin.assets import so101_constants as C
 from armtwin.convert.h5io import ConvertError
 from armtwin.staging import check_output, staged_file
 
@@ -28,14 +29,15 @@ from armtwin.staging import check_output, staged_file
 class HDF5ExportConfig:
     """``armtwin convert hdf5``: ``dataset_root`` (LeRobot v3.0) -> ``output`` (.h5/.hdf5).
 
-    ``use_degrees``/``calibration``: the units the dataset was recorded in (LeRobot's
-    SO101Follower default: degrees). ``images`` False skips decoding the videos.
+    ``use_degrees``/``calibration``: the units the dataset was recorded in (None: the arm's LeRobot
+    default, ``C.LEROBOT_USE_DEGREES``: degrees for the SO-101, -100..100 for the OMX; calibration None:
+    the arm's ideal or factory calibration). ``images`` False skips decoding the videos.
     """
 
     dataset_root: Path
     output: Path
     repo_id: str | None = None
-    use_degrees: bool = True
+    use_degrees: bool | None = None
     calibration: Path | None = None
     images: bool = True
     source: str = "real"
@@ -106,7 +108,8 @@ def export_hdf5(cfg: HDF5ExportConfig) -> dict:
     require("lerobot", extra="lerobot", what="armtwin convert hdf5 (reads the LeRobot dataset)")
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-    from armtwin.data import Recorder, RecorderConfig, make_env_args
+    from armtwin.assets.models import robot_model
+    from armtwin.data import Recorder, RecorderConfig, arm_datagen_row, make_env_args, robot_of
     from armtwin.envs.ik import IK
     from armtwin.units import Calibration, UnitConverter
 
@@ -116,19 +119,27 @@ def export_hdf5(cfg: HDF5ExportConfig) -> dict:
     except Exception as e:  # noqa: BLE001 - LeRobot raises many types for a bad dataset
         raise ConvertError(f"cannot open LeRobot dataset at {cfg.dataset_root}: {e}") from None
     feats = ds.meta.features
+    # The arm is the dataset's robot_type, read the way every reader of the written file will read it.
+    env_args = make_env_args("", {}, lerobot_repo_id=ds.repo_id, lerobot_robot_type=ds.meta.robot_type)
+    robot = robot_of(env_args)
+    RC = robot_model(robot).C
     for key in ("observation.state", "action"):
         if key not in feats:
             raise ConvertError(f"{cfg.dataset_root}: feature {key!r} missing; features: {', '.join(feats)}")
         names = list(feats[key]["names"] or [])
-        if names != list(C.LEROBOT_MOTOR_KEYS):
+        if names != list(RC.LEROBOT_MOTOR_KEYS):
             raise ConvertError(
-                f"{cfg.dataset_root}: {key} names {names} are not the SO-101's {list(C.LEROBOT_MOTOR_KEYS)}"
+                f"{cfg.dataset_root}: {key} names {names} are not the {RC.DISPLAY_NAME}'s {list(RC.LEROBOT_MOTOR_KEYS)}"
             )
-    calib = Calibration.load(cfg.calibration) if cfg.calibration else Calibration.default()
-    conv = UnitConverter(calib, use_degrees=cfg.use_degrees)
+    try:
+        calib = Calibration.load(cfg.calibration, robot=robot) if cfg.calibration else Calibration.default(robot)
+    except ValueError as e:
+        raise ConvertError(f"calibration {cfg.calibration}: {e}") from None
+    use_degrees = RC.LEROBOT_USE_DEGREES if cfg.use_degrees is None else cfg.use_degrees
+    conv = UnitConverter(calib, use_degrees=use_degrees)
     fps = int(ds.meta.fps)
     cams = [k for k in ds.meta.video_keys if k.startswith("observation.images.")] if cfg.images else []
-    ik = IK()
+    ik = IK(robot=robot)
 
     hf = ds.hf_dataset.with_format("numpy")
     state_all = np.asarray(hf["observation.state"], dtype=np.float64)
@@ -139,7 +150,6 @@ def export_hdf5(cfg: HDF5ExportConfig) -> dict:
 
     frames_total = 0
     with staged_file(cfg.output, exists=False) as tmp:  # the recorder refuses to touch an existing file
-        env_args = make_env_args("", {}, lerobot_repo_id=ds.repo_id, lerobot_robot_type=ds.meta.robot_type)
         rec = Recorder(RecorderConfig(path=tmp, flush_every=cfg.flush_every, env_args=env_args, fps=float(fps),
                                       source=cfg.source))
         with rec:
@@ -166,11 +176,10 @@ def export_hdf5(cfg: HDF5ExportConfig) -> dict:
                     obs = {"joint_pos": q[t], "joint_vel": qd[t], "eef_pos": pos, "eef_quat": quat}
                     if gens:
                         obs["images"] = {cam: next(g) for cam, g in gens.items()}
-                    target = ik.fk_mat(act[t])
                     rec.add_step(
                         obs, act[t], timestamp=float(ts[t]),
-                        datagen_info={"eef_pose": ik.fk_mat(q[t]), "target_eef_pose": target,
-                                      "gripper_action": act[t, 5:6]},
+                        datagen_info=arm_datagen_row(eef_pose=ik.fk_mat(q[t]), target_eef_pose=ik.fk_mat(act[t]),
+                                                     action=act[t]),
                     )
                 for g in gens.values():  # exhausting the generator runs its frame-count check
                     for _ in g:

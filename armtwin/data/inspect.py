@@ -7,20 +7,29 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from armtwin.data.reader import Recording
+from armtwin.data.reader import Recording, RecordingError
+from armtwin.data.validate import check_demo
 
 
 def summarize(path: str | Path) -> dict[str, Any]:
     """A recording's summary: file attrs, per-episode length/success/seed, dataset keys with shape and dtype.
 
     Returns ``{"path", "total", "env_args", "fps", "episodes": [{"name", "num_samples", "success", "seed",
-    "source", "instruction"}], "keys": {"actions": ((T, 6) of the first demo, dtype), ...},
-    "incomplete": [{"name", "steps"}]}``. RecordingError when the file is not a recording.
+    "source", "instruction", "error"}], "keys": {"actions": ((T, 6) of the first demo, dtype), ...},
+    "incomplete": [{"name", "steps"}], "errors": {demo: message}}``. ``error`` is None for a demo every
+    reader accepts, else :func:`~armtwin.data.validate.check_demo`'s message (e.g. no ``actions``): readers
+    refuse such a demo, so it is flagged, not summarised silently. RecordingError when the file is not a
+    recording.
     """
     with Recording(path) as rec:
         eps = []
+        errors: dict[str, str] = {}
         for view in rec:
             a = view.attrs
+            try:
+                check_demo(view)
+            except RecordingError as e:
+                errors[view.name] = str(e)
             eps.append({
                 "name": view.name,
                 "num_samples": view.num_samples,
@@ -28,6 +37,7 @@ def summarize(path: str | Path) -> dict[str, Any]:
                 "seed": int(a.get("seed", -1)),
                 "source": a.get("source", ""),
                 "instruction": a.get("instruction", ""),
+                "error": errors.get(view.name),
             })
         keys = rec.demo(eps[0]["name"]).datasets() if eps else {}
         fps = rec.fps
@@ -39,6 +49,7 @@ def summarize(path: str | Path) -> dict[str, Any]:
             "episodes": eps,
             "keys": keys,
             "incomplete": rec.incomplete(),
+            "errors": errors,
         }
 
 
@@ -66,6 +77,11 @@ def format_summary(s: Mapping[str, Any]) -> str:
         lines.append(f"  keys ({eps[0]['name']}):")
         for k, (shape, dtype) in s["keys"].items():
             lines.append(f"    {k:<48}{str(shape):<22}{dtype}")
+    if s.get("errors"):
+        lines.append("")
+        lines.append(f"  INVALID episodes ({len(s['errors'])}; every reader refuses them):")
+        for name, msg in s["errors"].items():
+            lines.append(f"    {name}: {msg}")
     if s["incomplete"]:
         lines.append("")
         lines.append("  interrupted episodes (not in /data):")

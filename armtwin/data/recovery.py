@@ -13,7 +13,7 @@ from pathlib import Path
 
 import h5py
 
-from armtwin.data.schema import CRASHED_RE, INCOMPLETE, is_demo_name
+from armtwin.data.schema import CRASHED_RE, INCOMPLETE, sort_demo_names
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def scan_incomplete(path: Path) -> tuple[dict[str, int], str | None]:
     try:
         if INCOMPLETE in f:
             inc = f[INCOMPLETE]
-            for name in sorted(k for k in inc.keys() if is_demo_name(k)):
+            for name in sort_demo_names(inc.keys()):  # crashed_<k> numbers follow the demo numbers
                 n = inc[name]
                 leftovers[name] = int(n["actions"].shape[0]) if "actions" in n else 0
                 n.visititems(lambda _, obj: None)  # every object must open (None: keep visiting)

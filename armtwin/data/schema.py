@@ -83,6 +83,37 @@ def make_env_args(env_id: str, env_kwargs: Mapping[str, Any] | None = None, **ex
     return out
 
 
+def recorded_env(env_args: Mapping[str, Any], *, where: str = "the recording") -> tuple[str, dict[str, Any]]:
+    """``env_args`` -> ``(env id, env kwargs)`` that rebuild the env a recording was made in.
+
+    The one reading of :func:`make_env_args`'s shape (replay, MimicGen generation). ValueError naming
+    ``where`` when the file was not recorded in an armtwin env (no ``type: armtwin`` or no ``env_name``)."""
+    if env_args.get("type") != "armtwin" or not env_args.get("env_name"):
+        raise ValueError(f"{where} was not recorded in an armtwin env (env_args={dict(env_args)})")
+    return str(env_args["env_name"]), dict(env_args.get("env_kwargs") or {})
+
+
+def robot_of(env_args: Mapping[str, Any]) -> str:
+    """The arm (an :mod:`armtwin.assets.models` name) a recording with these ``env_args`` is of.
+
+    Its env id's robot (``armtwin.envs.registry``); for a file without a known env id, the arm whose
+    LeRobot ``robot_type`` it names (``lerobot_robot_type``: a LeRobot dataset converted back); else the
+    SO-101 (files of other env names were all SO-101 recordings)."""
+    from armtwin.assets.models import MODELS
+    # The registry is a plain table (no MuJoCo, no task import) and imports nothing from armtwin.data.
+    from armtwin.envs.registry import TASKS
+
+    name = env_args.get("env_name")
+    if name in TASKS:
+        return TASKS[name].robot
+    robot_type = env_args.get("lerobot_robot_type")
+    if robot_type:
+        for robot, model in MODELS.items():
+            if model.C.LEROBOT_ROBOT_TYPE == robot_type:
+                return robot
+    return "so101"
+
+
 def parse_env_args(raw: Any) -> dict[str, Any]:
     """``env_args`` as stored (JSON str or bytes, or absent: None) -> dict; ValueError if not JSON."""
     if raw is None:
@@ -107,13 +138,23 @@ def datagen_row(env_info: Mapping[str, Any], *, target_eef_pose, action) -> dict
     env_info: ``{"eef_pose" (4, 4), "object_poses" {name: (4, 4)}, "subtask_term_signals" {name: int}}``.
     target_eef_pose: (4, 4) FK of the commanded joint targets (world frame). action: (6,) radians,
     the command applied (its gripper entry becomes ``gripper_action`` (1,))."""
+    row = arm_datagen_row(eef_pose=env_info["eef_pose"], target_eef_pose=target_eef_pose, action=action)
+    row["object_poses"] = {n: np.asarray(p, dtype=np.float64) for n, p in env_info["object_poses"].items()}
+    row["subtask_term_signals"] = {n: np.int8(v) for n, v in env_info["subtask_term_signals"].items()}
+    return row
+
+
+def arm_datagen_row(*, eef_pose, target_eef_pose, action) -> dict[str, Any]:
+    """One step's ``datagen_info`` without an env (no object poses, no subtask signals): the arm's fields.
+
+    For rows made from joint values alone (a LeRobot dataset converted back). eef_pose: (4, 4) FK of
+    the measured joints; target_eef_pose: (4, 4) FK of the commanded joint targets (world frame, metres);
+    action: (6,) radians (its gripper entry becomes ``gripper_action`` (1,))."""
     a = np.asarray(action, dtype=np.float64)
     return {
-        "eef_pose": np.asarray(env_info["eef_pose"], dtype=np.float64),
+        "eef_pose": np.asarray(eef_pose, dtype=np.float64),
         "target_eef_pose": np.asarray(target_eef_pose, dtype=np.float64),
         "gripper_action": a[C.NUM_JOINTS - 1 : C.NUM_JOINTS].copy(),
-        "object_poses": {n: np.asarray(p, dtype=np.float64) for n, p in env_info["object_poses"].items()},
-        "subtask_term_signals": {n: np.int8(v) for n, v in env_info["subtask_term_signals"].items()},
     }
 
 

@@ -16,39 +16,46 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.data.reader import DemoView, RecordingError, open_recording
-from armtwin.data.schema import REQUIRED_KEYS
+from armtwin.data.schema import REQUIRED_KEYS, robot_of
 
 #: What a reader that replays actions needs (a virtual arm's script, a replay leader).
 ACTIONS_ONLY: dict[str, tuple[int, ...]] = {"actions": (C.NUM_JOINTS,)}
 
-#: How far (radians) a recorded joint value may lie outside the SO-101's joint limits
-#: (``C.JOINT_LIMITS``) and still be a demo. Generous on purpose (~57 degrees): a real arm's
-#: calibration can be off by tens of degrees and recordings of the v0 format hold gripper values
-#: 0.65 rad below its limit (tests/golden); the check is there to refuse values no arm reaches
-#: (a 1e9 rad action), not to second-guess a calibration.
+#: How far (radians) a recorded joint value may lie outside its robot's joint limits (the recording's
+#: arm: ``env_args`` -> env id -> ``armtwin.envs.registry`` -> that arm's ``C.JOINT_LIMITS``, see
+#: :func:`armtwin.data.schema.robot_of`) and still be a demo: 1 rad on each side. Generous on purpose
+#: (~57 degrees): a real arm's calibration can be off by tens of degrees and recordings of the v0 format
+#: hold gripper values 0.65 rad below its limit (tests/golden); the check is there to refuse values no
+#: arm reaches (a 1e9 rad action), not to second-guess a calibration.
 JOINT_LIMIT_MARGIN_RAD: float = 1.0
 #: Datasets holding (T, 6) joint values in radians, checked against the limits.
 JOINT_KEYS: tuple[str, ...] = ("actions", "obs/joint_pos")
 
 
-def check_joint_values(values: np.ndarray, *, where: str, margin: float = JOINT_LIMIT_MARGIN_RAD) -> None:
-    """``values`` (T, 6) float, radians, JOINT_NAMES order: finite and within the joint limits
-    widened by ``margin`` on both sides; RecordingError naming ``where``, the row and the joint."""
+def check_joint_values(values: np.ndarray, *, where: str, robot: str = "so101",
+                       margin: float = JOINT_LIMIT_MARGIN_RAD) -> None:
+    """``values`` (T, 6) float, radians, the robot's ``JOINT_NAMES`` order: finite and within the joint
+    limits of ``robot`` (an :mod:`armtwin.assets.models` name) widened by ``margin`` radians (default
+    :data:`JOINT_LIMIT_MARGIN_RAD`, 1 rad) on both sides; RecordingError naming ``where``, the row, the
+    joint, its limits and the margin."""
+    from armtwin.assets.models import robot_model
+
+    RC = robot_model(robot).C
     v = np.asarray(values, dtype=np.float64)
     if v.size == 0:
         return
     bad = ~np.isfinite(v)
     if bad.any():
         t, j = (int(i) for i in np.argwhere(bad)[0])
-        raise RecordingError(f"{where}: NaN or inf ({v[t, j]}) at row {t}, joint {C.JOINT_NAMES[j]} "
+        raise RecordingError(f"{where}: NaN or inf ({v[t, j]}) at row {t}, joint {RC.JOINT_NAMES[j]} "
                              f"({int(bad.sum())} non-finite values in all)")
-    lo, hi = C.lower_limits() - margin, C.upper_limits() + margin
+    lo, hi = RC.lower_limits() - margin, RC.upper_limits() + margin
     out = (v < lo) | (v > hi)
     if out.any():
         t, j = (int(i) for i in np.argwhere(out)[0])
         raise RecordingError(
-            f"{where}: {C.JOINT_NAMES[j]} is {v[t, j]:.6g} rad at row {t}, outside its limits "
-            f"[{C.lower_limits()[j]:.3f}, {C.upper_limits()[j]:.3f}] rad by more than {margin:g} rad "
+            f"{where}: {RC.JOINT_NAMES[j]} is {v[t, j]:.6g} rad at row {t}, outside the {RC.DISPLAY_NAME}'s limits "
+            f"[{RC.lower_limits()[j]:.3f}, {RC.upper_limits()[j]:.3f}] rad by more than the {margin:g} rad margin "
             f"({int(out.sum())} values out of range in all)"
         )
 
@@ -101,7 +108,8 @@ def check_demo(
     any width in ``action_dims``: 6 joint targets, 8 for end-effector actions), ``num_samples``
     against the rows, equal lengths of ``obs/joint_pos``, ``timestamps`` and every camera,
     cameras as (T, H, W, 3) uint8, and joint values (``JOINT_KEYS``) finite and within the joint
-    limits by ``JOINT_LIMIT_MARGIN_RAD`` (other actions: finite). Raises RecordingError naming the
+    limits of the recording's arm (:func:`~armtwin.data.schema.robot_of` of its ``env_args``) by
+    ``JOINT_LIMIT_MARGIN_RAD`` (1 rad; other actions: finite). Raises RecordingError naming the
     file, demo and key."""
     where = view.where
     for key, tail in required.items():
@@ -136,7 +144,7 @@ def check_demo(
             continue
         ds = view.dataset(key)
         if ds.ndim == 2 and ds.shape[1] == C.NUM_JOINTS:
-            check_joint_values(ds[()], where=f"{where}/{key}")
+            check_joint_values(ds[()], where=f"{where}/{key}", robot=robot_of(view.recording.env_args))
         elif not np.isfinite(np.asarray(ds[()], dtype=np.float64)).all():  # e.g. (T, 8) end-effector actions
             raise RecordingError(f"{where}/{key}: holds non-finite values (NaN or inf)")
     return T, cams

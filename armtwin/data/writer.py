@@ -40,6 +40,7 @@ from typing import Any, Mapping
 import h5py
 import numpy as np
 
+from armtwin.data.reader import RecordingError
 from armtwin.data.recovery import recover_incomplete, scan_incomplete
 from armtwin.data.schema import (
     DATA, INCOMPLETE, SOURCES, as_row, demo_index, demo_name, flatten, is_demo_name, parse_env_args,
@@ -49,6 +50,30 @@ from armtwin.staging import staged_file
 log = logging.getLogger(__name__)
 
 COMPRESSIONS = (None, "gzip", "lzf")
+
+_ANY = object()
+
+
+def check_resumable(path, recorded: Mapping[str, Any], *, env_id: str | None, image_size: Any = _ANY) -> None:
+    """Refuse (RecordingError) to append a session of env ``env_id`` to ``path``, whose ``env_args`` are
+    ``recorded``, when the file records another env; with ``image_size`` ((H, W) or None: no cameras),
+    also when the file's env was recorded with another image size. A file without an env name (or a
+    session without one) is not refused. The one resume check: the writer and ``teleop --resume``'s
+    config both call it."""
+    name = recorded.get("env_name")
+    if name and name != env_id:
+        raise RecordingError(f"cannot resume {path}: it records env {name!r}, not {env_id!r}")
+    kw = recorded.get("env_kwargs") or {}
+    if image_size is _ANY or "image_size" not in kw:
+        return
+    old = None if kw["image_size"] is None else tuple(int(v) for v in kw["image_size"])
+    new = None if image_size is None else tuple(int(v) for v in image_size)
+    if old != new:
+        def fmt(s):
+            return "none" if s is None else f"{s[0]}x{s[1]}"
+
+        raise RecordingError(f"cannot resume {path}: it was recorded with --image-size {fmt(old)}, "
+                             f"not {fmt(new)}; pass --image-size {fmt(old)}")
 
 
 def armtwin_version() -> str:
@@ -185,13 +210,12 @@ class Recorder:
             raise ValueError(f"{path} is not an armtwin/robomimic recording: it has no /data group")
         data = f[DATA]
         if self.config.env_args is not None and "env_args" in data.attrs:
-            old = parse_env_args(data.attrs["env_args"])
             new = json.loads(json.dumps(dict(self.config.env_args)))
-            if old and old.get("env_name") != new.get("env_name"):
+            try:
+                check_resumable(path, parse_env_args(data.attrs["env_args"]), env_id=new.get("env_name"))
+            except ValueError:
                 f.close()
-                raise ValueError(
-                    f"cannot resume {path}: it records env {old.get('env_name')!r}, not {new.get('env_name')!r}"
-                )
+                raise
         self.recovered = recover_incomplete(f, path, leftovers, damaged, keep=self.config.keep_incomplete)
         f.flush()
         return f

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from armtwin.data import DemoView, RecordingError, open_recording, write_subset
+from armtwin.data import ACTIONS_ONLY, DemoView, RecordingError, check_demo, open_recording, write_subset
 from armtwin.envs.registry import get_task_spec
 from armtwin.envs.task_spec import TaskSpec
 from armtwin.staging import check_output
@@ -142,6 +142,15 @@ def _env_id_of(rec) -> str | None:
         return None
 
 
+def _check(demo: DemoView) -> None:
+    """The demo is one every reader accepts (``actions`` present, lengths agree, joint values within the
+    arm's limits: :func:`armtwin.data.check_demo`); MimicDataError with its message otherwise."""
+    try:
+        check_demo(demo, required=ACTIONS_ONLY)
+    except RecordingError as e:
+        raise MimicDataError(str(e)) from None
+
+
 def _read_signals(demo: DemoView) -> dict[str, np.ndarray]:
     return {k: np.asarray(v) for k, v in demo.tree("datagen_info/subtask_term_signals").items()}
 
@@ -188,7 +197,8 @@ def annotate_file(
     ``env_id`` defaults to the file's ``env_args``. The output is written to a temporary path and
     renamed, so a failure leaves no partial file. An existing ``out_path`` is replaced only with
     ``overwrite``; OUT is never IN (:func:`armtwin.staging.check_output`, OutputError, a ValueError).
-    Raises MimicDataError if nothing could be annotated.
+    Raises MimicDataError if nothing could be annotated, or naming the demo when one fails
+    :func:`armtwin.data.check_demo` (e.g. has no ``actions``): nothing is written then.
     """
     check_output(out_path, [in_path], overwrite=overwrite, what="OUT")
     method = "auto" if boundaries is None else "manual"
@@ -209,6 +219,8 @@ def annotate_file(
             if unknown:
                 raise MimicDataError(f"--boundaries names demo(s) not in the file: {', '.join(unknown)}; "
                                      f"demos: {', '.join(demos)}")
+        for demo in rec:  # a malformed demo fails the file (as it fails generation), it is not left out
+            _check(demo)
         report = AnnotationReport(env_id=env_id, method=method)
         for name in rec.non_demo_groups():
             report.skipped[name] = "not a demo_<i> group"
@@ -272,8 +284,8 @@ class SourceDemo:
 def load_sources(path: str, spec: TaskSpec) -> list[SourceDemo]:
     """Read and validate an annotated file against ``spec``.
 
-    Raises MimicDataError saying exactly what is missing or inconsistent (no /data, a demo without
-    ``subtask_boundaries``, a missing ``datagen_info`` dataset, wrong shapes, boundaries that do not
+    Raises MimicDataError saying exactly what is missing or inconsistent (no /data, a demo that fails
+    :func:`armtwin.data.check_demo` (e.g. without ``actions``), a demo without ``subtask_boundaries``, a missing ``datagen_info`` dataset, wrong shapes, boundaries that do not
     tile the demo, subtask objects that differ from the spec).
     """
     try:
@@ -287,6 +299,7 @@ def load_sources(path: str, spec: TaskSpec) -> list[SourceDemo]:
         sources = []
         for g in rec:
             name, where, attrs = g.name, g.where, g.attrs
+            _check(g)
             if "subtask_boundaries" not in attrs:
                 raise MimicDataError(f"{where}: no 'subtask_boundaries' attr; annotate the file first "
                                      f"(armtwin mimic annotate IN.h5 OUT.h5 --auto)")

@@ -132,11 +132,11 @@ class GenerateConfig:
 
 
 def _source_env_kwargs(path: str) -> dict:
-    from armtwin.data import read_env_args
+    from armtwin.data import read_env_args, recorded_env
 
     try:
-        return dict(read_env_args(path).get("env_kwargs", {}) or {})
-    except ValueError:  # load_sources has validated the file; env_args that are not JSON carry nothing over
+        return recorded_env(read_env_args(path), where=path)[1]
+    except ValueError:  # load_sources has validated the file; env_args of no armtwin env carry nothing over
         return {}
 
 

@@ -54,6 +54,7 @@ def run_policy(*, policy: str | Path, keys: bool = False, cameras=(), twin_camer
     ``record``, ``hz``...); ``image_size`` defaults to the policy's. cameras / twin_cameras (``--target
     real``): see :func:`real_cameras`.
     """
+    from armtwin.policy.leader import POLICY_LEADERS
     from armtwin.teleop.factory import TeleopConfig, run_teleop
 
     if cameras or twin_cameras is not None:
@@ -63,4 +64,4 @@ def run_policy(*, policy: str | Path, keys: bool = False, cameras=(), twin_camer
                                               hz=teleop.get("hz") or 30.0)
     teleop.setdefault("image_size", policy_image_size(policy))
     cfg = TeleopConfig(leader="policy", policy=policy, **teleop)
-    return run_teleop(cfg, keys=keys)
+    return run_teleop(cfg, keys=keys, builders=POLICY_LEADERS)

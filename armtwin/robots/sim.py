@@ -238,13 +238,11 @@ class SimFollower(Follower):
 
     @property
     def env_args(self) -> dict[str, Any]:
-        """``data.attrs["env_args"]`` for recordings: env id and the kwargs that rebuild this env."""
-        env_config = getattr(self.unwrapped, "config", None)
-        if env_config is not None and hasattr(env_config, "to_kwargs"):
-            kw = env_config.to_kwargs()
-        else:
-            kw = dict(self.config.env_kwargs, ctrl_dt=self.config.ctrl_dt)
-        return {"env_name": self.config.env_id, "type": "armtwin", "env_kwargs": kw}
+        """``data.attrs["env_args"]`` for recordings (:func:`armtwin.data.make_env_args`): the env id and the
+        env config's kwargs (``EnvConfig.to_kwargs()``), which rebuild this env."""
+        from armtwin.data import make_env_args
+
+        return make_env_args(self.config.env_id, self.unwrapped.config.to_kwargs())
 
     def recording_frame(self) -> dict[str, Any]:
         """What the recorder stores before the next action: ``obs`` (env obs, radians, images),
@@ -254,11 +252,11 @@ class SimFollower(Follower):
         return {"obs": obs, "state": u.get_state(), "datagen_info": u.get_datagen_info()}
 
     def target_pose(self, q) -> np.ndarray:
-        """(4, 4) gripper site pose that joint targets q (6,) rad aim at (FK), base/world frame."""
+        """(4, 4) gripper site pose that joint targets q (6,) rad aim at (FK of the env's arm), base/world frame."""
         if self._fk is None:
             from armtwin.envs.ik import IK
 
-            self._fk = IK()
+            self._fk = IK(robot=self.config.robot)
         return self._fk.fk_mat(q)
 
     def _check(self):

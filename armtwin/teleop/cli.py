@@ -26,6 +26,10 @@ def _cmd_inspect(args) -> int:
         print(json.dumps(s, indent=2, default=list))
     else:
         print(format_summary(s))
+    if s["errors"]:  # a demo every reader refuses is a finding, not a detail of the summary
+        print(f"armtwin inspect: {'error' if args.check else 'warning'}: {args.file}: {len(s['errors'])} invalid "
+              "episode(s) that every reader refuses: " + "; ".join(s["errors"].values()), file=sys.stderr)
+        return 1 if args.check else 0
     return 0
 
 
@@ -33,10 +37,13 @@ def add_inspect(subparsers) -> None:
     p = subparsers.add_parser(
         "inspect",
         help="summarise an HDF5 recording (episodes, lengths, success, keys, shapes)",
-        description="Summarise an armtwin/robomimic HDF5 recording.",
+        description="Summarise an armtwin/robomimic HDF5 recording. Demos that every reader refuses (e.g. one "
+                    "without actions) are listed as invalid, with a warning on stderr; with --check the exit "
+                    "status is then 1.",
     )
     p.add_argument("file", help="the .h5/.hdf5 recording")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--check", action="store_true", help="exit 1 when a demo is invalid (every reader refuses it)")
     p.set_defaults(func=_cmd_inspect)
 
 
@@ -80,7 +87,10 @@ def _cmd_teleop(args) -> int:
     from armtwin.robots.safety import SafetyStop
 
     try:
-        loop = run_teleop(cfg, keys=not args.headless)
+        builders = None
+        if cfg.leader == "policy":  # built by armtwin.policy, above teleop (docs/architecture.md, Layers)
+            from armtwin.policy.leader import POLICY_LEADERS as builders
+        loop = run_teleop(cfg, keys=not args.headless, builders=builders)
     except SafetyStop as e:  # stopped before the loop ran (e.g. the first observation at reset)
         print(f"armtwin teleop: the safety layer stopped the follower: {e}", file=sys.stderr)
         return 1

@@ -4,7 +4,7 @@
 recorder, loop). The follower comes from :func:`armtwin.robots.factory.make_follower`, always
 behind :class:`armtwin.robots.safety.SafeFollower` (joint limits, per-step clamp, watchdog, NaN
 hold), sim or real alike; ``TARGETS`` maps ``--target`` to the function that builds it and its
-:class:`EpisodeSide`, ``LEADERS`` maps ``--leader`` to the function that builds the leader.
+:class:`EpisodeSide`; the leaders' builders (``LEADERS``, ``--leader``) are :mod:`armtwin.teleop.leader_builders`.
 """
 
 from __future__ import annotations
@@ -14,16 +14,14 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from armtwin.cli_fields import check_count, check_image_size, check_number
-from armtwin.robots.registry import ROBOTS
 from armtwin.staging import check_output
+from armtwin.teleop.leader_builders import ARM_LEADERS, EXTERNAL_LEADERS, LEADERS, LeaderBuilder
 
-
-#: Leader arms are the robots of ``armtwin.robots.registry`` (LeRobot's leader driver of each).
-ARM_LEADERS = tuple(ROBOTS)
-LEADER_KINDS = (*ARM_LEADERS, "keyboard", "scripted", "replay", "net", "policy")
+#: ``--leader`` choices: the arms of ``armtwin.robots.registry``, then keyboard, scripted, replay, net, policy.
+LEADER_KINDS = (*LEADERS, *EXTERNAL_LEADERS)
 TARGET_KINDS = ("sim", "real")
 COMPRESSIONS = ("none", "gzip", "lzf")
 
@@ -195,24 +193,14 @@ def _check_replay(path, demo) -> None:
 
 
 def _check_resume(cfg: "TeleopConfig") -> int | None:
-    """--resume: the file is a recording of this env with this image size; returns the seed to
-    continue from (one past the largest recorded seed, at least ``cfg.seed``), None without seeds."""
-    from armtwin.data import RecordingError, open_recording
+    """--resume: the file is a recording of this env (with this image size, in sim; the writer's own
+    :func:`armtwin.data.check_resumable`); returns the seed to continue from (one past the largest
+    recorded seed, at least ``cfg.seed``), None without seeds."""
+    from armtwin.data import check_resumable, open_recording
 
     with open_recording(cfg.record) as rec:
-        args = rec.env_args
-        name = args.get("env_name")
-        if name and name != cfg.env_id:
-            raise RecordingError(f"cannot resume {cfg.record}: it records env {name!r}, not {cfg.env_id!r}")
-        kw = args.get("env_kwargs") or {}
-        if cfg.target == "sim" and "image_size" in kw:
-            old = None if kw["image_size"] is None else tuple(int(v) for v in kw["image_size"])
-            if old != cfg.image_size:
-                def fmt(s):
-                    return "none" if s is None else f"{s[0]}x{s[1]}"
-
-                raise RecordingError(f"cannot resume {cfg.record}: it was recorded with --image-size {fmt(old)}, "
-                                     f"not {fmt(cfg.image_size)}; pass --image-size {fmt(old)}")
+        check_resumable(cfg.record, rec.env_args, env_id=cfg.env_id,
+                        **({"image_size": cfg.image_size} if cfg.target == "sim" else {}))
         seeds = [int(v.attrs["seed"]) for v in rec if "seed" in v.attrs and int(v.attrs["seed"]) >= 0]
     if cfg.seed is None:
         return None
@@ -284,82 +272,25 @@ def _real_target(cfg: TeleopConfig):
 TARGETS: dict[str, Callable[[TeleopConfig], tuple]] = {"sim": _sim_target, "real": _real_target}
 
 
-# ------------------------------------------------------------------ leaders
+def _leader_builder(kind: str, builders: Mapping[str, LeaderBuilder] | None) -> LeaderBuilder:
+    table = {**LEADERS, **(builders or {})}
+    if kind not in table:  # a kind teleop knows by name, built by an upper package
+        raise ValueError(f"the {kind!r} leader is built by {EXTERNAL_LEADERS[kind]}: pass its builders to "
+                         f"build_session / run_teleop (builders=); armtwin run and armtwin teleop do")
+    return table[kind]
 
 
-def _arm_leader(cfg, follower, side):
-    from armtwin.robots.real import RealLeader, RealLeaderConfig
+def build_session(cfg: TeleopConfig, *, builders: Mapping[str, LeaderBuilder] | None = None) -> Session:
+    """Follower (SafeFollower around sim or real), its side, the leader, the recorder and the loop.
 
-    return RealLeader(
-        RealLeaderConfig(port=cfg.port, id=cfg.leader_id, calibration_dir=cfg.leader_calibration_dir,
-                         use_degrees=cfg.use_degrees, restore_calibration=cfg.restore_calibration, robot=cfg.leader)
-    )
-
-
-def _keyboard_leader(cfg, follower, side):
-    from armtwin.teleop.leaders import KeyboardLeader, KeyboardLeaderConfig
-
-    leader = KeyboardLeader(KeyboardLeaderConfig(use_degrees=cfg.use_degrees))
-    leader.converter = side.converter  # speak the follower's units
-    return leader
-
-
-def _scripted_leader(cfg, follower, side):
-    from armtwin.teleop.leaders import ExpertLeader
-
-    return ExpertLeader(side.sim, noise=cfg.expert_noise, seed=cfg.seed)
-
-
-def _replay_leader(cfg, follower, side):
-    from armtwin.teleop.leaders import ReplayLeader
-
-    leader = ReplayLeader(cfg.replay, cfg.replay_demo, use_degrees=cfg.use_degrees)
-    leader.converter = side.converter
-    return leader
-
-
-def _net_leader(cfg, follower, side):
-    from armtwin.teleop.net import NetLeader, NetLeaderConfig
-
-    return NetLeader(cfg.net_leader or NetLeaderConfig(listen=cfg.net_listen, wait_first_s=cfg.net_wait_s))
-
-
-def _policy_leader(cfg, follower, side):
-    from armtwin.policy.features import environment_state
-    from armtwin.policy.local import policy_robot_type
-    from armtwin.policy.source import PolicyLeader, make_backend
-
-    sim = getattr(side, "sim", None)  # only a simulated follower knows where the objects are
-    if sim is not None and not follower.is_connected:
-        follower.connect()  # the task text and the environment state's size need the built scene
-    leader = PolicyLeader(
-        make_backend(cfg.policy, device=cfg.policy_device, policy_server=cfg.policy_server), task=side.instruction,
-        environment_state=None if sim is None else (lambda: environment_state(sim.last_obs)),
-        trained_on=policy_robot_type(cfg.policy),
-    )
-    # before anything moves; the arm's robot_type: a policy of another arm's data is refused
-    leader.check(follower.observation_features, robot_type=side.converter.C.LEROBOT_ROBOT_TYPE)
-    return leader
-
-
-LEADERS: dict[str, Callable] = {
-    **{arm: _arm_leader for arm in ARM_LEADERS},
-    "keyboard": _keyboard_leader,
-    "scripted": _scripted_leader,
-    "replay": _replay_leader,
-    "net": _net_leader,
-    "policy": _policy_leader,
-}
-
-
-def build_session(cfg: TeleopConfig) -> Session:
-    """Follower (SafeFollower around sim or real), its side, the leader, the recorder and the loop."""
+    builders: leader kinds built outside teleop (``armtwin.policy.leader.POLICY_LEADERS`` for
+    ``--leader policy``), merged over :data:`~armtwin.teleop.leader_builders.LEADERS`."""
     from armtwin.teleop.loop import ControlLoop, LoopConfig
     from armtwin.data import Recorder, RecorderConfig
 
     built, side, default_reset_s = TARGETS[cfg.target](cfg)
     follower = built.follower
-    leader = LEADERS[cfg.leader](cfg, follower, side)
+    leader = _leader_builder(cfg.leader, builders)(cfg, follower, side)
     loop_cfg = LoopConfig(
         hz=cfg.hz,
         episodes=cfg.episodes,
@@ -423,12 +354,12 @@ def _stop_on_signals(loop):
             signal.signal(sig, h)
 
 
-def run_teleop(cfg: TeleopConfig, *, keys: bool = False):
+def run_teleop(cfg: TeleopConfig, *, keys: bool = False, builders: Mapping[str, LeaderBuilder] | None = None):
     """Build the session, run the loop (reading keys from the terminal when ``keys``), close; returns
     the loop. A stop signal (STOP_SIGNALS) while it runs ends it like the stop key: the episode being
     recorded is kept (a failure unless the task reports success), the summary is printed, and
     ``loop.stop_signal`` names the signal."""
-    session = build_session(cfg)
+    session = build_session(cfg, builders=builders)
     failed = True
     try:
         with _stop_on_signals(session.loop):
@@ -456,10 +387,11 @@ def run_publish(cfg: TeleopConfig, address: str) -> int:
     from armtwin.teleop.net import run_publisher
     from armtwin.units import UnitConverter
 
-    class _NoSide:
+    class _NoSide:  # what a leader builder reads of an EpisodeSide
         converter = UnitConverter(use_degrees=cfg.use_degrees)
+        sim = None
 
-    leader = LEADERS[cfg.leader](cfg, None, _NoSide())
+    leader = _leader_builder(cfg.leader, None)(cfg, None, _NoSide())  # a policy needs a follower to act on
     leader.connect()
     try:
         return run_publisher(leader, address, hz=cfg.hz, duration_s=cfg.duration_s)

@@ -26,15 +26,12 @@ class ReplayReport:
 def make_env_from_recording(path: str | Path, *, image_size=None):
     """The env a recording was made in (``env_args``), with ``image_size`` overridden (None: no cameras)."""
     import armtwin.envs
-    from armtwin.data import read_env_args
+    from armtwin.data import read_env_args, recorded_env
 
-    args = read_env_args(path)
-    if args.get("type") != "armtwin" or "env_name" not in args:
-        raise ValueError(f"{path} was not recorded in an armtwin env (env_args={args})")
-    kwargs = dict(args.get("env_kwargs") or {})
+    env_id, kwargs = recorded_env(read_env_args(path), where=str(path))
     kwargs["image_size"] = image_size
     kwargs.pop("render_mode", None)
-    return armtwin.envs.make(args["env_name"], **kwargs)
+    return armtwin.envs.make(env_id, **kwargs)
 
 
 def replay_in_sim(path: str | Path, demo: int | str = 0, *, env=None) -> ReplayReport:

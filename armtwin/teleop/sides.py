@@ -18,8 +18,9 @@ from armtwin.data.schema import datagen_row
 class EpisodeSide(Protocol):
     """What the loop needs from the follower side to run and record episodes.
 
-    source: "sim" | "real". converter: contract units <-> radians of this follower.
-    instruction: task text. env_args: ``data.attrs["env_args"]``. reset(seed, state) resets the
+    source: "sim" | "real". converter: contract units <-> radians of this follower. sim: the
+    :class:`armtwin.robots.sim.SimFollower` when the follower is simulated, None on a real arm (sim-bound
+    leaders, the expert and a policy's environment state, read the scene through it). instruction: task text. env_args: ``data.attrs["env_args"]``. reset(seed, state) resets the
     scene (returns the seed used or None). frame(observation) -> {"obs", "state", "datagen_info"}
     before the action. sent_radians(sent) -> (6,) rad, the command really applied.
     complete(frame, sent_rad) adds action-dependent datagen info.
@@ -29,6 +30,7 @@ class EpisodeSide(Protocol):
 
     source: str
     converter: Any
+    sim: Any  # SimFollower | None
 
     @property
     def instruction(self) -> str: ...
@@ -92,6 +94,7 @@ class RealSide:
     """Episodes on a real arm: no reset (a reset period instead), joint positions and camera frames only."""
 
     source = "real"
+    sim = None  # no simulated scene behind a real arm
 
     def __init__(self, converter, *, instruction: str = "", env_args: dict | None = None):
         self.converter = converter

@@ -1,0 +1,73 @@
+"""The leaders of ``armtwin teleop`` (``--leader``), one builder each: ``LEADERS[kind](cfg, follower, side)``.
+
+``cfg`` is the session's :class:`armtwin.teleop.factory.TeleopConfig`, ``follower`` the SafeFollower the
+loop drives (None when only publishing: ``armtwin teleop --publish``), ``side`` its
+:class:`armtwin.teleop.sides.EpisodeSide` (a leader speaks the follower's units, ``side.converter``;
+sim-bound leaders use ``side.sim``). :func:`armtwin.teleop.factory.build_session` picks one; the leader
+arms are the robots of :mod:`armtwin.robots.registry` (LeRobot's leader driver of each).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+from armtwin.robots.registry import ROBOTS
+
+class LeaderBuilder(Protocol):
+    """Builds one leader kind: ``(cfg, follower, side) -> Leader`` (see the module docstring)."""
+
+    def __call__(self, cfg, follower, side): ...
+
+
+#: Leader arms are the robots of ``armtwin.robots.registry`` (LeRobot's leader driver of each).
+ARM_LEADERS = tuple(ROBOTS)
+
+
+def _arm_leader(cfg, follower, side):
+    from armtwin.robots.real import RealLeader, RealLeaderConfig
+
+    return RealLeader(
+        RealLeaderConfig(port=cfg.port, id=cfg.leader_id, calibration_dir=cfg.leader_calibration_dir,
+                         use_degrees=cfg.use_degrees, restore_calibration=cfg.restore_calibration, robot=cfg.leader)
+    )
+
+
+def _keyboard_leader(cfg, follower, side):
+    from armtwin.teleop.leaders import KeyboardLeader, KeyboardLeaderConfig
+
+    leader = KeyboardLeader(KeyboardLeaderConfig(use_degrees=cfg.use_degrees))
+    leader.converter = side.converter  # speak the follower's units
+    return leader
+
+
+def _scripted_leader(cfg, follower, side):
+    from armtwin.teleop.leaders import ExpertLeader
+
+    return ExpertLeader(side.sim, noise=cfg.expert_noise, seed=cfg.seed)
+
+
+def _replay_leader(cfg, follower, side):
+    from armtwin.teleop.leaders import ReplayLeader
+
+    leader = ReplayLeader(cfg.replay, cfg.replay_demo, use_degrees=cfg.use_degrees)
+    leader.converter = side.converter
+    return leader
+
+
+def _net_leader(cfg, follower, side):
+    from armtwin.teleop.net import NetLeader, NetLeaderConfig
+
+    return NetLeader(cfg.net_leader or NetLeaderConfig(listen=cfg.net_listen, wait_first_s=cfg.net_wait_s))
+
+
+LEADERS: dict[str, Callable] = {
+    **{arm: _arm_leader for arm in ARM_LEADERS},
+    "keyboard": _keyboard_leader,
+    "scripted": _scripted_leader,
+    "replay": _replay_leader,
+    "net": _net_leader,
+}
+
+#: Leader kinds whose builder an upper package passes to :func:`armtwin.teleop.factory.build_session`
+#: (``builders=``), so that teleop does not import it: kind -> the module that owns the builder.
+EXTERNAL_LEADERS: dict[str, str] = {"policy": "armtwin.policy.leader (POLICY_LEADERS)"}
