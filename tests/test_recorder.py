@@ -323,9 +323,9 @@ def test_end_episode_keep_steps_trims_the_tail_and_adds_attrs(tmp_path):
     with h5py.File(path, "r") as f:
         g = f["data/demo_0"]
         assert g.attrs["end_reason"] == "stale_input" and g.attrs["num_samples"] == 6
-        lengths = []
-        g.visititems(lambda n, o: lengths.append((n, o.shape[0])) if isinstance(o, h5py.Dataset) and n != "initial_state"
-                     else None)
-        assert {n for n, k in lengths if k != 6} == set(), lengths
+        rows = {}
+        g.visititems(lambda n, o: rows.update({n: o.shape[0]}) if isinstance(o, h5py.Dataset) else None)
+        del rows["initial_state"]  # (S,): one state, not one row per step
+        assert len(rows) > 10 and set(rows.values()) == {6}, rows
         assert f["data"].attrs["total"] == 6 + 3
         assert "end_reason" not in f["data/demo_1"].attrs

@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 def create_app(config: StudioConfig):
     """The ASGI app: pages under ``/`` (``/record``, ``/jobs``, ``/dataset``), JSON under ``/api``, websockets
     under ``/ws``, assets under ``/static``; always wrapped in :class:`~armtwin.studio.auth.RequestGate`
-    (Host and Origin checks, JSON-only state changes, and the token when the config has one). ``app.state.record`` / ``app.state.jobs`` hold the record controller and job runner."""
+    (Host and Origin checks, JSON-only state changes, and the token when the config has one).
+    ``app.state.record`` / ``app.state.jobs`` hold the record controller and job runner."""
     from fastapi import FastAPI
     from fastapi.responses import FileResponse, RedirectResponse
     from fastapi.staticfiles import StaticFiles
