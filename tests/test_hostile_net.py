@@ -193,7 +193,50 @@ def test_net_leader_port_is_exclusive():
         leader.disconnect()
 
 
+def _listening(port) -> bool:
+    """Something on this machine has a UDP socket bound to ``port`` (Linux: /proc/net/udp)."""
+    with open("/proc/net/udp") as f:
+        return any(line.split()[1].endswith(f":{port:04X}") for line in list(f)[1:])
+
+
+def _publish_for(port, values, phases, hz=30.0, wait_listener_s=0.0):
+    """A thread publishing ``values`` (LeRobot dict) at ``hz``, one fresh publisher (numbering from 1)
+    per entry of ``phases`` (seconds), 0.4 s of silence between them (longer than the leader's
+    ``stale_s``: the new numbering is a sequence reset), then silent for good. With
+    ``wait_listener_s`` it first waits (up to that long) for the port to be bound."""
+    import threading
+
+    def run():
+        deadline = time.monotonic() + wait_listener_s
+        while wait_listener_s and not _listening(port) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        for i, duration_s in enumerate(phases):
+            if i:
+                time.sleep(0.4)
+            pub = NetPublisher(f"127.0.0.1:{port}")
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < duration_s:
+                pub.publish(values)
+                time.sleep(1.0 / hz)
+            pub.close()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+def _start_pose():
+    sim = SimFollower(SimFollowerConfig(env_id=ENV, image_size=None, ctrl_dt=1.0 / 30))
+    try:
+        sim.connect()
+        return sim.converter.to_lerobot_dict(sim.converter.to_radians(sim.get_observation()))
+    finally:
+        sim.disconnect()
+
+
 def test_silent_network_ends_the_episode_after_a_bounded_hold(tmp_path):
+    """The stream publishes for 1 s and goes silent: the episode ends after the bounded hold, kept as a
+    failure marked end_reason=stale_input, and without the hold-only steps after the last datagram."""
     from armtwin.data import Recorder, RecorderConfig, open_recording
 
     port = free_port()
@@ -201,11 +244,10 @@ def test_silent_network_ends_the_episode_after_a_bounded_hold(tmp_path):
     leader.connect()
     sim = SimFollower(SimFollowerConfig(env_id=ENV, image_size=None, ctrl_dt=1.0 / 30))
     follower = SafeFollower(sim, SafetyConfig.for_converter(sim.converter))
-    pub = NetPublisher(f"127.0.0.1:{port}")
     try:
         sim.connect()
-        start = sim.converter.to_radians(follower.get_observation())
-        pub.publish(sim.converter.to_lerobot_dict(start))
+        start = sim.converter.to_lerobot_dict(sim.converter.to_radians(follower.get_observation()))
+        pub = _publish_for(port, start, [1.0])
         assert _wait_for(lambda: (leader._drain(), leader._last)[1] is not None)
         t0 = time.monotonic()
         with Recorder(RecorderConfig(tmp_path / "net.h5", env_args=sim.env_args)) as rec:
@@ -213,13 +255,42 @@ def test_silent_network_ends_the_episode_after_a_bounded_hold(tmp_path):
                                LoopConfig(hz=30, duration_s=20.0, end_on_success=False, print_summary=False))
             loop.run()
         elapsed = time.monotonic() - t0
+        pub.join(5)
     finally:
-        pub.close()
         leader.disconnect()
         sim.disconnect()
     # Ended after the default bounded hold (stale_end_s, 2 s), not at the 20 s duration.
     assert leader.config.stale_end_s == 2.0 and elapsed < 10.0
     assert loop.input_lost and "input is lost" in loop.input_lost
     assert len(loop.results) == 1 and loop.results[0].success is False
+    assert loop.results[0].end_reason == "stale_input"
+    # The 2 s of holds (about 60 ticks at 30 Hz; fewer on a loaded machine) are not in the demo.
+    assert loop.stale_trimmed >= 15 and loop.episode_steps == loop.results[0].steps + loop.stale_trimmed
     with open_recording(tmp_path / "net.h5") as r:
         assert len(r.demo_names) == 1
+    import h5py  # reading raw attributes of the written file, as a reader of the format would
+
+    with h5py.File(tmp_path / "net.h5", "r") as f:
+        g = f["data/demo_0"]
+        assert g.attrs["end_reason"] == "stale_input" and not g.attrs["success"]
+        assert g.attrs["num_samples"] == loop.results[0].steps == len(g["actions"]) == len(g["timestamps"])
+        assert len(g["states"]) == loop.results[0].steps
+        # The last kept step is within the 1 s the publisher ran, not 2 s of holds later.
+        assert g["timestamps"][-1] < 1.5, g["timestamps"][-1]
+
+
+def test_stale_stream_ends_the_session_nonzero_with_its_counters(tmp_path, capsys):
+    """``armtwin teleop --leader net``: a publisher that restarts once (a sequence reset) and then goes
+    silent; the run exits 1 saying the input went stale, and the summary has the sequence resets."""
+    from armtwin.cli import main
+
+    port = free_port()
+    pub = _publish_for(port, _start_pose(), [0.7, 0.7], wait_listener_s=60)
+    rc = main(["teleop", "--leader", "net", "--listen", f"127.0.0.1:{port}", "--target", "sim", "--env", ENV,
+               "--headless", "--hz", "30", "--image-size", "none", "--record", str(tmp_path / "out.h5"),
+               "--duration", "30"])
+    pub.join(5)
+    out, err = capsys.readouterr()
+    assert rc == 1, (out, err)
+    assert "input went stale" in err and "end_reason=stale_input" in err
+    assert f"net leader on 127.0.0.1:{port}:" in out and "1 sequence resets" in out, out

@@ -304,3 +304,28 @@ def test_resume_drops_an_unreadable_interrupted_episode(tmp_path):
     assert summarize(path)["incomplete"] == []
     with h5py.File(path, "r") as f:
         assert "damaged_incomplete_0" in f  # set aside, not deleted
+
+
+def test_end_episode_keep_steps_trims_the_tail_and_adds_attrs(tmp_path):
+    """``end_episode(keep_steps=, attrs=)``: the rows after ``keep_steps`` are gone from every dataset
+    (flushed or buffered), the file's total counts the kept rows, and the end-time attributes are stored."""
+    path = tmp_path / "rec.h5"
+    with Recorder(RecorderConfig(path, env_args=ENV_ARGS, flush_every=4)) as rec:
+        rec.begin_episode(seed=5, instruction="lift the cube")
+        for t in range(11):  # 8 rows flushed, 3 buffered
+            obs, a, s, dg = make_step(5, t)
+            rec.add_step(obs, a, state=s, datagen_info=dg, timestamp=t / 30)
+        with pytest.raises(ValueError, match="keep_steps must be 1..11"):
+            rec.end_episode(False, keep_steps=0)
+        assert rec.end_episode(False, attrs={"end_reason": "stale_input"}, keep_steps=6) == "demo_0"
+        record(rec, 6, 3)
+    check_episode(path, "demo_0", 5, 6)
+    with h5py.File(path, "r") as f:
+        g = f["data/demo_0"]
+        assert g.attrs["end_reason"] == "stale_input" and g.attrs["num_samples"] == 6
+        rows = {}
+        g.visititems(lambda n, o: rows.update({n: o.shape[0]}) if isinstance(o, h5py.Dataset) else None)
+        del rows["initial_state"]  # (S,): one state, not one row per step
+        assert len(rows) > 10 and set(rows.values()) == {6}, rows
+        assert f["data"].attrs["total"] == 6 + 3
+        assert "end_reason" not in f["data/demo_1"].attrs

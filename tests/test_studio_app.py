@@ -19,6 +19,15 @@ from armtwin.studio.jobs import REGISTRY  # noqa: E402
 from convert_data import write_synthetic_recording  # noqa: E402
 
 
+JSON = {"content-type": "application/json"}
+
+
+def _client(cfg: StudioConfig) -> TestClient:
+    """A test client that reaches the app at its served address (the request gate checks the Host).
+    Its websockets need the full ``ws://host:port/...`` address (TestClient ignores base_url there)."""
+    return TestClient(create_app(cfg), base_url=f"http://{cfg.host}:{cfg.port or 8000}")
+
+
 def test_default_bind_rule():
     assert is_default_bind("127.0.0.1") and is_default_bind("::1") and is_default_bind("localhost")
     assert not is_default_bind("127.0.0.2") and not is_default_bind("0.0.0.0") and not is_default_bind("192.168.1.5")
@@ -27,30 +36,30 @@ def test_default_bind_rule():
 def test_non_default_bind_needs_the_token(tmp_path):
     cfg = StudioConfig(host="127.0.0.2", port=0, root=tmp_path)
     assert cfg.token and len(cfg.token) >= 16, "a token is generated for a non-default bind"
-    c = TestClient(create_app(cfg))
+    c = _client(cfg)
     assert c.get("/api/datasets").status_code == 401
     assert c.get("/api/datasets", headers={"x-armtwin-token": "wrong-token"}).status_code == 401
     assert c.get("/static/common.js").status_code == 401
     with pytest.raises(Exception):
-        with c.websocket_connect("/ws/record") as ws:
+        with c.websocket_connect("ws://127.0.0.2:8000/ws/record") as ws:
             ws.receive_text()
     r = c.get(f"/api/datasets?token={cfg.token}")
     assert r.status_code == 200 and "armtwin_token" in r.headers["set-cookie"]
     assert c.get("/api/datasets").status_code == 200, "the cookie set by the first request carries the token"
-    with c.websocket_connect("/ws/record") as ws:
+    with c.websocket_connect("ws://127.0.0.2:8000/ws/record") as ws:
         assert '"type": "status"' in ws.receive_text()
 
 
 def test_default_bind_has_no_token(tmp_path):
     cfg = StudioConfig(port=0, root=tmp_path)
     assert cfg.token is None
-    assert TestClient(create_app(cfg)).get("/api/datasets").status_code == 200
+    assert _client(cfg).get("/api/datasets").status_code == 200
 
 
 def test_dataset_listing_episode_and_bad_file(tmp_path):
     write_synthetic_recording(tmp_path / "rec.h5", lengths=(12, 9), success=[True, False])
     (tmp_path / "broken.h5").write_bytes(b"not an hdf5 file")
-    c = TestClient(create_app(StudioConfig(port=0, root=tmp_path)))
+    c = _client(StudioConfig(port=0, root=tmp_path))
     kinds = {d["path"]: d["kind"] for d in c.get("/api/datasets").json()["datasets"]}
     assert kinds == {"rec.h5": "hdf5", "broken.h5": "hdf5"}
     eps = c.get("/api/dataset?path=rec.h5").json()["episodes"]
@@ -66,7 +75,7 @@ def test_dataset_listing_episode_and_bad_file(tmp_path):
 
 def test_filtered_copy_keeps_the_original(tmp_path):
     write_synthetic_recording(tmp_path / "rec.h5", lengths=(12, 9, 15), image_size=None)
-    c = TestClient(create_app(StudioConfig(port=0, root=tmp_path)))
+    c = _client(StudioConfig(port=0, root=tmp_path))
     r = c.post("/api/dataset/filter", json={"path": "rec.h5", "exclude": ["demo_1"], "out": "rec_f.h5"})
     assert r.status_code == 200, r.text
     with open_recording(tmp_path / "rec_f.h5") as f:
@@ -80,7 +89,7 @@ def test_filtered_copy_keeps_the_original(tmp_path):
 def test_job_registry_and_a_convert_job(tmp_path):
     assert {"mimic_generate", "convert_lerobot", "hub_push", "hub_pull", "lerobot_filter"} <= set(REGISTRY)
     write_synthetic_recording(tmp_path / "rec.h5", lengths=(20, 15), image_size=(32, 32))
-    c = TestClient(create_app(StudioConfig(port=0, root=tmp_path)))
+    c = _client(StudioConfig(port=0, root=tmp_path))
     bad = c.post("/api/jobs/convert_lerobot", json={"repo_id": "u/x"})
     assert bad.status_code == 422 and "required" in bad.json()["detail"]
     job = c.post("/api/jobs/convert_lerobot", json={"inputs": "rec.h5", "root": "ds", "vcodec": "h264"}).json()
@@ -136,7 +145,7 @@ def test_page_lost_mid_episode_keeps_the_partial_episode(tmp_path):
 def test_record_page_records_an_omx_episode(tmp_path):
     """The record page's API with the scripted leader on an OMX env and the sim target: the options list the
     OMX's envs and leader, and the episode is recorded from the OMX twin (its env id, its joint count)."""
-    c = TestClient(create_app(StudioConfig(port=0, root=tmp_path)))
+    c = _client(StudioConfig(port=0, root=tmp_path))
     opts = c.get("/api/record/options").json()
     assert {"armtwin/OMX-Lift-v0", "armtwin/OMX-PickPlace-v0"} <= set(opts["env_ids"]) and "omx" in opts["leaders"]
     assert opts["robots"]["armtwin/OMX-Lift-v0"] == "omx" and opts["robots"]["armtwin/SO101-Lift-v0"] == "so101"
@@ -146,16 +155,16 @@ def test_record_page_records_an_omx_episode(tmp_path):
                                             "record": "omx.h5", "image_size": [32, 32], "seed": 3})
     assert r.status_code == 200, r.text
     try:
-        assert c.post("/api/record/command/start").status_code == 200
+        assert c.post("/api/record/command/start", headers=JSON).status_code == 200
         t0 = time.time()
         while c.get("/api/record/status").json().get("episode_steps", 0) < 15 and time.time() - t0 < 30:
             time.sleep(0.05)
-        assert c.post("/api/record/command/success").status_code == 200
+        assert c.post("/api/record/command/success", headers=JSON).status_code == 200
         t0 = time.time()
         while c.get("/api/record/status").json().get("saved", 0) < 1 and time.time() - t0 < 10:
             time.sleep(0.05)
     finally:
-        c.post("/api/record/disconnect")
+        c.post("/api/record/disconnect", headers=JSON)
     with open_recording(tmp_path / "omx.h5") as f:
         assert f.env_id == "armtwin/OMX-Lift-v0"
         eps = list(f)
@@ -168,7 +177,7 @@ def test_connect_errors_are_readable(tmp_path):
 
     msg = explain_error(OSError(16, "Device or resource busy"), type("C", (), {"follower_port": "/dev/ttyACM1"})())
     assert "busy" in msg and "lsof /dev/ttyACM1" in msg
-    c = TestClient(create_app(StudioConfig(port=0, root=tmp_path)))
+    c = _client(StudioConfig(port=0, root=tmp_path))
     r = c.post("/api/record/connect", json={"leader": "so101"})
     assert r.status_code == 400 and "--port" in r.json()["detail"]
     r = c.post("/api/record/connect", json={"target": "real", "follower_port": "/dev/nonexistent-armtwin",
@@ -193,7 +202,7 @@ def test_an_eval_job_runs_armtwin_eval(tmp_path, tiny_act_checkpoint):
     import shutil
 
     shutil.copytree(tiny_act_checkpoint, tmp_path / "policy")
-    c = TestClient(create_app(StudioConfig(port=0, root=tmp_path)))
+    c = _client(StudioConfig(port=0, root=tmp_path))
     job = c.post("/api/jobs/eval", json={"policy": "policy", "episodes": 2, "out": "eval", "videos": 0}).json()
     t0 = time.time()
     while time.time() - t0 < 300:

@@ -364,15 +364,29 @@ class Recorder:
             rows.clear()
         ep.written += n
 
-    def end_episode(self, success: bool) -> str:
-        """Finish the open episode and move it to ``/data/demo_<i>``; returns that name."""
+    def end_episode(self, success: bool, *, attrs: Mapping[str, Any] | None = None,
+                    keep_steps: int | None = None) -> str:
+        """Finish the open episode and move it to ``/data/demo_<i>``; returns that name.
+
+        attrs: extra episode attributes known only at the end (e.g. ``end_reason``), added to
+        :meth:`begin_episode`'s. keep_steps: keep only the first ``keep_steps`` steps (1..steps),
+        dropping the tail (e.g. the holds after a leader's input went silent); None keeps all."""
         ep = self._episode
         if ep is None:
             raise RuntimeError("end_episode() needs an open episode")
         if ep.steps == 0:
             raise ValueError(f"{self.next_demo_name} has no steps; discard_episode() it instead of ending it")
+        if keep_steps is not None and not (1 <= keep_steps <= ep.steps):
+            raise ValueError(f"keep_steps must be 1..{ep.steps} (the episode's steps), got {keep_steps}")
         self._write_buffer()
         g = ep.group
+        if keep_steps is not None and keep_steps < ep.steps:
+            rows: list = []
+            g.visititems(lambda _name, obj: rows.append(obj) if isinstance(obj, h5py.Dataset) else None)
+            for ds in rows:  # every dataset of an episode has one row per step
+                ds.resize(keep_steps, axis=0)
+            ep.steps = ep.written = keep_steps
+        ep.attrs.update(dict(attrs or {}))
         if "states" in g:
             g.create_dataset("initial_state", data=g["states"][0])
         g.attrs["num_samples"] = int(ep.steps)

@@ -1,4 +1,4 @@
-"""The studio's web app: :func:`create_app` (FastAPI, the pages' routes, the token gate) and :func:`serve`."""
+"""The studio's web app: :func:`create_app` (FastAPI, the pages' routes, the request gate) and :func:`serve`."""
 
 from __future__ import annotations
 
@@ -15,14 +15,16 @@ log = logging.getLogger(__name__)
 
 def create_app(config: StudioConfig):
     """The ASGI app: pages under ``/`` (``/record``, ``/jobs``, ``/dataset``), JSON under ``/api``, websockets
-    under ``/ws``, assets under ``/static``; wrapped in :class:`~armtwin.studio.auth.TokenGate` when the
-    config has a token. ``app.state.record`` / ``app.state.jobs`` hold the record controller and job runner."""
+    under ``/ws``, assets under ``/static``; always wrapped in :class:`~armtwin.studio.auth.RequestGate`
+    (Host and Origin checks, JSON-only state changes, and the token when the config has one).
+    ``app.state.record`` / ``app.state.jobs`` hold the record controller and job runner."""
     from fastapi import FastAPI
     from fastapi.responses import FileResponse, RedirectResponse
     from fastapi.staticfiles import StaticFiles
 
     from armtwin.studio import dataset_routes, job_routes, record_routes
-    from armtwin.studio.auth import TokenGate
+    from armtwin.studio.auth import RequestGate
+    from armtwin.studio.config import is_default_bind
     from armtwin.studio.jobs import JobRunner
     from armtwin.studio.record import RecordController
 
@@ -52,7 +54,7 @@ def create_app(config: StudioConfig):
     for page in PAGES:
         app.add_api_route(f"/{page}", (lambda p=page: FileResponse(STATIC / f"{p}.html")), methods=["GET"])
 
-    return TokenGate(app, config.token) if config.token else app
+    return RequestGate(app, config.token, loopback=is_default_bind(config.host), port=config.port)
 
 
 def serve(config: StudioConfig, *, open_browser: bool = False) -> int:

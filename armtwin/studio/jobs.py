@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import multiprocessing as mp
+import os
 import queue as queue_mod
 import threading
 import time
@@ -209,10 +210,19 @@ def _install_progress(q) -> None:
     tqdm.auto.tqdm = Reporting
 
 
-def _child(kind_name: str, params: dict, root: str, q) -> None:
+def _child(kind_name: str, params: dict, root: str, q, studio_pid: int) -> None:
+    import os
     import signal
     import sys
 
+    from armtwin.lifeline import ORPHAN_EXIT, die_with_parent
+
+    # A kill -9 of the studio tells nobody: without this watch the job would run on, orphaned (its own
+    # encoders / mimic workers carry the same watch and follow it). The watch takes the parent at its
+    # call; a studio killed while this process was still starting up is caught by the check after it.
+    die_with_parent()
+    if os.getppid() != studio_pid:
+        os._exit(ORPHAN_EXIT)
     # Cancel sends SIGTERM: leave through SystemExit so finally blocks run and multiprocessing's exit
     # handler ends this job's own worker processes (encoders, mimic workers) with it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -285,8 +295,9 @@ class JobRunner:
             self._next += 1
             self._jobs[job.id] = job
         # Not a daemon: the jobs start processes of their own (video encoders, mimic workers); the
-        # runner's close() (the server's shutdown) cancels what is still running.
-        proc = self._ctx.Process(target=_child, args=(kind, params, str(self.root), q), daemon=False,
+        # runner's close() (the server's shutdown) cancels what is still running, and the child's
+        # lifeline (armtwin.lifeline) ends it if the server is killed outright.
+        proc = self._ctx.Process(target=_child, args=(kind, params, str(self.root), q, os.getpid()), daemon=False,
                                  name=f"armtwin-job-{job.id}")
         proc.start()
         self._procs[job.id] = proc

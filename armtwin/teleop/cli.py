@@ -109,9 +109,19 @@ def _cmd_teleop(args) -> int:
         return 1
     n_ok = sum(r.success for r in loop.results)
     print(f"episodes: {len(loop.results)} (success {n_ok})" + (f", recorded to {cfg.record}" if cfg.record else ""))
+    from armtwin.teleop.net import NetLeader
+
+    if isinstance(loop.leader, NetLeader):
+        print(loop.leader.summary())
     if loop.safety_stop:
         print(f"armtwin teleop: the safety layer stopped the follower: {loop.safety_stop}. It holds its last "
               "clamped goal; fix the cause (cable, power, bus) and run again.", file=sys.stderr)
+        return 1
+    if loop.input_lost:
+        print(f"armtwin teleop: the leader's input went stale: {loop.input_lost}. The episode in progress was "
+              f"kept as a failure (end_reason=stale_input) without its last {loop.stale_trimmed} hold-only steps; "
+              "the session ended. Check the publisher and the network, then run again (--resume to add to the "
+              "recording).", file=sys.stderr)
         return 1
     if loop.stop_signal is not None:
         import signal

@@ -168,6 +168,7 @@ class EpisodeResult:
     steps: int
     success: bool
     seed: int | None
+    end_reason: str | None = None  # why it ended other than by success/failure ("stale_input"), else None
 
 
 class ControlLoop:
@@ -219,6 +220,10 @@ class ControlLoop:
         self.safety_stop: str | None = None
         #: Why the leader's input was lost (``armtwin.robots.contract.StaleInput``), None: it was not.
         self.input_lost: str | None = None
+        #: Hold-only steps dropped from the end of the episode the lost input ended (0: none).
+        self.stale_trimmed = 0
+        self._fresh_steps = 0  # episode steps up to the last one whose action was fresh leader data
+        self._last_stamp: float | None = None
         #: The signal number that asked the loop to stop (set by armtwin.teleop.factory.run_teleop), or None.
         self.stop_signal: int | None = None
 
@@ -280,22 +285,29 @@ class ControlLoop:
 
     def _begin(self) -> None:
         self.episode_steps = 0
+        self._fresh_steps = 0
         self._success_streak = 0
         self._ep_t0 = time.perf_counter()
         if self.recorder is not None:
             self.recorder.begin_episode(seed=self._seed, instruction=self.side.instruction, source=self.side.source)
         self.state = "recording"
 
-    def _end(self, success: bool, keep: bool = True) -> None:
+    def _end(self, success: bool, keep: bool = True, *, reason: str | None = None,
+             keep_steps: int | None = None) -> None:
+        """reason: stored as the episode's ``end_reason`` attribute. keep_steps: keep only the first
+        ``keep_steps`` steps (0: nothing left to keep, the episode is dropped)."""
         name = None
-        keep = keep and self.episode_steps > 0
+        steps = self.episode_steps if keep_steps is None else min(keep_steps, self.episode_steps)
+        keep = keep and steps > 0
         if self.recorder is not None and self.recorder.in_episode:
-            if keep:
+            if keep and reason is None and keep_steps is None:
                 name = self.recorder.end_episode(success)
+            elif keep:
+                name = self.recorder.end_episode(success, attrs={"end_reason": reason or ""}, keep_steps=steps)
             else:
                 self.recorder.discard_episode()
         if keep:
-            self.results.append(EpisodeResult(name, self.episode_steps, bool(success), self._seed))
+            self.results.append(EpisodeResult(name, steps, bool(success), self._seed, reason))
             log.info("episode %s: %d steps, success=%s", name or len(self.results) - 1, self.episode_steps, success)
         self.attempt += 1
         self.state = "idle"
@@ -344,6 +356,9 @@ class ControlLoop:
         stamp = time.monotonic()
         self.leader.observe(obs)
         action = self.leader.get_action()
+        # Fresh: new leader data since the last tick (a leader without data stamps always is).
+        fresh = self.leader.data_stamp is None or self.leader.data_stamp != self._last_stamp
+        self._last_stamp = self.leader.data_stamp
         # A leader that knows when its data was produced (the network leader: when it arrived) says
         # so; the safety layer's watchdog then holds the follower once that data is too old.
         if self.leader.data_stamp is not None:
@@ -358,6 +373,8 @@ class ControlLoop:
                 self.recorder.add_step(frame["obs"], sent_rad, state=frame["state"],
                                        datagen_info=frame["datagen_info"], timestamp=t_read - self._ep_t0)
             self.episode_steps += 1
+            if fresh:
+                self._fresh_steps = self.episode_steps
             ok = cfg.end_on_success and self._side_success()
             self._success_streak = self._success_streak + 1 if ok else 0
             if ok and self._success_streak > cfg.success_hold:
@@ -395,11 +412,16 @@ class ControlLoop:
                 except LeaderExhausted as e:
                     log.info("%s", e)
                     # Lost input (a network stream silent past its bounded hold) ends the episode
-                    # as a failure: what followed the last action was a hold, not a demonstration.
+                    # and the run: the episode is kept as a failure with end_reason "stale_input",
+                    # cut after the last step with fresh input (what followed was a hold, not a
+                    # demonstration); the caller reads ``input_lost`` (armtwin teleop exits 1).
                     if isinstance(e, StaleInput):
                         self.input_lost = str(e)
-                    if self.state == "recording":
-                        self._end(False if self.input_lost else self._side_success())
+                    if self.state == "recording" and self.input_lost:
+                        self.stale_trimmed = self.episode_steps - self._fresh_steps
+                        self._end(False, reason="stale_input", keep_steps=self._fresh_steps)
+                    elif self.state == "recording":
+                        self._end(self._side_success())
                     break
                 except SafetyStop as e:
                     # The follower is holding (or limp, per its fault policy) and refuses commands
@@ -429,5 +451,6 @@ class ControlLoop:
             if self.safety_stop:
                 print(f"stopped by the safety layer: {self.safety_stop}")
             if self.input_lost:
-                print(f"ended, input lost: {self.input_lost} (the episode in progress was kept as a failure)")
+                print(f"ended, input lost: {self.input_lost} (the episode in progress was kept as a failure, "
+                      f"end_reason=stale_input, without its last {self.stale_trimmed} hold-only steps)")
         return self.stats

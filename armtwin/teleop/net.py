@@ -233,6 +233,12 @@ class NetLeader(Leader):
                              f"(> {self.config.stale_end_s:g} s): the input is lost, ending the episode")
         return dict(self._last)
 
+    def summary(self) -> str:
+        """One line for the session summary: datagrams taken, late ones dropped, sequence resets, stale spells."""
+        return (f"net leader on {self.config.listen}: {self.received} actions received, {self.dropped_old} late or "
+                f"duplicated dropped, {self.seq_resets} sequence resets (restarted or forged numbering), "
+                f"{self.stale_events} stale spells")
+
     def disconnect(self) -> None:
         if self._sock is not None:
             self._sock.close()
