@@ -278,9 +278,9 @@ def _episode_task(ep: EpisodeRef, cfg: LeRobotExportConfig, env_name: str, notes
 
 def _robot(scan: RecordingScan) -> str:
     """The arm the recordings are of: their env ids' robot (ConvertError when they mix arms)."""
-    from armtwin.envs.registry import TASKS
+    from armtwin.data import robot_of
 
-    robots = {TASKS[n].robot if n in TASKS else "so101" for n in scan.env_names} or {"so101"}
+    robots = {robot_of({"env_name": n}) for n in scan.env_names} or {"so101"}
     if len(robots) > 1:
         raise ConvertError(f"the recordings are of different arms ({', '.join(sorted(robots))}): "
                            "one LeRobot dataset holds one robot_type")

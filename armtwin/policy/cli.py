@@ -104,10 +104,9 @@ def _cmd_run(args) -> int:
         return 1
     n_ok = sum(r.success for r in loop.results)
     print(f"episodes: {len(loop.results)} (success {n_ok})" + (f", recorded to {args.record}" if args.record else ""))
-    if loop.safety_stop:
-        print(f"armtwin run: the safety layer stopped the follower: {loop.safety_stop}", file=sys.stderr)
-        return 1
-    return 0
+    from armtwin.teleop.cli import end_status
+
+    return end_status(loop, "armtwin run")
 
 
 def add_run(subparsers) -> None:

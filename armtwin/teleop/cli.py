@@ -113,12 +113,18 @@ def _cmd_teleop(args) -> int:
 
     if isinstance(loop.leader, NetLeader):
         print(loop.leader.summary())
+    return end_status(loop, "armtwin teleop")
+
+
+def end_status(loop, prog: str) -> int:
+    """The exit status of a finished session's loop, with the reason on stderr: 1 after a safety stop
+    or stale input, 128 + N after stop signal N (closed cleanly), else 0. Shared by ``armtwin run``."""
     if loop.safety_stop:
-        print(f"armtwin teleop: the safety layer stopped the follower: {loop.safety_stop}. It holds its last "
+        print(f"{prog}: the safety layer stopped the follower: {loop.safety_stop}. It holds its last "
               "clamped goal; fix the cause (cable, power, bus) and run again.", file=sys.stderr)
         return 1
     if loop.input_lost:
-        print(f"armtwin teleop: the leader's input went stale: {loop.input_lost}. The episode in progress was "
+        print(f"{prog}: the leader's input went stale: {loop.input_lost}. The episode in progress was "
               f"kept as a failure (end_reason=stale_input) without its last {loop.stale_trimmed} hold-only steps; "
               "the session ended. Check the publisher and the network, then run again (--resume to add to the "
               "recording).", file=sys.stderr)
@@ -127,7 +133,7 @@ def _cmd_teleop(args) -> int:
         import signal
 
         name = signal.Signals(loop.stop_signal).name
-        print(f"armtwin teleop: stopped by {name}; the session was closed cleanly", file=sys.stderr)
+        print(f"{prog}: stopped by {name}; the session was closed cleanly", file=sys.stderr)
         return 128 + int(loop.stop_signal)
     return 0
 

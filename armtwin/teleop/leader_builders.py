@@ -43,7 +43,8 @@ def _keyboard_leader(cfg, follower, side):
 def _scripted_leader(cfg, follower, side):
     from armtwin.teleop.leaders import ExpertLeader
 
-    return ExpertLeader(side.sim, noise=cfg.expert_noise, seed=cfg.seed)
+    # --resume: the noise goes on from the episode seeds the file stopped at, as the scenes do
+    return ExpertLeader(side.sim, noise=cfg.expert_noise, seed=cfg.seed if cfg.resume_seed is None else cfg.resume_seed)
 
 
 def _replay_leader(cfg, follower, side):
