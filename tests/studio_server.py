@@ -45,7 +45,7 @@ def live_server(config):
 
 
 def inner(app):
-    """The FastAPI app under the token gate (its ``state``)."""
+    """The FastAPI app under the request gate (its ``state``)."""
     return getattr(app, "app", app)
 
 

@@ -100,3 +100,21 @@ def test_cli_reports_errors(demos, tmp_path, capsys):
     rc = main(["convert", "actions", str(demos), str(tmp_path / "e.h5"), "--to", "eef"])
     out = capsys.readouterr().out
     assert rc == 0 and "eef pos max mm" in out and "demo_1" in out and "joint max deg" in out
+
+
+def test_inspect_accepts_an_end_effector_file_and_flags_a_wrong_width(demos, tmp_path):
+    """``armtwin inspect`` checks actions against the file's own ``action_space``: the (T, 8) actions of
+    ``convert actions --to eef`` are valid there, and (T, 8) actions in a joint file are not."""
+    import shutil
+
+    from armtwin.data import summarize
+
+    eef_path = tmp_path / "eef.h5"
+    convert_actions(ActionsConfig(demos, eef_path, to="eef"))
+    s = summarize(eef_path)
+    assert [e["error"] for e in s["episodes"]] == [None, None]
+    bad = tmp_path / "joint_labelled.h5"
+    shutil.copy(eef_path, bad)
+    with h5py.File(bad, "r+") as f:
+        f["data"].attrs["action_space"] = "joint"
+    assert all(e["error"] for e in summarize(bad)["episodes"])

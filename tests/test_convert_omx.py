@@ -93,3 +93,21 @@ def test_lerobot_reads_it_with_omx_follower_features_and_units(omx_recording, om
     np.testing.assert_allclose(action, conv.from_radians(a).astype(np.float32), atol=1e-4)
     # and the units are not the SO-101's degrees
     assert not np.allclose(state, UnitConverter(Calibration.default("omx"), use_degrees=True).from_radians(q), atol=1)
+
+
+def test_a_file_named_by_its_lerobot_robot_type_exports_as_that_arm(omx_recording, tmp_path):
+    """A recording without a registered env id (what ``convert hdf5`` writes from a LeRobot dataset: its
+    env_args name the dataset's robot_type) is still the OMX's when exported again, not the SO-101's."""
+    import shutil
+
+    src = tmp_path / "from_lerobot.h5"
+    shutil.copy(omx_recording, src)
+    with h5py.File(src, "r+") as f:
+        env_args = json.loads(f["data"].attrs["env_args"])
+        env_args["env_name"] = ""
+        env_args["lerobot_robot_type"] = OC.LEROBOT_ROBOT_TYPE
+        f["data"].attrs["env_args"] = json.dumps(env_args)
+    out = export_lerobot(LeRobotExportConfig(inputs=[src], repo_id="armtwin/omx2", root=tmp_path / "ds",
+                                             vcodec="h264", progress=False))
+    info = json.loads((out.root / "meta" / "info.json").read_text())
+    assert info["robot_type"] == "omx_follower"

@@ -51,17 +51,22 @@ def test_cross_site_text_plain_post_is_refused(client):
 def test_rebinding_page_cannot_read_either(client):
     c, _ = client
     assert c.get("/api/datasets", headers={"host": f"evil.example:{PORT}"}).status_code == 403
-    assert c.get("/api/datasets", headers={"host": "127.0.0.1:9"}).status_code == 403, "another port"
-    for host in (f"127.0.0.1:{PORT}", f"localhost:{PORT}", f"[::1]:{PORT}"):
+    # a loopback name on another port is this server reached through a tunnel (ssh -L 9000:127.0.0.1:PORT)
+    for host in (f"127.0.0.1:{PORT}", f"localhost:{PORT}", f"[::1]:{PORT}", "localhost:9000"):
         assert c.get("/api/datasets", headers={"host": host}).status_code == 200, host
 
 
 def test_the_pages_own_requests_pass(client):
     c, _ = client
-    for origin in (f"http://127.0.0.1:{PORT}", f"http://localhost:{PORT}", None):
-        h = {"content-type": "application/json", **({"origin": origin} if origin else {})}
+    for host, origin in ((f"127.0.0.1:{PORT}", f"http://127.0.0.1:{PORT}"), (f"localhost:{PORT}", f"http://localhost:{PORT}"),
+                         ("localhost:9000", "http://localhost:9000"), (f"127.0.0.1:{PORT}", None)):
+        h = {"content-type": "application/json", "host": host, **({"origin": origin} if origin else {})}
         r = c.post("/api/record/connect", content=CONNECT, headers=h)
         assert r.status_code == 400 and "bogus" in r.json()["detail"], "reached the app (its own validation)"
+    # another local port's page (localhost:3000) posting to this server is another site
+    r = c.post("/api/record/connect", content=CONNECT, headers={"content-type": "application/json",
+                                                                 "origin": "http://localhost:3000"})
+    assert r.status_code == 403 and f"expected 'http://127.0.0.1:{PORT}'" in r.text
 
 
 @pytest.mark.parametrize("headers", [{"origin": EVIL}, {"origin": f"http://127.0.0.1:{PORT + 1}"},

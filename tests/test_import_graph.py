@@ -138,7 +138,7 @@ def test_a_cycle_through_a_function_level_import_is_found(tmp_path):
 #: together and may import any of them.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("assets", "poses", "units", "timing", "staging", "_optional", "lifeline", "video"),
-    ("envs",),
+    ("envs", "cli_fields"),
     ("data",),
     ("hardware",),
     ("robots",),
@@ -149,14 +149,14 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 
 
 def is_command(module: str) -> bool:
-    """A command module: ``armtwin.cli``, ``armtwin.__main__``, ``armtwin.cli_fields`` or a package's ``cli``."""
-    parts = module.split(".")
-    return parts[-1] in ("cli", "__main__", "cli_fields")
+    """A command module: ``armtwin.cli``, ``armtwin.__main__`` or a package's ``cli``."""
+    return module.split(".")[-1] in ("cli", "__main__")
 
 
 def layer_violations(graph: dict[str, set[str]], layers=LAYERS, root: str = "armtwin") -> list[str]:
-    """``a -> b`` for every edge from a non-command module to a package of a higher layer (or to a
-    package that no layer names, which the check would otherwise miss)."""
+    """``a -> b`` for every edge from a non-command module to a package of a higher layer, to a package
+    that no layer names (which the check would otherwise miss), or to a command module (commands
+    import packages, never the other way)."""
     rank = {pkg: i for i, names in enumerate(layers) for pkg in names}
     bad = []
     for module in sorted(graph):
@@ -165,7 +165,10 @@ def layer_violations(graph: dict[str, set[str]], layers=LAYERS, root: str = "arm
             continue
         for target in sorted(graph[module]):
             tparts = target.split(".")
-            if len(tparts) < 2 or tparts[1] == parts[1] or is_command(target):
+            if is_command(target):
+                bad.append(f"{module} -> {target}")
+                continue
+            if len(tparts) < 2 or tparts[1] == parts[1]:
                 continue
             src, dst = rank.get(parts[1]), rank.get(tparts[1])
             if src is None or dst is None or dst > src:
@@ -181,9 +184,11 @@ def test_armtwin_packages_import_only_their_own_layer_or_below():
 def test_a_layer_violation_is_found():
     graph = {"armtwin.data.reader": {"armtwin.robots.factory", "armtwin.assets.models"},
              "armtwin.robots.factory": {"armtwin.data.reader"}, "armtwin.robots.cli": {"armtwin.policy.x"},
-             "armtwin.newpkg.m": set(), "armtwin.assets.models": {"armtwin.newpkg.m"}}
+             "armtwin.newpkg.m": set(), "armtwin.assets.models": {"armtwin.newpkg.m"},
+             "armtwin.teleop.loop": {"armtwin.teleop.cli"}, "armtwin.teleop.cli": {"armtwin.policy.x"}}
     assert layer_violations(graph) == ["armtwin.assets.models -> armtwin.newpkg.m",
-                                       "armtwin.data.reader -> armtwin.robots.factory"]
+                                       "armtwin.data.reader -> armtwin.robots.factory",
+                                       "armtwin.teleop.loop -> armtwin.teleop.cli"]
 
 
 if __name__ == "__main__":

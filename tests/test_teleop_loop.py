@@ -329,3 +329,15 @@ def test_sim_episode_ends_at_the_env_horizon():
                        LoopConfig(hz=60, episodes=2, print_summary=False))
     loop.run()
     assert [(r.steps, r.success) for r in loop.results] == [(7, False), (7, False)]
+
+
+def test_the_policy_leader_is_built_by_armtwin_policy_not_by_teleop(tmp_path):
+    """teleop sits below armtwin.policy: it offers no policy leader of its own and says who builds one."""
+    from armtwin.teleop.factory import TELEOP_LEADER_KINDS, TeleopConfig, build_session
+
+    assert "policy" not in TELEOP_LEADER_KINDS
+    with pytest.raises(ValueError, match="armtwin.policy.leader.*armtwin run"):
+        build_session(TeleopConfig(leader="policy", policy=tmp_path))
+    r = subprocess.run([sys.executable, "-m", "armtwin", "teleop", "--leader", "policy"], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 2 and "invalid choice: 'policy'" in r.stderr

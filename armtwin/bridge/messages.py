@@ -1,4 +1,4 @@
-"""ROS 2 message types on the DDS wire, and validation of what arrives.
+"""ROS 2 message types on the DDS wire, their codec, and what a refusal says (validation: ``validate``).
 
 The types are the ROS 2 ones as ``rmw_cyclonedds`` puts them on the wire:
 DDS type names ``<pkg>::msg::dds_::<Msg>_``, XCDR1 (plain CDR) little-endian

@@ -24,10 +24,11 @@ import numpy as np
 
 from armtwin.assets import so101_constants as C
 from armtwin.convert.h5io import ConvertError, scan_recordings
+from armtwin.data.schema import ACTION_DIMS
 from armtwin.poses import quat_angle_deg
 from armtwin.staging import check_output
 
-EEF_DIM = 8
+EEF_DIM = ACTION_DIMS["eef"]  # the recording format's (armtwin.data.schema)
 ACTION_SPACES = ("eef", "joint")
 
 

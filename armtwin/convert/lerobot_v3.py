@@ -278,9 +278,7 @@ def _episode_task(ep: EpisodeRef, cfg: LeRobotExportConfig, env_name: str, notes
 
 def _robot(scan: RecordingScan) -> str:
     """The arm the recordings are of: their env ids' robot (ConvertError when they mix arms)."""
-    from armtwin.data import robot_of
-
-    robots = {robot_of({"env_name": n}) for n in scan.env_names} or {"so101"}
+    robots = set(scan.robots) or {"so101"}  # each file's arm, from its whole env_args (armtwin.data.robot_of)
     if len(robots) > 1:
         raise ConvertError(f"the recordings are of different arms ({', '.join(sorted(robots))}): "
                            "one LeRobot dataset holds one robot_type")

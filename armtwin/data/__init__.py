@@ -17,7 +17,7 @@ from armtwin.data.reader import (
     DemoView, Episode, Recording, RecordingError, demo_names, load_episode, open_recording, read_env_args, read_fps,
 )
 from armtwin.data.schema import (
-    DATAGEN_FIELDS, REQUIRED_KEYS, SOURCES, arm_datagen_row, datagen_row, demo_index, demo_key, demo_name,
+    ACTION_DIMS, DATAGEN_FIELDS, REQUIRED_KEYS, SOURCES, arm_datagen_row, datagen_row, demo_index, demo_key, demo_name,
     make_env_args, recorded_env, robot_of, sort_demo_names,
 )
 from armtwin.data.subset import RecordingEditor, edited_copy, write_subset
@@ -31,5 +31,5 @@ __all__ = [
     "RecorderConfig", "Recording", "RecordingError", "RecordingScan", "check_demo", "datagen_row", "demo_index",
     "RecordingEditor", "demo_key", "demo_name", "demo_names", "edited_copy", "format_summary", "load_episode", "make_env_args", "open_recording",
     "read_env_args", "read_fps", "scan_recordings", "sort_demo_names", "summarize", "write_subset",
-    "arm_datagen_row", "check_resumable", "recorded_env", "robot_of",
+    "arm_datagen_row", "check_resumable", "recorded_env", "robot_of", "ACTION_DIMS",
 ]

@@ -8,6 +8,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from armtwin.data.reader import Recording, RecordingError
+from armtwin.data.schema import ACTION_DIMS
 from armtwin.data.validate import check_demo
 
 
@@ -24,10 +25,12 @@ def summarize(path: str | Path) -> dict[str, Any]:
     with Recording(path) as rec:
         eps = []
         errors: dict[str, str] = {}
+        space = str(rec.attrs.get("action_space", "joint"))
+        dims = (ACTION_DIMS[space],) if space in ACTION_DIMS else tuple(ACTION_DIMS.values())
         for view in rec:
             a = view.attrs
             try:
-                check_demo(view)
+                check_demo(view, action_dims=dims)  # an end-effector file's actions are (T, 8)
             except RecordingError as e:
                 errors[view.name] = str(e)
             eps.append({

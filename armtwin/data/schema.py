@@ -31,6 +31,11 @@ INCOMPLETE = "incomplete"
 SOURCES: tuple[str, ...] = ("sim", "real")
 #: Datasets every finished demo must have, with their per-row shape.
 REQUIRED_KEYS: dict[str, tuple[int, ...]] = {"actions": (C.NUM_JOINTS,), "obs/joint_pos": (C.NUM_JOINTS,)}
+
+#: The width of ``actions`` per ``/data`` attr ``action_space``: joint targets (6,) radians, or an
+#: end-effector pose (8,) = position (3,) m + quaternion wxyz (4,) in the robot base frame + gripper
+#: (1,) rad (``armtwin convert actions --to eef``). A file without the attr holds joint actions.
+ACTION_DIMS: dict[str, int] = {"joint": C.NUM_JOINTS, "eef": 8}
 #: Per-step MimicGen fields under ``datagen_info/`` (poses world frame, (4, 4) homogeneous, metres).
 DATAGEN_FIELDS: tuple[str, ...] = (
     "eef_pose", "target_eef_pose", "gripper_action", "object_poses", "subtask_term_signals",

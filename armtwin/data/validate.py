@@ -84,7 +84,7 @@ class RecordingScan:
     ``episodes`` are the demos kept, in file order then demo number order;
     ``skipped`` lists ``(path, demo, reason)`` for demos left out on purpose.
     ``fps`` is the recordings' frame rate (all files agree), ``env_names`` the
-    env ids of the files.
+    env ids of the files, ``robots`` the arm of each file (:func:`armtwin.data.schema.robot_of`).
     """
 
     episodes: list[EpisodeRef]
@@ -93,6 +93,7 @@ class RecordingScan:
     cameras: dict[str, tuple[int, int]]
     env_names: list[str]
     per_file: dict[str, dict[str, int]]
+    robots: list[str] = field(default_factory=list)
 
 
 def check_demo(
@@ -174,6 +175,7 @@ def scan_recordings(
     skipped: list[tuple[str, str, str]] = []
     fps_seen: dict[str, float] = {}
     env_names: list[str] = []
+    robots: list[str] = []
     per_file: dict[str, dict[str, int]] = {}
     cameras: dict[str, tuple[int, int]] | None = None
     for path in paths:
@@ -182,6 +184,7 @@ def scan_recordings(
                 raise RecordingError(f"{path}: /data has no 'fps' attribute")
             fps_seen[str(path)] = rec.fps
             env_names.append(str(rec.env_args.get("env_name", "")))
+            robots.append(robot_of(rec.env_args))
             names = rec.demo_names
             stats = per_file.setdefault(str(path), {"in": len(names), "out": 0, "frames": 0})
             if not names:
@@ -217,4 +220,4 @@ def scan_recordings(
     if len(fps_values) > 1:
         raise RecordingError(f"input files disagree on fps: {fps_seen}")
     return RecordingScan(episodes=kept, skipped=skipped, fps=fps_values.pop(), cameras=cameras or {},
-                         env_names=env_names, per_file=per_file)
+                         env_names=env_names, per_file=per_file, robots=robots)

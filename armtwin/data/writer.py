@@ -57,8 +57,8 @@ _ANY = object()
 def check_resumable(path, recorded: Mapping[str, Any], *, env_id: str | None, image_size: Any = _ANY) -> None:
     """Refuse (RecordingError) to append a session of env ``env_id`` to ``path``, whose ``env_args`` are
     ``recorded``, when the file records another env; with ``image_size`` ((H, W) or None: no cameras),
-    also when the file's env was recorded with another image size. A file without an env name (or a
-    session without one) is not refused. The one resume check: the writer and ``teleop --resume``'s
+    also when the file's env was recorded with another image size. A file without an env name is not
+    refused. The one resume check: the writer and ``teleop --resume``'s
     config both call it."""
     name = recorded.get("env_name")
     if name and name != env_id:

@@ -1,9 +1,9 @@
 """The policy as a teleop leader: the builder a teleop session takes for ``--leader policy``.
 
 teleop sits below this package (:mod:`armtwin.policy` drives the follower through teleop's loop), so
-teleop does not import it; the callers that may run a policy (``armtwin run``, ``armtwin teleop
---leader policy``, the studio) pass :data:`POLICY_LEADERS` to
-:func:`armtwin.teleop.factory.build_session` / ``run_teleop`` (``builders=``).
+teleop does not import it; the caller that runs a policy (``armtwin run``,
+:func:`armtwin.policy.run.run_policy`) passes :data:`POLICY_LEADERS` to
+:func:`armtwin.teleop.factory.run_teleop` (``builders=``).
 """
 
 from __future__ import annotations

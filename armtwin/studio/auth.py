@@ -70,21 +70,20 @@ class RequestGate:
             return "the request has no Host header"
         port = self._served_port(scope)
         if self.loopback:
-            name, hport = _split_host(host, 80)
-            if name not in LOOPBACK_NAMES or hport != port:
-                return (f"Host {host!r} is not this server (it serves 127.0.0.1:{port}, [::1]:{port} "
+            # The name is what DNS rebinding changes; the port may differ (an ssh -L tunnel to this
+            # server from another local port), so only the name is checked.
+            name, _ = _split_host(host, 80)
+            if name not in LOOPBACK_NAMES:
+                return (f"Host {host!r} is not this server (it serves loopback: 127.0.0.1:{port}, [::1]:{port} "
                         f"or localhost:{port}; a page that renamed itself to this address is refused)")
         state_changing = scope["type"] == "websocket" or scope.get("method", "GET") not in SAFE_METHODS
         origin = headers.get(b"origin")
-        if state_changing and origin is not None:
-            u = urlsplit(origin)
-            if self.loopback:
-                name, oport = _split_host(u.netloc, 80)
-                ok = u.scheme == "http" and name in LOOPBACK_NAMES and oport == port
-            else:
-                ok = origin == f"http://{host}"
-            if not ok:
-                return f"Origin {origin!r} is not this server's page; requests from other sites are refused"
+        # Same origin: the page that sends it was served by the address the browser reached this
+        # server at (another local port's page, e.g. localhost:3000, is another site).
+        expected = f"http://{host}"
+        if state_changing and origin is not None and origin != expected:
+            return (f"Origin {origin!r} is not this server's page (expected {expected!r}); requests from other "
+                    "sites are refused")
         return None
 
     @staticmethod
@@ -119,7 +118,9 @@ class RequestGate:
     async def _refuse(scope, receive, send, status: int, ws_code: int, text: str):
         if scope["type"] == "websocket":
             await receive()  # websocket.connect
-            await send({"type": "websocket.close", "code": ws_code, "reason": f"armtwin studio: {text}"[:120]})
+            # a close frame's reason is at most 123 bytes of UTF-8
+            reason = f"armtwin studio: {text}".encode()[:123].decode("utf-8", "ignore")
+            await send({"type": "websocket.close", "code": ws_code, "reason": reason})
             return
         body = f"armtwin studio: {text}".encode()
         await send({"type": "http.response.start", "status": status,

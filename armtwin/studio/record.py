@@ -96,11 +96,10 @@ class RecordController:
                 raise RuntimeError(self.error or "connecting failed")
 
     def _build_and_run(self, cfg, ready: threading.Event) -> None:
-        from armtwin.policy.leader import POLICY_LEADERS
         from armtwin.teleop.factory import build_session
 
         try:
-            session = build_session(cfg, builders=POLICY_LEADERS)
+            session = build_session(cfg)
             for dev in (session.follower, session.leader):
                 if not dev.is_connected:
                     dev.connect()

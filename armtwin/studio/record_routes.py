@@ -53,12 +53,12 @@ def make_router(controller: RecordController) -> APIRouter:
     @r.get("/api/record/options")
     def options():
         from armtwin.envs.registry import ENV_IDS, TASKS
-        from armtwin.teleop.factory import LEADER_KINDS, TARGET_KINDS
+        from armtwin.teleop.factory import TARGET_KINDS, TELEOP_LEADER_KINDS
 
         # robots: each env's arm (an arm leader must be the env's arm: TeleopConfig says so otherwise)
         return {"env_ids": list(ENV_IDS), "descriptions": {k: TASKS[k].description for k in ENV_IDS},
                 "robots": {k: TASKS[k].robot for k in ENV_IDS},
-                "leaders": list(LEADER_KINDS), "targets": list(TARGET_KINDS), "commands": list(COMMANDS)}
+                "leaders": list(TELEOP_LEADER_KINDS), "targets": list(TARGET_KINDS), "commands": list(COMMANDS)}
 
     @r.get("/api/record/status")
     def status():

@@ -87,10 +87,7 @@ def _cmd_teleop(args) -> int:
     from armtwin.robots.safety import SafetyStop
 
     try:
-        builders = None
-        if cfg.leader == "policy":  # built by armtwin.policy, above teleop (docs/architecture.md, Layers)
-            from armtwin.policy.leader import POLICY_LEADERS as builders
-        loop = run_teleop(cfg, keys=not args.headless, builders=builders)
+        loop = run_teleop(cfg, keys=not args.headless)
     except SafetyStop as e:  # stopped before the loop ran (e.g. the first observation at reset)
         print(f"armtwin teleop: the safety layer stopped the follower: {e}", file=sys.stderr)
         return 1
@@ -124,10 +121,11 @@ def end_status(loop, prog: str) -> int:
               "clamped goal; fix the cause (cable, power, bus) and run again.", file=sys.stderr)
         return 1
     if loop.input_lost:
-        print(f"{prog}: the leader's input went stale: {loop.input_lost}. The episode in progress was "
-              f"kept as a failure (end_reason=stale_input) without its last {loop.stale_trimmed} hold-only steps; "
-              "the session ended. Check the publisher and the network, then run again (--resume to add to the "
-              "recording).", file=sys.stderr)
+        kept = bool(loop.results) and loop.results[-1].end_reason == "stale_input"
+        what = (f"The episode in progress was kept as a failure (end_reason=stale_input) without its last "
+                f"{loop.stale_trimmed} hold-only steps; " if kept else "No episode was in progress with fresh input; ")
+        print(f"{prog}: the leader's input went stale: {loop.input_lost}. {what}the session ended. Check the "
+              "publisher and the network, then run again (--resume to add to the recording).", file=sys.stderr)
         return 1
     if loop.stop_signal is not None:
         import signal
@@ -140,7 +138,7 @@ def end_status(loop, prog: str) -> int:
 
 def add_teleop(subparsers) -> None:
     from armtwin.cli_fields import add_field
-    from armtwin.teleop.factory import COMPRESSIONS, LEADER_KINDS, TARGET_KINDS, TeleopConfig
+    from armtwin.teleop.factory import COMPRESSIONS, TARGET_KINDS, TELEOP_LEADER_KINDS, TeleopConfig
     from armtwin.teleop.loop import EPISODE_KEYS
 
     keys = ", ".join(f"{'space' if k == ' ' else k}={v}" for k, v in EPISODE_KEYS.items())
@@ -157,7 +155,7 @@ def add_teleop(subparsers) -> None:
 
     add_field(p, TeleopConfig, "robot", "the arm (default: the --env task's); --leader so101|omx must name the "
               "same arm", choices=tuple(ROBOTS))
-    add_field(p, TeleopConfig, "leader", None, choices=LEADER_KINDS)
+    add_field(p, TeleopConfig, "leader", "who leads (a policy: armtwin run --policy PATH)", choices=TELEOP_LEADER_KINDS)
     add_field(p, TeleopConfig, "target", "simulated or real follower", choices=TARGET_KINDS)
     add_field(p, TeleopConfig, "port", "--leader so101|omx: the leader arm's serial port")
     add_field(p, TeleopConfig, "leader_id", "LeRobot calibration id of the leader arm")

@@ -22,6 +22,9 @@ from armtwin.teleop.leader_builders import ARM_LEADERS, EXTERNAL_LEADERS, LEADER
 
 #: ``--leader`` choices: the arms of ``armtwin.robots.registry``, then keyboard, scripted, replay, net, policy.
 LEADER_KINDS = (*LEADERS, *EXTERNAL_LEADERS)
+#: The leaders ``armtwin teleop`` and the studio's record page offer: a policy drives the follower
+#: through ``armtwin run --policy PATH`` (which builds it, see EXTERNAL_LEADERS).
+TELEOP_LEADER_KINDS = tuple(LEADERS)
 TARGET_KINDS = ("sim", "real")
 COMPRESSIONS = ("none", "gzip", "lzf")
 
@@ -121,7 +124,8 @@ class TeleopConfig:
         if self.leader == "replay":
             _check_replay(self.replay, self.replay_demo)
         if self.leader == "policy" and not self.policy:
-            raise ValueError("--leader policy needs --policy PATH (a LeRobot pretrained_model directory)")
+            raise ValueError("the policy leader needs a policy (armtwin run --policy PATH: a LeRobot pretrained_model "
+                             "directory)")
         if "servo_calibration" in self.env_kwargs:
             if self.target != "sim":
                 raise ValueError("--servo-calibration is for --target sim: it sets the twin's servo model, a real "
@@ -275,8 +279,8 @@ TARGETS: dict[str, Callable[[TeleopConfig], tuple]] = {"sim": _sim_target, "real
 def _leader_builder(kind: str, builders: Mapping[str, LeaderBuilder] | None) -> LeaderBuilder:
     table = {**LEADERS, **(builders or {})}
     if kind not in table:  # a kind teleop knows by name, built by an upper package
-        raise ValueError(f"the {kind!r} leader is built by {EXTERNAL_LEADERS[kind]}: pass its builders to "
-                         f"build_session / run_teleop (builders=); armtwin run and armtwin teleop do")
+        raise ValueError(f"the {kind!r} leader is built by {EXTERNAL_LEADERS[kind]} and needs a follower to act on: "
+                         f"drive it with armtwin run (or pass its builders to build_session / run_teleop, builders=)")
     return table[kind]
 
 
