@@ -325,6 +325,15 @@ def run_demo(cfg: DemoConfig) -> dict:
 
     if cfg.train:
         train_and_evaluate(cfg, paths, stages)
+    # --overwrite: an earlier run's output this run did not write (no clip, so no video; --no-train, so
+    # no policy or eval) would sit beside this run's as if it were one of them. This run is complete:
+    # they go now, not before (a failed run keeps them).
+    for key, name in OUTPUTS.items():
+        old = out / name
+        if old.exists() and (key not in stages or (key == "video" and not clips)):
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
+            if key in stages:
+                stages[key]["output"] = None  # nothing written
 
     _banner("summary")
     width = max(len(s) for s in stages)

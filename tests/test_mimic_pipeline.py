@@ -131,3 +131,18 @@ def test_demo_closes_the_loop_train_and_evaluate(tmp_path, capsys):
     assert len(ev["per_episode"]) == 2
     assert stages["eval"]["successes"] == f"{sum(e['success'] for e in ev['per_episode'])}/2"
     assert "success rate (95% Wilson)" in printed
+
+
+def test_overwrite_removes_an_earlier_runs_outputs_this_run_did_not_write(tmp_path):
+    """With --overwrite, an output of an earlier run that this run does not produce (here --no-train: the
+    policy and eval folders) is removed once the run is complete, so the folder holds one run."""
+    from armtwin.pipeline import DemoConfig, OUTPUTS, run_demo
+
+    out = tmp_path / "demo"
+    for name in (OUTPUTS["policy"], OUTPUTS["eval"]):
+        (out / name).mkdir(parents=True)
+        (out / name / "old.txt").write_text("an earlier run's")
+    stages = run_demo(DemoConfig(out_dir=out, sources=2, generate=2, side_by_side=1, workers=1, image_size=(32, 32),
+                                 train=False, overwrite=True))
+    assert not (out / OUTPUTS["policy"]).exists() and not (out / OUTPUTS["eval"]).exists()
+    assert (out / OUTPUTS["generated"]).is_file() and "policy" not in stages
