@@ -333,7 +333,8 @@ def test_sim_episode_ends_at_the_env_horizon():
 
 def test_the_policy_leader_is_built_by_armtwin_policy_not_by_teleop(tmp_path):
     """teleop sits below armtwin.policy: it offers no policy leader of its own and says who builds one."""
-    from armtwin.teleop.factory import TELEOP_LEADER_KINDS, TeleopConfig, build_session
+    from armtwin.teleop.factory import TeleopConfig, build_session
+    from armtwin.teleop.leader_builders import TELEOP_LEADER_KINDS
 
     assert "policy" not in TELEOP_LEADER_KINDS
     with pytest.raises(ValueError, match="armtwin.policy.leader.*armtwin run"):

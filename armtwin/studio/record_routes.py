@@ -53,7 +53,8 @@ def make_router(controller: RecordController) -> APIRouter:
     @r.get("/api/record/options")
     def options():
         from armtwin.envs.registry import ENV_IDS, TASKS
-        from armtwin.teleop.factory import TARGET_KINDS, TELEOP_LEADER_KINDS
+        from armtwin.teleop.factory import TARGET_KINDS
+        from armtwin.teleop.leader_builders import TELEOP_LEADER_KINDS
 
         # robots: each env's arm (an arm leader must be the env's arm: TeleopConfig says so otherwise)
         return {"env_ids": list(ENV_IDS), "descriptions": {k: TASKS[k].description for k in ENV_IDS},

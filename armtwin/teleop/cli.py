@@ -138,7 +138,8 @@ def end_status(loop, prog: str) -> int:
 
 def add_teleop(subparsers) -> None:
     from armtwin.cli_fields import add_field
-    from armtwin.teleop.factory import COMPRESSIONS, TARGET_KINDS, TELEOP_LEADER_KINDS, TeleopConfig
+    from armtwin.teleop.factory import COMPRESSIONS, TARGET_KINDS, TeleopConfig
+    from armtwin.teleop.leader_builders import TELEOP_LEADER_KINDS
     from armtwin.teleop.loop import EPISODE_KEYS
 
     keys = ", ".join(f"{'space' if k == ' ' else k}={v}" for k, v in EPISODE_KEYS.items())

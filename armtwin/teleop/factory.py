@@ -18,13 +18,10 @@ from typing import Any, Callable, Mapping
 
 from armtwin.cli_fields import check_count, check_image_size, check_number
 from armtwin.staging import check_output
-from armtwin.teleop.leader_builders import ARM_LEADERS, EXTERNAL_LEADERS, LEADERS, LeaderBuilder
+from armtwin.teleop.leader_builders import (
+    ARM_LEADERS, LEADER_KINDS, LeaderBuilder, leader_builder,
+)
 
-#: ``--leader`` choices: the arms of ``armtwin.robots.registry``, then keyboard, scripted, replay, net, policy.
-LEADER_KINDS = (*LEADERS, *EXTERNAL_LEADERS)
-#: The leaders ``armtwin teleop`` and the studio's record page offer: a policy drives the follower
-#: through ``armtwin run --policy PATH`` (which builds it, see EXTERNAL_LEADERS).
-TELEOP_LEADER_KINDS = tuple(LEADERS)
 TARGET_KINDS = ("sim", "real")
 COMPRESSIONS = ("none", "gzip", "lzf")
 
@@ -276,14 +273,6 @@ def _real_target(cfg: TeleopConfig):
 TARGETS: dict[str, Callable[[TeleopConfig], tuple]] = {"sim": _sim_target, "real": _real_target}
 
 
-def _leader_builder(kind: str, builders: Mapping[str, LeaderBuilder] | None) -> LeaderBuilder:
-    table = {**LEADERS, **(builders or {})}
-    if kind not in table:  # a kind teleop knows by name, built by an upper package
-        raise ValueError(f"the {kind!r} leader is built by {EXTERNAL_LEADERS[kind]} and needs a follower to act on: "
-                         f"drive it with armtwin run (or pass its builders to build_session / run_teleop, builders=)")
-    return table[kind]
-
-
 def build_session(cfg: TeleopConfig, *, builders: Mapping[str, LeaderBuilder] | None = None) -> Session:
     """Follower (SafeFollower around sim or real), its side, the leader, the recorder and the loop.
 
@@ -294,7 +283,7 @@ def build_session(cfg: TeleopConfig, *, builders: Mapping[str, LeaderBuilder] | 
 
     built, side, default_reset_s = TARGETS[cfg.target](cfg)
     follower = built.follower
-    leader = _leader_builder(cfg.leader, builders)(cfg, follower, side)
+    leader = leader_builder(cfg.leader, builders)(cfg, follower, side)
     loop_cfg = LoopConfig(
         hz=cfg.hz,
         episodes=cfg.episodes,
@@ -395,7 +384,7 @@ def run_publish(cfg: TeleopConfig, address: str) -> int:
         converter = UnitConverter(use_degrees=cfg.use_degrees)
         sim = None
 
-    leader = _leader_builder(cfg.leader, None)(cfg, None, _NoSide())  # a policy needs a follower to act on
+    leader = leader_builder(cfg.leader, None)(cfg, None, _NoSide())  # a policy needs a follower to act on
     leader.connect()
     try:
         return run_publisher(leader, address, hz=cfg.hz, duration_s=cfg.duration_s)

@@ -9,7 +9,7 @@ arms are the robots of :mod:`armtwin.robots.registry` (LeRobot's leader driver o
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import Callable, Mapping, Protocol
 
 from armtwin.robots.registry import ROBOTS
 
@@ -72,3 +72,19 @@ LEADERS: dict[str, Callable] = {
 #: Leader kinds whose builder an upper package passes to :func:`armtwin.teleop.factory.build_session`
 #: (``builders=``), so that teleop does not import it: kind -> the module that owns the builder.
 EXTERNAL_LEADERS: dict[str, str] = {"policy": "armtwin.policy.leader (POLICY_LEADERS)"}
+
+#: Every leader kind a session config accepts: the arms of ``armtwin.robots.registry``, then keyboard,
+#: scripted, replay, net, and the externally built ones (policy).
+LEADER_KINDS = (*LEADERS, *EXTERNAL_LEADERS)
+#: The leaders ``armtwin teleop`` and the studio's record page offer: a policy drives the follower
+#: through ``armtwin run --policy PATH`` (which builds it, see EXTERNAL_LEADERS).
+TELEOP_LEADER_KINDS = tuple(LEADERS)
+
+
+def leader_builder(kind: str, builders: Mapping[str, LeaderBuilder] | None = None) -> LeaderBuilder:
+    """The builder of leader ``kind``: teleop's own (LEADERS) or one of ``builders`` (an upper package's)."""
+    table = {**LEADERS, **(builders or {})}
+    if kind not in table:  # a kind teleop knows by name, built by an upper package
+        raise ValueError(f"the {kind!r} leader is built by {EXTERNAL_LEADERS[kind]} and needs a follower to act on: "
+                         f"drive it with armtwin run (or pass its builders to build_session / run_teleop, builders=)")
+    return table[kind]
