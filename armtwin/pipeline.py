@@ -320,6 +320,8 @@ def run_demo(cfg: DemoConfig) -> dict:
         ),
     )
     stages["video"]["clips"] = len(clips)
+    if not clips:
+        stages["video"]["output"] = None  # no clip, no video written
     for c in clips:
         print(f"  {c['generated']:<10} from {' + '.join(dict.fromkeys(c['sources'])):<20} {c['frames']:>5} frames")
 
@@ -330,10 +332,8 @@ def run_demo(cfg: DemoConfig) -> dict:
     # they go now, not before (a failed run keeps them).
     for key, name in OUTPUTS.items():
         old = out / name
-        if old.exists() and (key not in stages or (key == "video" and not clips)):
+        if old.exists() and stages.get(key, {}).get("output") is None:
             shutil.rmtree(old) if old.is_dir() else old.unlink()
-            if key in stages:
-                stages[key]["output"] = None  # nothing written
 
     _banner("summary")
     width = max(len(s) for s in stages)

@@ -143,7 +143,7 @@ def _check_randomize(preset: str | None) -> None:
     """``--randomize`` must be a preset that changes what a state-only policy observes or meets."""
     if preset is None:
         return
-    from armtwin.envs.randomize import PRESETS
+    from armtwin.envs.randomize_config import PRESETS
 
     state_groups = ("objects", "physics", "latency", "noise")
     if preset not in PRESETS or not any(getattr(PRESETS[preset], g).enabled for g in state_groups):

@@ -162,11 +162,11 @@ def test_trajectory_validation_and_sampling():
         V.validate_joint_trajectory(bad)
 
 
-def test_receiver_drops_out_of_order_stale_and_malformed():
-    from armtwin.bridge.stream import JointStreamReceiver, RateLimitedLog
-    from armtwin.bridge.transport import Received
+def _captured_log(*, interval_s: float):
+    """A RateLimitedLog whose lines land in the returned list (written pieces, as the stream got them)."""
+    from armtwin.bridge.stream import RateLimitedLog
 
-    lines = []
+    lines: list[str] = []
 
     class Sink:
         def write(self, s):
@@ -175,7 +175,16 @@ def test_receiver_drops_out_of_order_stale_and_malformed():
         def flush(self):
             pass
 
-    rx = JointStreamReceiver(max_age_s=0.5, log=RateLimitedLog(interval_s=60, stream=Sink()))
+    return RateLimitedLog(interval_s=interval_s, stream=Sink()), lines
+
+
+def test_receiver_drops_out_of_order_stale_and_malformed():
+    from armtwin.bridge.stream import JointStreamReceiver
+    from armtwin.bridge.transport import Received
+
+    log, lines = _captured_log(interval_s=60)
+
+    rx = JointStreamReceiver(max_age_s=0.5, log=log)
     now = 17 * 10**17
     good = [Received(M.encode(_js(stamp_ns=now + i * 10**7, position=[0.1 * i] * 6)), now + i * 10**7 + 10**5)
             for i in range(3)]
@@ -256,17 +265,10 @@ def test_backend_choice_without_rclpy_is_cyclone(monkeypatch):
 
 def test_refusal_messages_quote_sender_data_bounded():
     """A hostile sender's names or times appear in a refusal cut to about QUOTE_CHARS, the rest counted."""
-    from armtwin.bridge.stream import JointStreamReceiver, RateLimitedLog
+    from armtwin.bridge.stream import JointStreamReceiver
     from armtwin.bridge.transport import Received
 
-    lines = []
-
-    class Sink:
-        def write(self, s):
-            lines.append(s)
-
-        def flush(self):
-            pass
+    log, lines = _captured_log(interval_s=0)
 
     long_names = [f"joint_{i}_" + "x" * 1000 for i in range(2000)]
     msgs = [
@@ -274,7 +276,7 @@ def test_refusal_messages_quote_sender_data_bounded():
         _js(names=["gripper"] * 2000, position=[0.0] * 2000),
         _js(names=["shoulder_pan", "y" * 100_000], position=[0.0, 0.0]),
     ]
-    rx = JointStreamReceiver(max_age_s=0.5, log=RateLimitedLog(interval_s=0, stream=Sink()))
+    rx = JointStreamReceiver(max_age_s=0.5, log=log)
     now = 17 * 10**17
     assert rx.feed([Received(M.encode(m), now) for m in msgs]) == 0
     assert rx.stats.summary()["malformed"] == {"unknown_joint": 2, "duplicate_joint": 1}

@@ -20,6 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from convert_data import write_synthetic_recording  # noqa: E402
+from mimic_data import write_layout_file  # noqa: E402
 
 from armtwin.cli import main  # noqa: E402
 from armtwin.data import (  # noqa: E402
@@ -180,26 +181,10 @@ def test_episode_sides_declare_sim(omx_sim):
 
 
 def _lift_layout_file(path, *, drop_actions_of=None):
-    """Two Lift demos with a grasp signal that rises at frame 3 (annotatable), through plain h5py."""
-    T = 8
-    with h5py.File(path, "w") as f:
-        data = f.create_group("data")
-        data.attrs["env_args"] = json.dumps(make_env_args(LIFT))
-        data.attrs["fps"] = 30.0
-        data.attrs["total"] = 2 * T
-        for i in range(2):
-            g = data.create_group(f"demo_{i}")
-            g.attrs["num_samples"] = T
-            g.attrs["success"] = True
-            if f"demo_{i}" != drop_actions_of:
-                g.create_dataset("actions", data=np.zeros((T, 6)))
-            poses = np.tile(np.eye(4), (T, 1, 1))
-            poses[:, 0, 3] = np.linspace(0.1, 0.2, T)
-            g.create_dataset("datagen_info/eef_pose", data=poses)
-            g.create_dataset("datagen_info/target_eef_pose", data=poses)
-            g.create_dataset("datagen_info/gripper_action", data=np.zeros((T, 1)))
-            g.create_dataset("datagen_info/object_poses/cube", data=np.tile(np.eye(4), (T, 1, 1)))
-            g.create_dataset("datagen_info/subtask_term_signals/grasp", data=np.array([0, 0, 0, 1, 1, 1, 1, 1], np.int8))
+    """Two Lift demos with a grasp signal that rises at frame 3 (annotatable)."""
+    grasp = [0, 0, 0, 1, 1, 1, 1, 1]
+    write_layout_file(path, {"demo_0": {"grasp": grasp}, "demo_1": {"grasp": grasp}}, LIFT,
+                      drop_actions_of=drop_actions_of)
     return path
 
 

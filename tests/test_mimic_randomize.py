@@ -14,7 +14,7 @@ import pytest
 
 from armtwin import envs
 from armtwin.data import demo_names, load_episode
-from armtwin.envs.randomize import PRESETS
+from armtwin.envs.randomize_config import PRESETS
 from armtwin.mimic.annotate import annotate_file
 from armtwin.mimic.runner import GenerateConfig, run_generate
 from armtwin.teleop.replay import make_env_from_recording, replay_in_sim

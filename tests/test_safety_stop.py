@@ -44,6 +44,16 @@ def _safe(arm):
     return f, SafeFollower(f, SafetyConfig.for_converter(conv)), conv
 
 
+def _assert_every_servo_holds(follower_arm, *, goal_writes: int, last_goal: dict) -> None:
+    """The stated safety stop, after the close: every servo's torque on, no goal written since the last
+    clamped command (``goal_writes`` of them), each Goal_Position still that command's."""
+    follower_arm.bus.wait_idle()
+    assert follower_arm.bus.torque_enabled() == [True] * 6
+    assert follower_arm.bus.goal_write_count() == goal_writes
+    for sid, goal in last_goal.items():
+        assert follower_arm.bus.get_register(sid, "Goal_Position") == goal
+
+
 def test_stop_with_replies_lost_leaves_every_servo_holding_through_close(follower_arm):
     """Only replies are lost (the servos still hear every write): the stop, then the session's
     close, leave all six servos with torque on and their goal where the last clamped command put it."""
@@ -58,11 +68,7 @@ def test_stop_with_replies_lost_leaves_every_servo_holding_through_close(followe
     finally:
         safe.disconnect()  # what the teleop session and the bridge call on the way out
     assert not safe.is_connected
-    follower_arm.bus.wait_idle()
-    assert follower_arm.bus.torque_enabled() == [True] * 6
-    assert follower_arm.bus.goal_write_count() == n
-    for sid, goal in last_goal.items():
-        assert follower_arm.bus.get_register(sid, "Goal_Position") == goal
+    _assert_every_servo_holds(follower_arm, goal_writes=n, last_goal=last_goal)
 
 
 def test_a_stop_raised_by_the_safety_layer_itself_leaves_every_servo_holding_through_close(follower_arm, monkeypatch):
@@ -83,11 +89,7 @@ def test_a_stop_raised_by_the_safety_layer_itself_leaves_every_servo_holding_thr
     finally:
         safe.disconnect()
     assert not safe.is_connected
-    follower_arm.bus.wait_idle()
-    assert follower_arm.bus.torque_enabled() == [True] * 6
-    assert follower_arm.bus.goal_write_count() == n
-    for sid, goal in last_goal.items():
-        assert follower_arm.bus.get_register(sid, "Goal_Position") == goal
+    _assert_every_servo_holds(follower_arm, goal_writes=n, last_goal=last_goal)
 
 
 def test_servo_overload_stops_the_follower_naming_the_servo(follower_arm):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import armtwin.envs as E
-from armtwin.envs.randomize import PRESETS, CameraRandomization, LatencyRandomization, resolve_randomization
+from armtwin.envs.randomize_config import PRESETS, CameraRandomization, LatencyRandomization, resolve_randomization
 
 PICK = "armtwin/SO101-PickPlace-v0"
 
@@ -139,7 +139,7 @@ def test_ranges_table_in_docs_is_what_the_code_prints():
     from dataclasses import fields
     from pathlib import Path
 
-    from armtwin.envs.randomize import GROUPS, Randomization
+    from armtwin.envs.randomize_config import GROUPS, Randomization
     from armtwin.envs.randomize_table import ranges_table
 
     page = (Path(__file__).parents[1] / "docs" / "randomization.md").read_text()

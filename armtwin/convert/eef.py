@@ -101,7 +101,7 @@ def convert_actions(cfg: ActionsConfig) -> dict:
     from armtwin.data import edited_copy, open_recording
     from armtwin.envs.ik import IK
 
-    scan = scan_recordings([cfg.input], episodes="all", action_dims=(C.NUM_JOINTS, EEF_DIM))
+    scan = scan_recordings([cfg.input], episodes="all", action_dims=tuple(ACTION_DIMS.values()))
     with open_recording(cfg.input) as rec:
         space = str(rec.attrs.get("action_space", "joint"))
         if space == cfg.to:

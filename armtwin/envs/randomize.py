@@ -2,8 +2,8 @@
 reset, and the observation noise.
 
 The configuration (one dataclass per group, presets by name, ``resolve_randomization``) is
-:mod:`armtwin.envs.randomize_config`; its names are re-exported here, so ``armtwin.envs.randomize`` stays the
-one import for both.
+:mod:`armtwin.envs.randomize_config`, which imports neither NumPy nor this module (an env config needs
+only it).
 
 Observation noise is drawn from a per-episode seed and the step counter, so the observation of a restored
 state is the same.
@@ -20,19 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from armtwin.envs.randomize_config import (
-    GROUPS,
-    PRESETS,
-    CameraRandomization,
-    ColourRandomization,
-    LatencyRandomization,
-    LightingRandomization,
-    NoiseRandomization,
-    ObjectRandomization,
-    PhysicsRandomization,
-    Randomization,
-    resolve_randomization,
-)
+from armtwin.envs.randomize_config import NoiseRandomization, Randomization
 from armtwin.poses import quat_from_axis_angle, quat_mul
 
 
@@ -236,19 +224,4 @@ def observation_noise(cfg: NoiseRandomization, seed: int, step: int, obs: dict) 
         obs["object_pos"] = obs["object_pos"] + rng.normal(0, cfg.object_pos, obs["object_pos"].shape)
 
 
-__all__ = [
-    "GROUPS",
-    "PRESETS",
-    "CameraRandomization",
-    "ColourRandomization",
-    "LatencyRandomization",
-    "LightingRandomization",
-    "NoiseRandomization",
-    "ObjectRandomization",
-    "PhysicsRandomization",
-    "Randomization",
-    "Randomizer",
-    "SceneHandles",
-    "observation_noise",
-    "resolve_randomization",
-]
+__all__ = ["Randomizer", "SceneHandles", "observation_noise"]

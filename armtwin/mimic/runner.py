@@ -104,7 +104,7 @@ class GenerateConfig:
             check_count(self.max_steps, what="max_steps")
         check_count(self.seed, what="--seed", minimum=0, optional=False)  # numpy's SeedSequence takes no negatives
         if "randomize" in self.env_kwargs:
-            from armtwin.envs.randomize import resolve_randomization
+            from armtwin.envs.randomize_config import resolve_randomization
 
             try:
                 resolve_randomization(self.env_kwargs["randomize"])  # a bad preset fails now, not in a worker

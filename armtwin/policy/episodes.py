@@ -54,7 +54,7 @@ class EvalJob:
     policy_server). policy_server: "HOST:PORT" of LeRobot's policy server (None: run the policy here);
     chunks are then requested only when the queue is empty (deterministic, see armtwin.policy.remote).
     seed_scheme: one of :data:`SEED_SCHEMES` (:func:`episode_seed`). randomize: the scenes' domain
-    randomization (a frozen ``armtwin.envs.randomize.Randomization``; None: the env's default, none)."""
+    randomization (a frozen ``armtwin.envs.randomize_config.Randomization``; None: the env's default, none)."""
 
     policy: str
     env_id: str

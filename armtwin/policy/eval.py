@@ -42,7 +42,7 @@ class EvalConfig:
     policy_server: "HOST:PORT" of LeRobot's async inference server that runs the policy (one worker).
     progress: show a progress bar. print_table: print the summary. overwrite: write into an existing ``out``.
     randomize: domain randomization of the evaluation scenes (a preset name of
-    ``armtwin.envs.randomize.PRESETS``, a dict of groups or a Randomization; None: the env's default, none);
+    ``armtwin.envs.randomize_config.PRESETS``, a dict of groups or a Randomization; None: the env's default, none);
     drawn on each episode's reset from its seed, so the scenes are the same whatever the worker count."""
 
     policy: str | Path
@@ -67,7 +67,7 @@ class EvalConfig:
 
     def __post_init__(self):
         from armtwin.envs import check_env_id
-        from armtwin.envs.randomize import resolve_randomization
+        from armtwin.envs.randomize_config import resolve_randomization
         from armtwin.policy.local import resolve_pretrained
 
         check_env_id(self.env_id)
@@ -143,7 +143,7 @@ class EvalResult:
 
 
 def _resolve(randomize):
-    from armtwin.envs.randomize import resolve_randomization
+    from armtwin.envs.randomize_config import resolve_randomization
 
     return resolve_randomization(randomize)
 

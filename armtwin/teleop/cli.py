@@ -184,7 +184,7 @@ def add_teleop(subparsers) -> None:
     add_field(p, TeleopConfig, "seed", "episode k resets the sim with seed+k")
     add_field(p, TeleopConfig, "image_size", "sim camera HxW or none", type=_size)
     p.add_argument("--randomize", default=None, help="sim: domain randomization preset (none, visual, physics, "
-                   "all; armtwin.envs.randomize) [none]")
+                   "all; armtwin.envs.randomize_config) [none]")
     p.add_argument("--servo-calibration", default=None, metavar="PATH",
                    help="sim: the twin's servo model, the file `armtwin twin-gap --fit` writes [identified defaults]")
     p.add_argument("--range-m100-100", action="store_true", help="body joints in -100..100 instead of degrees")

@@ -133,7 +133,7 @@ class TeleopConfig:
         if self.leader == "scripted" and self.target != "sim":
             raise ValueError("--leader scripted needs --target sim: the expert plans from the simulated scene")
         if "randomize" in self.env_kwargs:
-            from armtwin.envs.randomize import resolve_randomization
+            from armtwin.envs.randomize_config import resolve_randomization
 
             try:
                 resolve_randomization(self.env_kwargs["randomize"])  # now, not at the first reset
