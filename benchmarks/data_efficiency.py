@@ -61,82 +61,138 @@ def _stage(times: dict, name: str, fn):
     return out
 
 
-def run_cell(task: str, dist: str, args, root: Path) -> dict:
-    """One task x distribution: both policies trained and evaluated (with ``--randomize``: also (c), and (b)
-    and (c) evaluated on randomized scenes; see the module docstring); returns their numbers."""
+#: What ``--reuse`` compares (the arguments the data was made with) and keeps of a cell.
+DATA_ARGS = ("sources", "expert_noise", "generate", "seed", "workers")
+KEPT = {"data_args.json", "sources.h5", "annotated.h5", "generated.h5", "generated.h5.stats.json",
+        "lerobot_a", "lerobot_b"}
+
+
+def _make_data(task: str, dist: str, args, cell: Path, env_id: str, times: dict) -> dict:
+    """Stages 1-3 into ``cell``: the sources, the generated demos and both datasets; returns the generation
+    stats. With ``--reuse`` a cell these stages already finished with the same arguments is kept as it is."""
     from armtwin.convert.lerobot_v3 import LeRobotExportConfig, export_lerobot
     from armtwin.mimic.annotate import annotate_file
     from armtwin.mimic.runner import GenerateConfig, run_generate
     from armtwin.mimic.sources import record_expert_demos
-    from armtwin.policy.eval import EvalConfig, run_eval, wilson_interval
-    from armtwin.policy.train import TrainConfig, train_policy
 
-    env_id = f"armtwin/SO101-{task}-v0"
-    cell = root / f"{task}_{dist}"
+    made = {k: getattr(args, k) for k in DATA_ARGS}
+    stamp = cell / "data_args.json"
+    if args.reuse and stamp.is_file():
+        before = json.loads(stamp.read_text())
+        if before != made:
+            raise SystemExit(f"--reuse: {cell} was made with {before}, this run asks for {made}; "
+                             "run without --reuse to make it again")
+        print(f"  reusing the sources, generated demos and datasets in {cell}", flush=True)
+        for old in cell.iterdir():  # what this run makes again: trainings, evaluations, (c)'s data
+            if old.name not in KEPT:
+                shutil.rmtree(old) if old.is_dir() else old.unlink()
+        return json.loads((cell / "generated.h5.stats.json").read_text())
     shutil.rmtree(cell, ignore_errors=True)
     cell.mkdir(parents=True)
-    times: dict[str, float] = {}
-    print(f"\n=== {task} {dist} ===", flush=True)
     _stage(times, "record sources", lambda: record_expert_demos(
         env_id, cell / "sources.h5", num=args.sources, seed=args.seed, noise=args.expert_noise))
     _stage(times, "annotate", lambda: annotate_file(str(cell / "sources.h5"), str(cell / "annotated.h5")))
     stats = _stage(times, "generate", lambda: run_generate(GenerateConfig(
         source=str(cell / "annotated.h5"), env_id=env_id, num=args.generate, out=str(cell / "generated.h5"),
         workers=args.workers, seed=args.seed, reset_distribution=dist, image_size=None, progress=False)))
+    for key, inputs in (("a", [cell / "sources.h5"]), ("b", [cell / "sources.h5", cell / "generated.h5"])):
+        _stage(times, f"convert ({key})", lambda: export_lerobot(LeRobotExportConfig(
+            inputs=tuple(inputs), repo_id=_repo(task, dist, key), root=cell / f"lerobot_{key}",
+            environment_state=True, episodes="all", progress=False)))
+    stamp.write_text(json.dumps(made))
+    return stats
+
+
+def _repo(task: str, dist: str, key: str) -> str:
+    return f"bench/{task.lower()}_{dist.lower()}_{key}"
+
+
+def _train(keys: list[str], task: str, dist: str, args, cell: Path, times: dict) -> None:
+    """Train the same policy on each of ``keys``' datasets; with ``--train-together`` all at once, the
+    cores shared between them (on 2 cores two 1-thread trainings make ~1.2x the steps of one after the
+    other: a step's data loading is single-threaded)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from armtwin.policy.train import TrainConfig, train_policy
+
+    threads = max(1, (os.cpu_count() or 1) // len(keys)) if args.train_together else None
+
+    def one(key):
+        return train_policy(TrainConfig(
+            dataset_root=cell / f"lerobot_{key}", repo_id=_repo(task, dist, key), out_dir=cell / f"train_{key}",
+            preset=args.preset, steps=args.steps, seed=args.seed, log_freq=max(1, args.steps // 5),
+            save_freq=args.checkpoint_every, threads=threads), echo=False)
+
+    if args.train_together:
+        _stage(times, f"train ({', '.join(keys)} together)",
+               lambda: list(ThreadPoolExecutor(len(keys)).map(one, keys)))
+    else:
+        for key in keys:
+            _stage(times, f"train ({key})", lambda: one(key))
+
+
+def _evaluate(key: str, env_id: str, dist: str, args, cell: Path, times: dict, *, randomize=None) -> dict:
+    """Evaluate ``train_<key>``'s final policy (and, with ``--checkpoint-every``, every earlier checkpoint
+    on the same seeded scenes: the learning curve)."""
+    from armtwin.policy.eval import EvalConfig, run_eval, wilson_interval
+    from armtwin.policy.train import step_checkpoints
+
+    suffix = "" if randomize is None else "_rand"
+    checkpoints = step_checkpoints(cell / f"train_{key}")
+    if args.checkpoint_every is None:
+        checkpoints = {max(checkpoints): checkpoints[max(checkpoints)]}
+    curve = []
+    for step, model in checkpoints.items():
+        name = f"eval_{key}{suffix}" if step == max(checkpoints) else f"eval_{key}{suffix}_{step}"
+        label = f"eval ({key}{'' if randomize is None else ', randomize ' + randomize}, step {step})"
+        res = _stage(times, label, lambda: run_eval(EvalConfig(
+            policy=model, env_id=env_id, episodes=args.episodes, out=cell / name, dist=dist,
+            seed=args.seed + 10_000, workers=args.workers, progress=False, print_table=False, randomize=randomize,
+            policy_options=args.policy_option or {})))
+        lo, hi = wilson_interval(res.successes, len(res.outcomes))
+        curve.append({"step": step, "success_rate": res.success_rate, "ci95": [lo, hi],
+                      "failures": dict(res.failures())})
+    return {**curve[-1], "curve": curve}
+
+
+def run_cell(task: str, dist: str, args, root: Path) -> dict:
+    """One task x distribution: both policies trained and evaluated (with ``--randomize``: also (c), and (b)
+    and (c) evaluated on randomized scenes; see the module docstring); returns their numbers."""
+    env_id = f"armtwin/SO101-{task}-v0"
+    cell = root / f"{task}_{dist}"
+    times: dict[str, float] = {}
+    print(f"\n=== {task} {dist} ===", flush=True)
+    stats = _make_data(task, dist, args, cell, env_id, times)
     out: dict = {"task": task, "dist": dist, "generated": stats["kept"],
                  "generation_rate": stats["data_generation_rate"], "times": times, "policies": {}}
-    models = {}
-    for label, inputs in (("sources only", [cell / "sources.h5"]),
-                          ("sources + generated", [cell / "sources.h5", cell / "generated.h5"])):
-        key = "a" if label == "sources only" else "b"
-        repo = f"bench/{task.lower()}_{dist.lower()}_{key}"
-        ds = _stage(times, f"convert ({key})", lambda: export_lerobot(LeRobotExportConfig(
-            inputs=tuple(inputs), repo_id=repo, root=cell / f"lerobot_{key}", environment_state=True,
-            episodes="all", progress=False)))
-        model = _stage(times, f"train ({key})", lambda: train_policy(TrainConfig(
-            dataset_root=cell / f"lerobot_{key}", repo_id=repo, out_dir=cell / f"train_{key}", preset=args.preset,
-            steps=args.steps, seed=args.seed, log_freq=max(1, args.steps // 5)), echo=False))
-        res = _stage(times, f"eval ({key})", lambda: run_eval(EvalConfig(
-            policy=model, env_id=env_id, episodes=args.episodes, out=cell / f"eval_{key}", dist=dist,
-            seed=args.seed + 10_000, workers=args.workers, progress=False, print_table=False)))
-        lo, hi = wilson_interval(res.successes, len(res.outcomes))
-        out["policies"][key] = {"label": label, "episodes": ds.episodes, "frames": ds.frames,
-                                "success_rate": res.success_rate, "ci95": [lo, hi],
-                                "failures": dict(res.failures())}
-        models[key] = model
+    _train(["a", "b"], task, dist, args, cell, times)
+    for key, label in (("a", "sources only"), ("b", "sources + generated")):
+        info = json.loads((cell / f"lerobot_{key}" / "meta" / "info.json").read_text())
+        out["policies"][key] = {"label": label, "episodes": info["total_episodes"], "frames": info["total_frames"],
+                                **_evaluate(key, env_id, dist, args, cell, times)}
     if args.randomize is not None:
-        _randomized(task, dist, args, cell, env_id, times, out, models["b"])
+        _randomized(task, dist, args, cell, env_id, times, out)
     return out
 
 
-def _randomized(task: str, dist: str, args, cell: Path, env_id: str, times: dict, out: dict, model_b) -> None:
+def _randomized(task: str, dist: str, args, cell: Path, env_id: str, times: dict, out: dict) -> None:
     """(c) trained on demos generated with ``--randomize``; (b) and (c) evaluated with it on (into ``out``)."""
     from armtwin.convert.lerobot_v3 import LeRobotExportConfig, export_lerobot
     from armtwin.mimic.runner import GenerateConfig, run_generate
-    from armtwin.policy.eval import EvalConfig, run_eval, wilson_interval
-    from armtwin.policy.train import TrainConfig, train_policy
 
     preset = args.randomize
     stats = _stage(times, f"generate (randomize {preset})", lambda: run_generate(GenerateConfig(
         source=str(cell / "annotated.h5"), env_id=env_id, num=args.generate, out=str(cell / "generated_rand.h5"),
         workers=args.workers, seed=args.seed, reset_distribution=dist, image_size=None, progress=False,
         env_kwargs={"randomize": preset})))
-    repo = f"bench/{task.lower()}_{dist.lower()}_c"
     ds = _stage(times, "convert (c)", lambda: export_lerobot(LeRobotExportConfig(
-        inputs=(cell / "sources.h5", cell / "generated_rand.h5"), repo_id=repo, root=cell / "lerobot_c",
-        environment_state=True, episodes="all", progress=False)))
-    model_c = _stage(times, "train (c)", lambda: train_policy(TrainConfig(
-        dataset_root=cell / "lerobot_c", repo_id=repo, out_dir=cell / "train_c", preset=args.preset,
-        steps=args.steps, seed=args.seed, log_freq=max(1, args.steps // 5)), echo=False))
-    rand = {"preset": preset, "generated": stats["kept"], "generation_rate": stats["data_generation_rate"],
-            "episodes_c": ds.episodes, "frames_c": ds.frames, "eval": {}}
-    for key, model in (("b", model_b), ("c", model_c)):
-        res = _stage(times, f"eval ({key}, randomize {preset})", lambda: run_eval(EvalConfig(
-            policy=model, env_id=env_id, episodes=args.episodes, out=cell / f"eval_{key}_rand", dist=dist,
-            seed=args.seed + 10_000, workers=args.workers, progress=False, print_table=False, randomize=preset)))
-        lo, hi = wilson_interval(res.successes, len(res.outcomes))
-        rand["eval"][key] = {"success_rate": res.success_rate, "ci95": [lo, hi], "failures": dict(res.failures())}
-    out["randomized"] = rand
+        inputs=(cell / "sources.h5", cell / "generated_rand.h5"), repo_id=_repo(task, dist, "c"),
+        root=cell / "lerobot_c", environment_state=True, episodes="all", progress=False)))
+    _train(["c"], task, dist, args, cell, times)
+    out["randomized"] = {
+        "preset": preset, "generated": stats["kept"], "generation_rate": stats["data_generation_rate"],
+        "episodes_c": ds.episodes, "frames_c": ds.frames,
+        "eval": {key: _evaluate(key, env_id, dist, args, cell, times, randomize=preset) for key in ("b", "c")}}
 
 
 def _check_randomize(preset: str | None) -> None:
@@ -159,17 +215,21 @@ def _rate(p: dict) -> str:
 def table(cells: list[dict], args) -> str:
     rows = [f"policy: {args.preset} (LeRobot ACT), inputs observation.state (6) + observation.environment_state "
             f"(object positions), {args.steps} steps x batch 32, seed {args.seed}; sources: {args.sources} "
-            f"scripted demos with {args.expert_noise} rad action noise; eval: {args.episodes} seeded episodes",
+            f"scripted demos with {args.expert_noise} rad action noise; eval: {args.episodes} seeded episodes"
+            + (f" with policy options {' '.join(args.policy_option)}" if args.policy_option else ""),
             "",
             f"{'task':<10}{'dist':<6}{'(a) sources only':<26}{'(b) + generated':<26}{'generated (rate)':<20}"]
     for c in cells:
         a, b = c["policies"]["a"], c["policies"]["b"]
-
-        def fmt(p):
-            return f"{100 * p['success_rate']:5.1f}% [{100 * p['ci95'][0]:.0f}, {100 * p['ci95'][1]:.0f}]"
-
-        rows.append(f"{c['task']:<10}{c['dist']:<6}{fmt(a):<26}{fmt(b):<26}"
+        rows.append(f"{c['task']:<10}{c['dist']:<6}{_rate(a):<26}{_rate(b):<26}"
                     f"{c['generated']} ({100 * c['generation_rate']:.0f}%)")
+    if args.checkpoint_every is not None:
+        rows += ["", "learning curves (the same seeded scenes at every checkpoint):",
+                 f"{'task':<10}{'dist':<6}{'step':>7}  {'(a) sources only':<26}{'(b) + generated':<26}"]
+        for c in cells:
+            a, b = c["policies"]["a"]["curve"], c["policies"]["b"]["curve"]
+            for pa, pb in zip(a, b):
+                rows.append(f"{c['task']:<10}{c['dist']:<6}{pa['step']:>7}  {_rate(pa):<26}{_rate(pb):<26}")
     rows.append("")
     rows.append("MimicGen (published, 1000 generated vs 10 sources): "
                 + ", ".join(f"{k} {v[1]:g}% vs {v[0]:g}%" for k, v in MIMICGEN.items()))
@@ -198,17 +258,28 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="runs/data_efficiency")
+    ap.add_argument("--checkpoint-every", type=int, default=None, metavar="K",
+                    help="save a checkpoint every K steps and evaluate each (a learning curve)")
+    ap.add_argument("--train-together", action="store_true",
+                    help="train (a) and (b) at once, sharing the cores (more steps/s on 2 cores)")
+    ap.add_argument("--policy-option", action="append", metavar="KEY=VALUE",
+                    help="evaluate both policies with this change to their config (armtwin eval --policy-option), "
+                         "e.g. n_action_steps=1 and temporal_ensemble_coeff=0.01: ACT's temporal ensembling")
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep a cell's sources, generated demos and datasets made with the same arguments")
     ap.add_argument("--randomize", default=None, metavar="PRESET",
                     help="also train on demos generated with this randomization and evaluate on it (physics, all)")
     args = ap.parse_args(argv)
     _check_randomize(args.randomize)
+    if args.checkpoint_every is not None and not 1 <= args.checkpoint_every <= args.steps:
+        raise SystemExit(f"--checkpoint-every must be in [1, --steps={args.steps}], got {args.checkpoint_every}")
     root = Path(args.out)
     t0 = time.perf_counter()
     cells = [run_cell(t, d, args, root) for t in args.tasks.split(",") for d in args.dists.split(",")]
     text = table(cells, args)
     print("\n" + text + f"\n\ntotal wall time {time.perf_counter() - t0:.0f} s")
     root.mkdir(parents=True, exist_ok=True)
-    saved = {k: v for k, v in vars(args).items() if k != "randomize" or v is not None}  # default: as before
+    saved = dict(vars(args))
     (root / "results.json").write_text(json.dumps({"args": saved, "cells": cells}, indent=2, default=str))
     (root / "results.txt").write_text(text + "\n")
     return 0

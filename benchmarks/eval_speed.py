@@ -42,6 +42,9 @@ def main() -> int:
     ap.add_argument("--max-steps", type=int, default=150)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--train-steps", type=int, default=10)
+    ap.add_argument("--chunks", type=int, nargs="+", default=[10, 100],
+                    help="ACT chunk sizes to measure (n_action_steps = chunk): the act-tiny preset's 10 and "
+                         "LeRobot ACT's default 100")
     ap.add_argument("--json", help="save the figures here")
     args = ap.parse_args()
 
@@ -55,26 +58,29 @@ def main() -> int:
         tmp = Path(tmp)
         t0 = time.perf_counter()
         ds = tiny_dataset(tmp / "ds" / "lerobot", num=3, image_size=(128, 128))
-        ckpt = tiny_act(ds, tmp / "train", steps=args.train_steps)
-        print(f"dataset + tiny ACT at 128x128: {time.perf_counter() - t0:.1f} s")
-        for w in args.workers:
-            res = run_eval(EvalConfig(policy=ckpt, env_id="armtwin/SO101-Lift-v0", episodes=args.episodes,
-                                      out=tmp / f"eval_w{w}", workers=w, max_steps=args.max_steps, hz=hz,
-                                      progress=False, print_table=False))
-            steps = res.env_steps
-            loop_s = sum(o.wall_s for o in res.outcomes) / w
-            row = {
-                "workers": w, "episodes": args.episodes, "env_steps": steps, "wall_s": res.eval_s,
-                "episodes_per_min": 60 * args.episodes / res.eval_s, "env_steps_per_s": steps / res.eval_s,
-                "x_real_time": steps / hz / res.eval_s,
-                "steady_env_steps_per_s": steps / loop_s, "steady_x_real_time": steps / hz / loop_s,
-                "steady_episodes_per_min": 60 * args.episodes / loop_s,
-            }
-            out[w] = row
-            print(f"workers {w}: {args.episodes} episodes x {args.max_steps} steps in {res.eval_s:.1f} s: "
-                  f"{row['episodes_per_min']:.1f} episodes/min, {row['env_steps_per_s']:.0f} env steps/s = "
-                  f"{row['x_real_time']:.1f}x real time (steady state: {row['steady_env_steps_per_s']:.0f} steps/s "
-                  f"= {row['steady_x_real_time']:.1f}x, {row['steady_episodes_per_min']:.1f} episodes/min)")
+        print(f"dataset at 128x128: {time.perf_counter() - t0:.1f} s")
+        for chunk in args.chunks:
+            ckpt = tiny_act(ds, tmp / f"train_c{chunk}", steps=args.train_steps,
+                            overrides={"chunk_size": chunk, "n_action_steps": chunk})
+            for w in args.workers:
+                res = run_eval(EvalConfig(policy=ckpt, env_id="armtwin/SO101-Lift-v0", episodes=args.episodes,
+                                          out=tmp / f"eval_c{chunk}_w{w}", workers=w, max_steps=args.max_steps,
+                                          hz=hz, progress=False, print_table=False))
+                steps = res.env_steps
+                loop_s = sum(o.wall_s for o in res.outcomes) / w
+                row = {
+                    "chunk": chunk, "workers": w, "episodes": args.episodes, "env_steps": steps,
+                    "wall_s": res.eval_s, "episodes_per_min": 60 * args.episodes / res.eval_s,
+                    "env_steps_per_s": steps / res.eval_s, "x_real_time": steps / hz / res.eval_s,
+                    "steady_env_steps_per_s": steps / loop_s, "steady_x_real_time": steps / hz / loop_s,
+                    "steady_episodes_per_min": 60 * args.episodes / loop_s,
+                }
+                out[f"chunk{chunk}_workers{w}"] = row
+                print(f"chunk {chunk:>3}, workers {w}: {args.episodes} episodes x {args.max_steps} steps in "
+                      f"{res.eval_s:.1f} s: {row['episodes_per_min']:.1f} episodes/min, "
+                      f"{row['env_steps_per_s']:.0f} env steps/s = {row['x_real_time']:.1f}x real time (steady "
+                      f"state: {row['steady_env_steps_per_s']:.0f} steps/s = {row['steady_x_real_time']:.1f}x, "
+                      f"{row['steady_episodes_per_min']:.1f} episodes/min)")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2))
     return 0

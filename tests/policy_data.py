@@ -40,10 +40,11 @@ def tiny_state_dataset(root: Path, *, num: int = 3, env_id: str = ENV_ID) -> Pat
     return tiny_dataset(root, num=num, image_size=None, env_id=env_id, environment_state=True)
 
 
-def tiny_act(dataset_root: Path, out_dir: Path, *, steps: int = 10) -> Path:
+def tiny_act(dataset_root: Path, out_dir: Path, *, steps: int = 10, overrides: dict | None = None) -> Path:
     """Train a tiny ACT for ``steps`` steps with ``lerobot-train`` (armtwin.policy.train, preset
-    ``act-tiny``); returns its pretrained_model directory."""
+    ``act-tiny``, with ``overrides``' ``--policy.*`` flags); returns its pretrained_model directory."""
     from armtwin.policy.train import TrainConfig, train_policy
 
     return train_policy(TrainConfig(dataset_root=dataset_root, repo_id=REPO_ID, out_dir=out_dir, preset="act-tiny",
-                                    steps=steps, batch_size=2, log_freq=5), echo=False)
+                                    steps=steps, batch_size=2, log_freq=5, policy_overrides=dict(overrides or {})),
+                        echo=False)

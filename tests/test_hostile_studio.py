@@ -69,6 +69,24 @@ def test_the_pages_own_requests_pass(client):
     assert r.status_code == 403 and f"expected 'http://127.0.0.1:{PORT}'" in r.text
 
 
+def test_foreign_pages_cannot_make_the_studio_work(client, tmp_path):
+    """A foreign page's <video src="http://127.0.0.1:PORT/api/dataset/video?..."> (a plain GET, no Origin)
+    would make the studio encode an MP4; the browser's fetch metadata names it cross-site (another port on
+    this machine: same-site), and it is refused before the app runs."""
+    c, _ = client
+    video = "/api/dataset/video?path=rec.h5&demo=demo_0&camera=front"
+    for site in ("cross-site", "same-site", "Cross-Site"):
+        for url in (video, "/api/datasets", "/files/rec.h5"):
+            r = c.get(url, headers={"sec-fetch-site": site, "sec-fetch-dest": "video"})
+            assert r.status_code == 403 and f"Sec-Fetch-Site {site!r}" in r.text, (site, url)
+    # the studio's own page, the user opening an address, and clients without fetch metadata reach the app
+    for h in ({"sec-fetch-site": "same-origin"}, {"sec-fetch-site": "none"}, {}):
+        assert c.get("/api/datasets", headers=h).status_code == 200, h
+        assert c.get(video, headers=h).status_code in (404, 422), h  # the app's own answer: no such recording
+    # pages are not data: a link from another site still opens the studio
+    assert c.get("/", headers={"sec-fetch-site": "cross-site", "sec-fetch-dest": "document"}).status_code == 200
+
+
 @pytest.mark.parametrize("headers", [{"origin": EVIL}, {"origin": f"http://127.0.0.1:{PORT + 1}"},
                                      {"origin": "null"}, {"host": f"evil.example:{PORT}"}])
 def test_foreign_websocket_is_refused(client, headers):

@@ -96,22 +96,26 @@ def test_lerobot_eval_runs_on_the_twin(tiny_act_checkpoint, tmp_path):
     assert all(Path(p).is_file() for p in overall["video_paths"])
 
 
-def _first_frames(video_dir: Path, n: int) -> list[np.ndarray]:
+def _episode_frames(video_dir: Path, n: int) -> list[np.ndarray]:
+    """(T, H, W, 3) float64: every frame of lerobot-eval's episode videos 0..n-1."""
     import av
 
-    frames = []
+    out = []
     for i in range(n):
         with av.open(str(video_dir / f"eval_episode_{i}.mp4")) as c:
-            frames.append(next(c.decode(video=0)).to_ndarray(format="rgb24").astype(np.float64))
-    return frames
+            out.append(np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)]).astype(np.float64))
+    return out
 
 
 @pytest.mark.lerobot
 def test_lerobot_eval_and_armtwin_eval_agree_per_episode(tiny_act_checkpoint, tmp_path):
     """lerobot-eval --seed=S and armtwin eval --seed S --seed-scheme lerobot play the same scenes (episode i:
-    seed S+i) and give the same per-episode success. lerobot-eval's eval_info.json keeps no seeds, so the
-    scene each of its episodes started from is read from the first frame of its episode video (rendered right
-    after env.reset(seed=...)) and matched against fresh resets of the candidate seeds."""
+    seed S+i), play the same trajectories and give the same per-episode success. lerobot-eval's eval_info.json
+    keeps no seeds or states, so its videos are the witness: the first frame of each episode (rendered right
+    after env.reset(seed=...)) is matched against fresh resets of the candidate seeds, and the last frame
+    (after the last step) against the final states of armtwin eval's recorded rollouts. The barely trained
+    policy never succeeds in 60 steps, so per-episode success alone (all False on both sides) could not
+    tell the two evaluators apart; the trajectories can."""
     import armtwin.envs.lerobot_view  # noqa: F401  registers armtwin_lerobot/<task>
     from armtwin.policy.episodes import episode_seed
     from armtwin.policy.eval import EvalConfig, run_eval
@@ -129,7 +133,7 @@ def test_lerobot_eval_and_armtwin_eval_agree_per_episode(tiny_act_checkpoint, tm
     theirs = json.loads((out / "eval_info.json").read_text())["per_task"][0]["metrics"]["successes"]
     res = run_eval(EvalConfig(policy=tiny_act_checkpoint, env_id="armtwin/SO101-Lift-v0", episodes=n,
                               out=tmp_path / "armtwin", seed=S, seed_scheme="lerobot", max_steps=horizon,
-                              progress=False, print_table=False))
+                              record=tmp_path / "armtwin" / "rollouts.h5", progress=False, print_table=False))
     ours = [o.success for o in res.outcomes]
     print(f"per-episode success: lerobot-eval {theirs}, armtwin eval {ours}; seeds {[o.seed for o in res.outcomes]}")
     assert [o.seed for o in res.outcomes] == [S + i for i in range(n)]
@@ -141,17 +145,52 @@ def test_lerobot_eval_and_armtwin_eval_agree_per_episode(tiny_act_checkpoint, tm
     for seed in candidates:
         env.reset(seed=seed)
         renders[seed] = env.render().astype(np.float64)
-    env.close()
     # Compare only where the candidate scenes differ (the object), so the video codec's noise over the
     # rest of the image cannot decide which scene is nearest.
+    videos = _episode_frames(out / "videos" / "armtwin_0", n)
     differs = np.stack(list(renders.values())).std(axis=0).max(axis=-1) > 10.0
     assert differs.any(), "the candidate seeds give distinct scenes"
-    for i, frame in enumerate(_first_frames(out / "videos" / "armtwin_0", n)):
-        dist = {seed: float(np.abs(frame - r)[differs].mean()) for seed, r in renders.items()}
+    for i, frames in enumerate(videos):
+        dist = {seed: float(np.abs(frames[0] - r)[differs].mean()) for seed, r in renders.items()}
         nearest = sorted(dist, key=dist.get)
         assert nearest[0] == S + i, (i, dist)
         # Measured: the next nearest scene is >= 1.4x as far (1.17x over the whole frame, before the mask).
         assert dist[nearest[1]] > 1.2 * dist[nearest[0]], ("the scene is told apart by a clear margin", i, dist)
+    # The trajectories: lerobot-eval's episode i lasts as long as armtwin's and passes through the same
+    # states. Its video has the reset's frame and one per step but the last (it keeps frames[:done_index + 1]),
+    # so frame t shows the state action t was taken from: the recording's states[t] (robomimic's convention).
+    from armtwin.data import open_recording
+
+    with open_recording(tmp_path / "armtwin" / "rollouts.h5") as rec:
+        states = [rec.load(d).states for d in rec.demo_names]
+    assert [len(f) for f in videos] == [o.steps for o in res.outcomes] == [len(s) for s in states]
+    inner = env.unwrapped
+    played = []
+    for i, episode_states in enumerate(states):
+        env.reset(seed=S + i)
+        frames = []
+        for state in episode_states:
+            inner.set_state(state)
+            frames.append(env.render().astype(np.float64))
+        played.append(np.stack(frames))
+    env.close()
+
+    def nearer(video, ours, alt):
+        """Mean absolute pixel difference of the video to our frames and to an alternative's, over the pixels
+        where ours and the alternative differ clearly (the codec's noise elsewhere cannot decide)."""
+        mask = np.abs(ours - alt).max(axis=-1) > 30.0
+        assert mask.sum() > 100, "the alternative differs from our trajectory"
+        return float(np.abs(video - ours)[mask].mean()), float(np.abs(video - alt)[mask].mean())
+
+    for i, video in enumerate(videos):
+        alts = {f"episode {j}": played[j] for j in range(n) if j != i}
+        # the same episode k steps late (its first frame held), so a shifted replay is told apart too
+        alts |= {f"{k} steps late": np.concatenate([played[i][:1].repeat(k, 0), played[i][:-k]]) for k in (2, 10)}
+        gaps = {name: nearer(video, played[i], alt) for name, alt in alts.items()}
+        print(f"episode {i}: (to armtwin's, to the alternative) where they differ: {gaps}")
+        # Measured (32x32, the video codec's error on object edges is large): the alternative is 2.0-3.5x
+        # as far.
+        assert all(theirs > 1.5 * ours for ours, theirs in gaps.values()), (i, gaps)
 
 
 # ------------------------------------------------------------------ lerobot-record

@@ -398,3 +398,69 @@ def test_eval_out_never_lands_in_the_policy_nor_replaces_silently(tmp_path):
         EvalConfig(policy=policy, env_id="armtwin/SO101-Lift-v0", episodes=1, out=tmp_path / "old")
     cfg = EvalConfig(policy=policy, env_id="armtwin/SO101-Lift-v0", episodes=1, out=tmp_path / "old", overwrite=True)
     assert cfg.out == tmp_path / "old"
+
+
+def test_policy_options_are_checked_against_the_policy_config(tmp_path):
+    """--policy-option KEY=VALUE (lerobot-eval's --policy.KEY=VALUE): values read as JSON, keys checked
+    against the policy's config.json before anything loads; what the policy was trained on is not an option."""
+    from armtwin.policy.eval import EvalConfig
+    from armtwin.policy.local import policy_options
+
+    policy = tmp_path / "policy"
+    policy.mkdir()
+    (policy / "config.json").write_text(json.dumps({
+        "type": "act", "n_action_steps": 10, "temporal_ensemble_coeff": None, "vision_backbone": "resnet18",
+        "input_features": {STATE_KEY: {"type": "STATE", "shape": [6]}}}))
+    assert policy_options(policy, ["n_action_steps=1", "temporal_ensemble_coeff=0.01", "vision_backbone=resnet34"]) \
+        == {"n_action_steps": 1, "temporal_ensemble_coeff": 0.01, "vision_backbone": "resnet34"}
+    assert policy_options(policy, None) == {} and policy_options(policy, {"n_action_steps": 2}) == {"n_action_steps": 2}
+    with pytest.raises(ValueError, match="'n_action_steps' is not KEY=VALUE"):
+        policy_options(policy, ["n_action_steps"])
+    with pytest.raises(ValueError, match=r"unknown policy option\(s\) 'nope' for this act policy; valid: "
+                                         r"n_action_steps, temporal_ensemble_coeff, vision_backbone"):
+        policy_options(policy, ["nope=1"])
+    with pytest.raises(ValueError, match="unknown policy option.*'input_features'"):
+        policy_options(policy, {"input_features": {}})
+    cfg = EvalConfig(policy=policy, env_id=LIFT, episodes=1, out=tmp_path / "eval", policy_options=["n_action_steps=1"])
+    assert cfg.job().policy_options == {"n_action_steps": 1}
+    with pytest.raises(ValueError, match="valid: n_action_steps"):
+        EvalConfig(policy=policy, env_id=LIFT, episodes=1, out=tmp_path / "eval2", policy_options=["chunk=1"])
+    with pytest.raises(ValueError, match="not on --policy-server"):
+        EvalConfig(policy=policy, env_id=LIFT, episodes=1, out=tmp_path / "eval3", policy_server="127.0.0.1:8080",
+                   policy_options=["n_action_steps=1"])
+
+
+@pytest.mark.lerobot
+def test_eval_with_acts_temporal_ensembling(tiny_act_checkpoint, tmp_path):
+    """`armtwin eval --policy-option n_action_steps=1 --policy-option temporal_ensemble_coeff=0.01` runs the
+    policy as ACT's paper does (queried every step, overlapping chunks averaged): the loaded config has them,
+    the actions are the ensemble's (the first is the first chunk's first action, later ones differ from a
+    policy queried every step without ensembling), and a combination ACT refuses is refused before any
+    episode runs."""
+    from armtwin.cli import main
+    from armtwin.policy.local import LocalPolicy
+
+    opts = {"n_action_steps": 1, "temporal_ensemble_coeff": 0.01}
+    ens = LocalPolicy.from_pretrained(tiny_act_checkpoint, options=opts)
+    assert (ens.policy.config.n_action_steps, ens.policy.config.temporal_ensemble_coeff) == (1, 0.01)
+    plain = LocalPolicy.from_pretrained(tiny_act_checkpoint, options={"n_action_steps": 1})
+    ens.reset()
+    plain.reset()
+    rng = np.random.default_rng(1)
+    gaps = []
+    for _ in range(4):
+        frame = {STATE_KEY: rng.uniform(-30, 30, 6).astype(np.float32), "task": ""}
+        for cam in ("wrist", "front"):
+            frame[image_key(cam)] = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
+        gaps.append(float(np.abs(ens.act(frame) - plain.act(frame)).max()))
+    assert gaps[0] < 1e-4 and min(gaps[1:]) > 1e-3, gaps
+    with pytest.raises(ValueError, match="must be 1 when using temporal ensembling"):
+        LocalPolicy.from_pretrained(tiny_act_checkpoint, options={"temporal_ensemble_coeff": 0.01})
+    out = tmp_path / "eval"
+    base = ["eval", "--policy", str(tiny_act_checkpoint), "--env", LIFT, "--episodes", "1", "--max-steps", "6",
+            "--no-progress"]
+    assert main([*base, "--policy-option", "n_action_steps=1", "--policy-option", "temporal_ensemble_coeff=0.01",
+                 "--out", str(out)]) == 0
+    assert json.loads((out / "eval_info.json").read_text())["armtwin"]["policy_options"] == opts
+    assert main([*base, "--policy-option", "nope=1", "--out", str(tmp_path / "bad")]) == 2
+    assert not (tmp_path / "bad").exists()

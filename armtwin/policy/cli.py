@@ -18,7 +18,8 @@ def _cmd_eval(args) -> int:
         cfg = EvalConfig(policy=args.policy, env_id=args.env, episodes=args.episodes, out=args.out,
                          workers=args.workers, ray_address=args.ray_address, record=args.record,
                          policy_server=args.policy_server, progress=not args.no_progress,
-                         randomize=args.randomize, **field_values(args, EvalConfig, EVAL_FIELDS))
+                         randomize=args.randomize, policy_options=args.policy_option or {},
+                         **field_values(args, EvalConfig, EVAL_FIELDS))
     except (ValueError, FileNotFoundError, FileExistsError, ImportError) as e:
         print(f"armtwin eval: {e}", file=sys.stderr)
         return 2
@@ -74,6 +75,10 @@ def add_eval(subparsers) -> None:
     add_field(p, EvalConfig, "device", "torch device (the server's with --policy-server)")
     p.add_argument("--randomize", default=None, help="domain randomization preset of the evaluation scenes (none, "
                    "visual, physics, all; docs/randomization.md) [none]")
+    p.add_argument("--policy-option", action="append", metavar="KEY=VALUE",
+                   help="change the policy's config for this evaluation, as lerobot-eval's --policy.KEY=VALUE "
+                   "(repeatable; e.g. n_action_steps=1 with temporal_ensemble_coeff=0.01 for ACT's temporal "
+                   "ensembling); the names are the keys of its config.json")
     _add_policy_server(p)
     p.add_argument("--out", required=True, help="output directory (must not exist unless --overwrite)")
     add_field(p, EvalConfig, "overwrite", "write into an existing --out")

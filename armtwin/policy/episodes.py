@@ -54,7 +54,8 @@ class EvalJob:
     policy_server). policy_server: "HOST:PORT" of LeRobot's policy server (None: run the policy here);
     chunks are then requested only when the queue is empty (deterministic, see armtwin.policy.remote).
     seed_scheme: one of :data:`SEED_SCHEMES` (:func:`episode_seed`). randomize: the scenes' domain
-    randomization (a frozen ``armtwin.envs.randomize_config.Randomization``; None: the env's default, none)."""
+    randomization (a frozen ``armtwin.envs.randomize_config.Randomization``; None: the env's default, none).
+    policy_options: the policy config's inference-time changes (``armtwin.policy.local.policy_options``)."""
 
     policy: str
     env_id: str
@@ -68,6 +69,7 @@ class EvalJob:
     device: str = "cpu"
     policy_server: str | None = None
     randomize: Any = None
+    policy_options: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -154,7 +156,7 @@ class EpisodeRunner:
         self.job = job
         self.torch = torch
         self.policy = make_backend(job.policy, device=job.device, policy_server=job.policy_server,
-                                   chunk_size_threshold=0.0)
+                                   chunk_size_threshold=0.0, options=job.policy_options or None)
         cams = camera_inputs(self.policy.input_features)
         sizes = set(cams.values())
         if len(sizes) > 1:

@@ -43,7 +43,10 @@ class EvalConfig:
     progress: show a progress bar. print_table: print the summary. overwrite: write into an existing ``out``.
     randomize: domain randomization of the evaluation scenes (a preset name of
     ``armtwin.envs.randomize_config.PRESETS``, a dict of groups or a Randomization; None: the env's default, none);
-    drawn on each episode's reset from its seed, so the scenes are the same whatever the worker count."""
+    drawn on each episode's reset from its seed, so the scenes are the same whatever the worker count.
+    policy_options: inference-time changes to the policy's config, as ``lerobot-eval --policy.KEY=VALUE``
+    (``{key: value}`` or ``["KEY=VALUE", ...]``; :func:`armtwin.policy.local.policy_options`), e.g.
+    ``{"n_action_steps": 1, "temporal_ensemble_coeff": 0.01}`` for ACT's temporal ensembling."""
 
     policy: str | Path
     env_id: str
@@ -64,6 +67,7 @@ class EvalConfig:
     print_table: bool = True
     overwrite: bool = False
     randomize: str | dict | None = None
+    policy_options: dict | list = field(default_factory=dict)
 
     def __post_init__(self):
         from armtwin.envs import check_env_id
@@ -79,6 +83,13 @@ class EvalConfig:
             parse_server(self.policy_server)
             if self.workers != 1 or self.ray_address is not None:
                 raise ValueError("--policy-server takes one worker: LeRobot's policy server serves one client at a time")
+            if self.policy_options:
+                raise ValueError("--policy-option applies to a policy run here, not on --policy-server (the server "
+                                 "loads it as saved)")
+        else:
+            from armtwin.policy.local import policy_options
+
+            self.policy_options = policy_options(self.policy, self.policy_options)
         from armtwin.staging import check_output
 
         # the outputs never replace or land inside the policy; an existing --out only with overwrite
@@ -113,7 +124,8 @@ class EvalConfig:
                        seed_scheme=self.seed_scheme, hz=self.hz,
                        max_steps=self.max_steps, videos=self.videos, record=self.record is not None,
                        device=self.device, policy_server=self.policy_server,
-                       randomize=None if self.randomize is None else _resolve(self.randomize))
+                       randomize=None if self.randomize is None else _resolve(self.randomize),
+                       policy_options=dict(self.policy_options))
 
 
 @dataclass
@@ -309,6 +321,7 @@ def write_eval_info(result: EvalResult, cfg: EvalConfig) -> Path:
             "seed_scheme": cfg.seed_scheme, "episodes": n, "workers": cfg.workers, "ray_address": cfg.ray_address,
             "hz": cfg.hz,
             **({} if cfg.randomize is None else {"randomize": _resolve(cfg.randomize).to_dict()}),
+            **({"policy_options": cfg.policy_options} if cfg.policy_options else {}),
             "success_ci95": [lo, hi], "env_steps": result.env_steps,
             "env_steps_per_s": result.env_steps / result.eval_s if result.eval_s > 0 else None,
             "failures": dict(result.failures()),

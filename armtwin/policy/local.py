@@ -45,6 +45,41 @@ def resolve_pretrained(path: str | Path) -> Path:
     )
 
 
+def policy_options(path: str | Path, options: dict[str, Any] | list[str] | None) -> dict[str, Any]:
+    """Inference-time changes to a pretrained policy's config, as ``lerobot-eval --policy.KEY=VALUE`` makes
+    them (e.g. ACT's ``n_action_steps`` and ``temporal_ensemble_coeff``, Diffusion's ``num_inference_steps``).
+
+    ``options``: ``{key: value}``, or ``["KEY=VALUE", ...]`` (a VALUE is read as JSON when it parses:
+    ``1``, ``0.01``, ``null``, ``true``; else kept as text). Returns the dict. ValueError for a malformed
+    item or a key the policy's ``config.json`` lacks, listing its keys; nested and feature keys
+    (``input_features``, ``output_features``, ``normalization_mapping``) are refused: they describe what
+    the policy was trained on. Reads one JSON file; whether the values are valid together is the policy
+    config's own check, made when it loads (:meth:`LocalPolicy.from_pretrained`)."""
+    import json
+
+    if not options:
+        return {}
+    if not isinstance(options, dict):
+        parsed = {}
+        for item in options:
+            key, sep, raw = str(item).partition("=")
+            if not sep or not key.strip():
+                raise ValueError(f"policy option {item!r} is not KEY=VALUE (e.g. n_action_steps=1)")
+            try:
+                parsed[key.strip()] = json.loads(raw)
+            except ValueError:
+                parsed[key.strip()] = raw
+        options = parsed
+    config = json.loads((resolve_pretrained(path) / "config.json").read_text())
+    fixed = ("type", "input_features", "output_features", "normalization_mapping", "device", "pretrained_path")
+    valid = sorted(k for k, v in config.items() if k not in fixed and not isinstance(v, (dict, list)))
+    bad = [k for k in options if k not in valid]
+    if bad:
+        raise ValueError(f"unknown policy option(s) {', '.join(map(repr, bad))} for this {config.get('type')} "
+                         f"policy; valid: {', '.join(valid)}")
+    return dict(options)
+
+
 def policy_robot_type(path: str | Path) -> tuple[str, str] | None:
     """``(robot_type, where it was read)`` of the dataset a pretrained policy was trained on, or None when
     that cannot be told here.
@@ -122,14 +157,25 @@ class LocalPolicy:
         self._queue: deque = deque()
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, *, device: str = "cpu") -> "LocalPolicy":
-        """Load the pretrained policy directory ``path`` (see :func:`resolve_pretrained`) onto ``device``."""
+    def from_pretrained(cls, path: str | Path, *, device: str = "cpu",
+                        options: dict[str, Any] | None = None) -> "LocalPolicy":
+        """Load the pretrained policy directory ``path`` (see :func:`resolve_pretrained`) onto ``device``,
+        its config changed by ``options`` (:func:`policy_options`; ValueError from the config's own
+        validation, e.g. ACT's temporal ensembling without ``n_action_steps=1``)."""
+        import dataclasses
+
         path = resolve_pretrained(path)
+        options = policy_options(path, options)
         require("lerobot", extra="lerobot", what="running a LeRobot policy")
         from lerobot.configs.policies import PreTrainedConfig
         from lerobot.policies.factory import get_policy_class, make_pre_post_processors
 
         cfg = PreTrainedConfig.from_pretrained(str(path))
+        if options:
+            try:  # replace re-runs the config's own __post_init__ checks
+                cfg = dataclasses.replace(cfg, **options)
+            except (ValueError, TypeError, NotImplementedError) as e:
+                raise ValueError(f"the {cfg.type} policy's config refuses the options {options}: {e}") from None
         cfg.device = device
         cfg.pretrained_path = str(path)
         policy = get_policy_class(cfg.type).from_pretrained(str(path), config=cfg)

@@ -51,15 +51,20 @@ class PolicyBackend(Protocol):
 
 
 def make_backend(policy, *, device: str = "cpu", policy_server: str | None = None,
-                 chunk_size_threshold: float = 0.5) -> PolicyBackend:
+                 chunk_size_threshold: float = 0.5, options: dict[str, Any] | None = None) -> PolicyBackend:
     """The backend for ``policy`` (a pretrained directory, or for a server a hub id too): a
-    :class:`armtwin.policy.local.LocalPolicy` on ``device``, or with ``policy_server`` ("HOST:PORT") a
+    :class:`armtwin.policy.local.LocalPolicy` on ``device`` with its config changed by ``options``
+    (:func:`armtwin.policy.local.policy_options`), or with ``policy_server`` ("HOST:PORT") a
     :class:`armtwin.policy.remote.RemotePolicy` client of LeRobot's async inference server (``device`` is
-    then the server's; ``chunk_size_threshold`` its observation-sending rule)."""
+    then the server's; ``chunk_size_threshold`` its observation-sending rule; no ``options``: the server
+    loads the policy as saved)."""
     if policy_server is None:
         from armtwin.policy.local import LocalPolicy
 
-        return LocalPolicy.from_pretrained(policy, device=device)
+        return LocalPolicy.from_pretrained(policy, device=device, options=options)
+    if options:
+        raise ValueError("policy options apply to a policy run here, not on --policy-server (the server loads it "
+                         "as saved)")
     from armtwin.policy.remote import RemotePolicy, RemotePolicyOptions
 
     return RemotePolicy.connect(RemotePolicyOptions(server=policy_server, policy=str(policy), device=device,

@@ -42,7 +42,10 @@ class TrainConfig:
     dataset_root: a LeRobot v3.0 dataset folder (``armtwin convert lerobot``); repo_id: its repo id.
     out_dir: lerobot-train's ``--output_dir`` (must not exist: LeRobot refuses to reuse one). preset: a key
     of :data:`PRESETS`; policy_overrides: more ``--policy.*`` flags. steps >= 1, batch_size >= 1,
-    seed: training seed. device: "cpu" or "cuda". num_workers: data-loader processes.
+    seed: training seed. device: "cpu" or "cuda". num_workers: data-loader processes. save_freq: steps
+    between checkpoints (``checkpoints/<step>/pretrained_model``; None: only the last, at ``steps``).
+    threads: torch's intra-op threads in the trainer (``OMP_NUM_THREADS``; None: torch's default, all
+    cores), for trainings that share a machine.
     """
 
     dataset_root: Path
@@ -55,14 +58,18 @@ class TrainConfig:
     device: str = "cpu"
     num_workers: int = 0
     log_freq: int = 200
+    save_freq: int | None = None
+    threads: int | None = None
     policy_overrides: dict[str, object] = field(default_factory=dict)
 
     def __post_init__(self):
         self.dataset_root, self.out_dir = Path(self.dataset_root), Path(self.out_dir)
         if self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; valid: {', '.join(PRESETS)}")
-        for name in ("steps", "batch_size", "log_freq"):
+        for name in ("steps", "batch_size", "log_freq", "save_freq", "threads"):
             v = getattr(self, name)
+            if name in ("save_freq", "threads") and v is None:
+                continue
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
         if self.num_workers < 0:
@@ -80,7 +87,8 @@ class TrainConfig:
             f"--dataset.repo_id={self.repo_id}", f"--dataset.root={self.dataset_root}",
             *(f"--policy.{k}={v}" for k, v in policy.items()),
             f"--steps={self.steps}", f"--batch_size={self.batch_size}", f"--seed={self.seed}",
-            f"--num_workers={self.num_workers}", f"--log_freq={self.log_freq}", f"--save_freq={self.steps}",
+            f"--num_workers={self.num_workers}", f"--log_freq={self.log_freq}",
+            f"--save_freq={self.save_freq or self.steps}",
             "--eval_freq=0", "--wandb.enable=false", f"--output_dir={self.out_dir}", "--job_name=armtwin",
         ]
 
@@ -91,6 +99,8 @@ def train_policy(cfg: TrainConfig, *, echo: bool = True) -> Path:
 
     require("lerobot", extra="lerobot", what="training a policy")
     env = dict(os.environ, HF_HUB_OFFLINE="1", WANDB_MODE="disabled")
+    if cfg.threads is not None:
+        env["OMP_NUM_THREADS"] = str(cfg.threads)
     t0 = time.perf_counter()
     tail: list[str] = []
     with subprocess.Popen(cfg.argv(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as p:
@@ -106,3 +116,13 @@ def train_policy(cfg: TrainConfig, *, echo: bool = True) -> Path:
     if not (model / "config.json").is_file():
         raise RuntimeError(f"lerobot-train finished but wrote no {model}:\n" + "\n".join(tail))
     return model
+
+
+def step_checkpoints(out_dir: str | Path) -> dict[int, Path]:
+    """A finished training's checkpoints: step -> ``checkpoints/<step>/pretrained_model`` (lerobot-train
+    names each by its zero-padded step and points ``last`` at the newest), in step order."""
+    found = {}
+    for d in (Path(out_dir) / "checkpoints").iterdir():
+        if d.name.isdigit() and (d / "pretrained_model" / "config.json").is_file():
+            found[int(d.name)] = d / "pretrained_model"
+    return dict(sorted(found.items()))

@@ -11,6 +11,13 @@ every bind checks, before the app sees a request:
   websocket: when the header is present it must be the served origin (loopback: ``http://`` + a
   loopback name + the served port; other binds: ``http://`` + the request's ``Host``). A foreign
   page's ``fetch``, form post or websocket carries its own origin, and is refused.
+* **Fetch metadata**, on every request under ``/api/`` and ``/files/`` (reads too): when the browser
+  says where the request comes from (``Sec-Fetch-Site``, sent by Chromium, Firefox and Safari), it must
+  be ``same-origin`` (the studio's page) or ``none`` (the user opened the address). A foreign page's
+  ``<video>``, ``<img>`` or ``fetch`` of a studio address is ``cross-site`` (another port on this machine:
+  ``same-site``) and is refused before the studio reads, encodes or sends anything: without this a page
+  could make the studio spend CPU and disk encoding videos, though never read the result. Clients that
+  send no fetch metadata (curl, scripts) are not affected.
 * **Content-Type**: a state-changing request under ``/api/`` must be ``application/json``; a
   cross-origin page can only send that after a CORS preflight, which the studio never grants
   (a ``text/plain`` or form post is refused before its body is read).
@@ -19,7 +26,7 @@ every bind checks, before the app sees a request:
   gate sets that cookie (HttpOnly, SameSite=Strict) on the response to a request that brought the
   token in the query, so the page's own fetches, media and websockets carry it after the first load.
 
-Refusals: HTTP 403 (Host, Origin), 415 (Content-Type), 401 (token); a websocket is closed before
+Refusals: HTTP 403 (Host, Origin, fetch metadata), 415 (Content-Type), 401 (token); a websocket is closed before
 accept with code 4403 (Host, Origin) or 4401 (token).
 """
 
@@ -33,6 +40,10 @@ COOKIE = "armtwin_token"
 HEADER = b"x-armtwin-token"
 LOOPBACK_NAMES = ("127.0.0.1", "::1", "localhost")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+#: Paths whose requests do work or send data: only the studio's own page (or the user) may ask.
+GUARDED_PREFIXES = ("/api/", "/files/")
+#: ``Sec-Fetch-Site`` values that are the studio's page or the user, not another page.
+OWN_FETCH_SITES = ("same-origin", "none")
 
 
 def _split_host(value: str, default_port: int) -> tuple[str, int | None]:
@@ -76,6 +87,11 @@ class RequestGate:
             if name not in LOOPBACK_NAMES:
                 return (f"Host {host!r} is not this server (it serves loopback: 127.0.0.1:{port}, [::1]:{port} "
                         f"or localhost:{port}; a page that renamed itself to this address is refused)")
+        site = headers.get(b"sec-fetch-site")
+        if (scope["type"] == "http" and site is not None and site.lower() not in OWN_FETCH_SITES
+                and scope.get("path", "").startswith(GUARDED_PREFIXES)):
+            return (f"Sec-Fetch-Site {site!r}: {scope.get('path')} answers the studio's own page only "
+                    f"(requests from other pages are refused)")
         state_changing = scope["type"] == "websocket" or scope.get("method", "GET") not in SAFE_METHODS
         origin = headers.get(b"origin")
         # Same origin: the page that sends it was served by the address the browser reached this
